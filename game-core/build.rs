@@ -20,8 +20,10 @@ const RANK_KEYS: [u32; 13] = [
     0x48c0e4, 0x48f211, 0x494493,
 ];
 
-/// A rank key's row in the displacement table is `key >> ROW_SHIFT`. Chosen by
-/// measurement: 12 gave the smallest offsets + values tables combined.
+/// A rank key's row in the displacement table is `key >> ROW_SHIFT`. 12 gives
+/// the smallest tables: 8,191 row offsets + 83,006 values (215 KB with the
+/// flush table); 11 packs the values densely (73,775) but needs 16,382 offsets
+/// (229 KB); 13 needs 121,682 values (276 KB).
 const ROW_SHIFT: u32 = 12;
 
 fn main() {
@@ -45,7 +47,11 @@ fn main() {
     .unwrap();
     let hex = RANK_KEYS.map(|k| format!("{k:#x}"));
     write_array(&mut out, "const", "RANK_KEYS", "u32", &hex);
-    writeln!(out, "/// Row of a rank key in the displacement table: `key >> ROW_SHIFT`.").unwrap();
+    writeln!(
+        out,
+        "/// Row of a rank key in the displacement table: `key >> ROW_SHIFT`."
+    )
+    .unwrap();
     writeln!(out, "const ROW_SHIFT: u32 = {ROW_SHIFT};").unwrap();
     writeln!(
         out,
@@ -86,7 +92,11 @@ fn check_rank_keys_unique() {
 
 /// Sum of `RANK_KEYS` over a rank multiset given as per-rank counts.
 fn rank_key(counts: &[u8; 13]) -> u32 {
-    counts.iter().zip(RANK_KEYS).map(|(&c, k)| u32::from(c) * k).sum()
+    counts
+        .iter()
+        .zip(RANK_KEYS)
+        .map(|(&c, k)| u32::from(c) * k)
+        .sum()
 }
 
 /// `FLUSH_RANKS`: for each 13-bit mask with 5 to 7 ranks, the rank of those
@@ -97,7 +107,10 @@ fn flush_table(classes: &reference::Classes) -> Vec<u16> {
             if !(5..=7).contains(&mask.count_ones()) {
                 return 0;
             }
-            let cards: Vec<u8> = (0..13u8).filter(|r| mask >> r & 1 == 1).map(|r| r * 4).collect();
+            let cards: Vec<u8> = (0..13u8)
+                .filter(|r| mask >> r & 1 == 1)
+                .map(|r| r * 4)
+                .collect();
             classes.evaluate(&cards)
         })
         .collect()
@@ -107,14 +120,15 @@ fn flush_table(classes: &reference::Classes) -> Vec<u16> {
 /// of every 5..=7 card rank multiset, mapping to its best non-flush rank.
 ///
 /// Keys are split into rows of `1 << ROW_SHIFT` columns; rows are placed,
-/// most populated first, at the lowest offset where none of their entries
-/// lands on a slot holding a different value (sharing an equal value is fine).
+/// most populated first, at the lowest offset where all their entries land on
+/// free slots. Letting keys with equal values share a slot would be correct
+/// too, but made the greedy packing slightly worse (83,331 slots), so no two
+/// keys share one.
 fn rank_table(classes: &reference::Classes) -> (Vec<u32>, Vec<u16>) {
     // Five-card values come straight from the reference. The best five of
     // six or seven cards are the best five of one of the hands with a card
     // removed, so larger multisets take the best of their sub-multisets
     // (21 five-card evaluations per seven-card hand would slow the build).
-    let mut entries: Vec<(u32, u16)> = Vec::new();
     let mut value_of: HashMap<u32, u16> = HashMap::new();
     reference::for_each_rank_multiset(5, &mut |counts| {
         let mut cards = [0u8; 5];
@@ -140,7 +154,8 @@ fn rank_table(classes: &reference::Classes) -> (Vec<u32>, Vec<u16>) {
             value_of.insert(key, best);
         });
     }
-    entries.extend(value_of);
+    // Sorted by key, so each row below lists its columns in increasing order.
+    let mut entries: Vec<(u32, u16)> = value_of.into_iter().collect();
     entries.sort_unstable();
 
     let max_key = entries.iter().map(|e| e.0).max().expect("entries");
@@ -148,9 +163,6 @@ fn rank_table(classes: &reference::Classes) -> (Vec<u32>, Vec<u16>) {
     let mut rows: Vec<Vec<(u32, u16)>> = vec![Vec::new(); row_count];
     for &(key, value) in &entries {
         rows[(key >> ROW_SHIFT) as usize].push((key & ((1 << ROW_SHIFT) - 1), value));
-    }
-    for row in &mut rows {
-        row.sort_unstable();
     }
     let mut order: Vec<usize> = (0..row_count).filter(|&r| !rows[r].is_empty()).collect();
     order.sort_by_key(|&r| (std::cmp::Reverse(rows[r].len()), r));
@@ -162,6 +174,7 @@ fn rank_table(classes: &reference::Classes) -> (Vec<u32>, Vec<u16>) {
     let mut first_free = 0usize;
     for r in order {
         let row = &rows[r];
+        // `row[0]` is the leftmost entry: it must land at or after `first_free`.
         let mut offset = first_free.saturating_sub(row[0].0 as usize);
         // Test 64 consecutive offsets at once: bit i of `clash` is set when
         // some entry would land on a taken slot at `offset + i`.
@@ -227,8 +240,14 @@ impl Slots {
     }
 }
 
-/// Appends `<kind> NAME: [ty; len] = [...];` with ten values per line.
-fn write_array<T: std::fmt::Display>(out: &mut String, kind: &str, name: &str, ty: &str, values: &[T]) {
+/// Appends `<kind> NAME: [ty; len] = [...];` with sixteen values per line.
+fn write_array<T: std::fmt::Display>(
+    out: &mut String,
+    kind: &str,
+    name: &str,
+    ty: &str,
+    values: &[T],
+) {
     writeln!(out, "{kind} {name}: [{ty}; {}] = [", values.len()).unwrap();
     for chunk in values.chunks(16) {
         let line: Vec<String> = chunk.iter().map(|v| v.to_string()).collect();
@@ -236,4 +255,3 @@ fn write_array<T: std::fmt::Display>(out: &mut String, kind: &str, name: &str, t
     }
     writeln!(out, "];").unwrap();
 }
-

@@ -207,6 +207,10 @@ pub struct ReplayedHand {
     pub finishing_stacks: Vec<u64>,
     /// The file's own `finishing_stacks`, if it has them.
     pub recorded_finishing_stacks: Option<Vec<u64>>,
+    /// Indices of `cc` actions accepted without effect: checks by a seat
+    /// that faced no bet when nobody could answer a raise (pokerkit still
+    /// asks the big blind for its option then; this engine skips it).
+    pub moot_checks: Vec<usize>,
 }
 
 /// Reads a PHH hand and replays every action through the engine, rejecting
@@ -320,6 +324,7 @@ pub fn from_phh(text: &str) -> Result<ReplayedHand, PhhError> {
         .map_err(|e| PhhError::Invalid(format!("cannot start the hand: {e}")))?;
 
     let mut file_board = Vec::with_capacity(5);
+    let mut moot_checks = Vec::new();
     for (index, action) in file.actions.iter().enumerate() {
         let words: Vec<&str> = action.split('#').next().unwrap_or("").split_whitespace().collect();
         let command = match words.as_slice() {
@@ -339,6 +344,18 @@ pub fn from_phh(text: &str) -> Result<ReplayedHand, PhhError> {
             }
             [player, "sm", ..] => {
                 parse_player(player, n, index, action)?;
+                continue;
+            }
+            [player, "cc"] if table.to_act() != Some(seat_of(parse_player(player, n, index, action)?)) => {
+                let seat = seat_of(parse_player(player, n, index, action)?);
+                if !moot_check(&table, &events, seat) {
+                    return Err(PhhError::Illegal {
+                        index,
+                        action: action.clone(),
+                        error: RuleError::NotYourTurn { to_act: table.to_act() },
+                    });
+                }
+                moot_checks.push(index);
                 continue;
             }
             [player, verb, rest @ ..] => {
@@ -384,7 +401,32 @@ pub fn from_phh(text: &str) -> Result<ReplayedHand, PhhError> {
         events,
         finishing_stacks,
         recorded_finishing_stacks: file.finishing_stacks,
+        moot_checks,
     })
+}
+
+/// Whether a `cc` the engine did not ask for is a check that changes
+/// nothing: the seat is still in the hand and faces no bet.
+fn moot_check(table: &Table, events: &[Event], seat: SeatIndex) -> bool {
+    if table.hand_in_progress() {
+        let view = table.view(crate::view::Viewer::Spectator);
+        return view.seats[seat]
+            .as_ref()
+            .is_some_and(|s| s.in_hand && !s.folded && s.street_bet >= view.current_bet);
+    }
+    let start = events
+        .iter()
+        .rposition(|e| matches!(e, Event::HandStarted { .. }))
+        .unwrap_or(0);
+    let folded = events[start..].iter().any(|e| {
+        matches!(e, Event::ActionTaken { seat: s, action: Action::Fold, .. } if *s == seat)
+    });
+    let last_round_bets = events[start..]
+        .iter()
+        .rev()
+        .take_while(|e| !matches!(e, Event::BoardDealt { .. }))
+        .any(|e| matches!(e, Event::ActionTaken { action: Action::Bet { .. } | Action::Raise { .. }, .. }));
+    !folded && !last_round_bets
 }
 
 /// `p3` -> position index 2.

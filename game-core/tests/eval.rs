@@ -46,7 +46,9 @@ fn indices(cards: &[Card]) -> Vec<u8> {
 
 #[test]
 fn every_five_card_hand_falls_in_one_of_7462_classes() {
-    const HANDS: [u32; 9] = [1_302_540, 1_098_240, 123_552, 54_912, 10_200, 5_108, 3_744, 624, 40];
+    const HANDS: [u32; 9] = [
+        1_302_540, 1_098_240, 123_552, 54_912, 10_200, 5_108, 3_744, 624, 40,
+    ];
     let mut hands = [0u32; 9];
     let mut seen = vec![false; 1 << 16];
     for a in 0..52 {
@@ -75,7 +77,10 @@ fn every_five_card_hand_falls_in_one_of_7462_classes() {
         .map(|&cat| {
             let base = usize::from(cat as u16) << 12;
             let used = seen[base..base + 4096].iter().filter(|&&s| s).count() as u16;
-            assert!(seen[base..base + usize::from(used)].iter().all(|&s| s), "{cat:?} has gaps");
+            assert!(
+                seen[base..base + usize::from(used)].iter().all(|&s| s),
+                "{cat:?} has gaps"
+            );
             used
         })
         .collect();
@@ -143,9 +148,21 @@ fn straights_including_the_wheel() {
     assert_eq!(wheel.value(), 4 << 12, "the wheel is the lowest straight");
     assert!(wheel < six_high);
     assert!(wheel > rank("AhAdAcKsQh"), "any straight beats trips");
-    assert_eq!(rank("Ah2c3d4s5h6c"), six_high, "the wheel plus a six is a six-high straight");
-    assert_eq!(rank("AsKdQhJcTs").value(), (4 << 12) | 9, "broadway is the highest");
-    assert_eq!(rank("QsKdAh2c3s").category(), Category::HighCard, "no wrap-around straights");
+    assert_eq!(
+        rank("Ah2c3d4s5h6c"),
+        six_high,
+        "the wheel plus a six is a six-high straight"
+    );
+    assert_eq!(
+        rank("AsKdQhJcTs").value(),
+        (4 << 12) | 9,
+        "broadway is the highest"
+    );
+    assert_eq!(
+        rank("QsKdAh2c3s").category(),
+        Category::HighCard,
+        "no wrap-around straights"
+    );
 }
 
 #[test]
@@ -156,15 +173,30 @@ fn straight_flushes_from_steel_wheel_to_royal() {
     let royal = rank("AsKsQsJsTs");
     assert_eq!(royal.value(), (8 << 12) | 9, "the best hand there is");
     assert_eq!(rank("9sAsKsQsJsTs8s"), royal);
-    assert_eq!(rank("As2s3s4s5s6s7d").value(), (8 << 12) | 1, "six-high straight flush");
+    assert_eq!(
+        rank("As2s3s4s5s6s7d").value(),
+        (8 << 12) | 1,
+        "six-high straight flush"
+    );
 }
 
 #[test]
 fn kickers_count_up_to_five_cards() {
     assert!(rank("AhAdKcQs9h") > rank("AhAdKcQs8h"));
-    assert!(rank("AhAdKcQs2h") > rank("KhKdAcQsJh"), "pair rank before kickers");
-    assert_eq!(rank("AhAdKcQsJh3c2d"), rank("AsAcKdQhJd4c2h"), "sixth and seventh cards play no part");
-    assert_eq!(rank("9c9d9h9s2c3dKh"), rank("9c9d9h9sKh"), "quads take the best kicker");
+    assert!(
+        rank("AhAdKcQs2h") > rank("KhKdAcQsJh"),
+        "pair rank before kickers"
+    );
+    assert_eq!(
+        rank("AhAdKcQsJh3c2d"),
+        rank("AsAcKdQhJd4c2h"),
+        "sixth and seventh cards play no part"
+    );
+    assert_eq!(
+        rank("9c9d9h9s2c3dKh"),
+        rank("9c9d9h9sKh"),
+        "quads take the best kicker"
+    );
     assert_eq!(rank("AsKdQh9c7s6d2h"), rank("AsKdQh9c7h"));
 }
 
@@ -172,8 +204,16 @@ fn kickers_count_up_to_five_cards() {
 fn two_pair_from_three_pairs() {
     let three_pairs = rank("KhKd9c9s4h4d2c");
     assert_eq!(three_pairs.category(), Category::TwoPair);
-    assert_eq!(three_pairs, rank("KhKd9c9s4c"), "kings and nines, four kicker");
-    assert_eq!(rank("KhKd9c9s4h4dAc"), rank("KhKd9c9sAd"), "the ace outkicks the third pair");
+    assert_eq!(
+        three_pairs,
+        rank("KhKd9c9s4c"),
+        "kings and nines, four kicker"
+    );
+    assert_eq!(
+        rank("KhKd9c9s4h4dAc"),
+        rank("KhKd9c9sAd"),
+        "the ace outkicks the third pair"
+    );
 }
 
 #[test]

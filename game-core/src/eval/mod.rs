@@ -75,7 +75,8 @@ const CARD_KEYS: [u64; 64] = {
     let mut keys = [0; 64];
     let mut i = 0;
     while i < 52 {
-        keys[i] = RANK_KEYS[i >> 2] as u64 | 1 << COUNT_SHIFT | 1 << (SUIT_SHIFT + 4 * (i as u32 & 3));
+        keys[i] =
+            RANK_KEYS[i >> 2] as u64 | 1 << COUNT_SHIFT | 1 << (SUIT_SHIFT + 4 * (i as u32 & 3));
         i += 1;
     }
     keys
@@ -114,7 +115,9 @@ impl HandRank {
 
 /// Why a number is not a [`HandRank`] value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:#06x} is not a hand rank: expected (category << 12) | subrank with category 0..=8 and subrank below its class count")]
+#[error(
+    "{0:#06x} is not a hand rank: expected (category << 12) | subrank with category 0..=8 and subrank below its class count"
+)]
 pub struct InvalidHandRank(pub u16);
 
 impl TryFrom<u16> for HandRank {
@@ -316,10 +319,19 @@ mod tests {
     #[test]
     fn matches_the_reference_on_some_hands() {
         let classes = reference::Classes::new();
-        for text in ["AsKsQsJsTs9s8s", "2c3d4h5s7c", "AhAdKcKsQhQd2c", "7c7d7h2s2c3d"] {
+        for text in [
+            "AsKsQsJsTs9s8s",
+            "2c3d4h5s7c",
+            "AhAdKcKsQhQd2c",
+            "7c7d7h2s2c3d",
+        ] {
             let cards = parse_cards(text).unwrap();
             let indices: Vec<u8> = cards.iter().map(|c| c.index()).collect();
-            assert_eq!(evaluate(&cards).value(), classes.evaluate(&indices), "{text}");
+            assert_eq!(
+                evaluate(&cards).value(),
+                classes.evaluate(&indices),
+                "{text}"
+            );
         }
     }
 
@@ -342,7 +354,13 @@ mod tests {
         assert_eq!(rank("AsKsQsJsTs").value(), (8 << 12) | 9);
         assert_eq!(rank("AsKsQsJsTs").category(), Category::StraightFlush);
         assert_eq!(rank("2c2d4h5s7c").category().name(), "one pair");
-        assert_eq!(Category::ALL.map(|c| c.classes() as u32).iter().sum::<u32>(), 7462);
+        assert_eq!(
+            Category::ALL
+                .map(|c| c.classes() as u32)
+                .iter()
+                .sum::<u32>(),
+            7462
+        );
     }
 
     #[test]
@@ -352,10 +370,16 @@ mod tests {
         assert_eq!(json, r.value().to_string());
         assert_eq!(serde_json::from_str::<HandRank>(&json).unwrap(), r);
         for bad in [9 << 12, (4 << 12) | 10, u16::MAX] {
-            assert!(serde_json::from_str::<HandRank>(&bad.to_string()).is_err(), "{bad:#x}");
+            assert!(
+                serde_json::from_str::<HandRank>(&bad.to_string()).is_err(),
+                "{bad:#x}"
+            );
             assert_eq!(HandRank::try_from(bad), Err(InvalidHandRank(bad)));
         }
         let json = serde_json::to_string(&Category::FullHouse).unwrap();
-        assert_eq!(serde_json::from_str::<Category>(&json).unwrap(), Category::FullHouse);
+        assert_eq!(
+            serde_json::from_str::<Category>(&json).unwrap(),
+            Category::FullHouse
+        );
     }
 }
