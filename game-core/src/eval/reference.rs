@@ -12,15 +12,24 @@
 
 #![allow(dead_code)]
 
-/// Number of the category in a key and in a `HandRank` (high card 0 .. straight flush 8).
+// Category numbers, as in a key's top bits and in a `HandRank`.
+/// Category number of a high-card hand.
 pub const HIGH_CARD: u32 = 0;
+/// Category number of one pair.
 pub const ONE_PAIR: u32 = 1;
+/// Category number of two pair.
 pub const TWO_PAIR: u32 = 2;
+/// Category number of three of a kind.
 pub const THREE_OF_A_KIND: u32 = 3;
+/// Category number of a straight.
 pub const STRAIGHT: u32 = 4;
+/// Category number of a flush.
 pub const FLUSH: u32 = 5;
+/// Category number of a full house.
 pub const FULL_HOUSE: u32 = 6;
+/// Category number of four of a kind.
 pub const FOUR_OF_A_KIND: u32 = 7;
+/// Category number of a straight flush.
 pub const STRAIGHT_FLUSH: u32 = 8;
 
 /// Comparison key of exactly five distinct cards: `category << 20` then up to
