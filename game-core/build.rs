@@ -16,8 +16,8 @@ mod reference;
 /// Per-rank addends (deuce first) whose sums identify every multiset of up to
 /// seven ranks with at most four of each. Taken from OMPEval; checked below.
 const RANK_KEYS: [u32; 13] = [
-    0x2000, 0x8001, 0x11000, 0x3a000, 0x91000, 0x176005, 0x366000, 0x41a013, 0x47802e, 0x479068,
-    0x48c0e4, 0x48f211, 0x494493,
+    0x2000, 0x8001, 0x11000, 0x3a000, 0x91000, 0x176005, 0x366000, 0x41a013, 0x47802e, 0x479068, 0x48c0e4,
+    0x48f211, 0x494493,
 ];
 
 /// A rank key's row in the displacement table is `key >> ROW_SHIFT`. 12 gives
@@ -92,11 +92,7 @@ fn check_rank_keys_unique() {
 
 /// Sum of `RANK_KEYS` over a rank multiset given as per-rank counts.
 fn rank_key(counts: &[u8; 13]) -> u32 {
-    counts
-        .iter()
-        .zip(RANK_KEYS)
-        .map(|(&c, k)| u32::from(c) * k)
-        .sum()
+    counts.iter().zip(RANK_KEYS).map(|(&c, k)| u32::from(c) * k).sum()
 }
 
 /// `FLUSH_RANKS`: for each 13-bit mask with 5 to 7 ranks, the rank of those
@@ -107,10 +103,7 @@ fn flush_table(classes: &reference::Classes) -> Vec<u16> {
             if !(5..=7).contains(&mask.count_ones()) {
                 return 0;
             }
-            let cards: Vec<u8> = (0..13u8)
-                .filter(|r| mask >> r & 1 == 1)
-                .map(|r| r * 4)
-                .collect();
+            let cards: Vec<u8> = (0..13u8).filter(|r| mask >> r & 1 == 1).map(|r| r * 4).collect();
             classes.evaluate(&cards)
         })
         .collect()
@@ -241,13 +234,7 @@ impl Slots {
 }
 
 /// Appends `<kind> NAME: [ty; len] = [...];` with sixteen values per line.
-fn write_array<T: std::fmt::Display>(
-    out: &mut String,
-    kind: &str,
-    name: &str,
-    ty: &str,
-    values: &[T],
-) {
+fn write_array<T: std::fmt::Display>(out: &mut String, kind: &str, name: &str, ty: &str, values: &[T]) {
     writeln!(out, "{kind} {name}: [{ty}; {}] = [", values.len()).unwrap();
     for chunk in values.chunks(16) {
         let line: Vec<String> = chunk.iter().map(|v| v.to_string()).collect();

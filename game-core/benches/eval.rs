@@ -40,9 +40,7 @@ fn random_hands() -> Vec<[Card; 7]> {
                 let j = i + (next() % (52 - i as u64)) as usize;
                 deck.swap(i, j);
             }
-            [
-                deck[0], deck[1], deck[2], deck[3], deck[4], deck[5], deck[6],
-            ]
+            [deck[0], deck[1], deck[2], deck[3], deck[4], deck[5], deck[6]]
         })
         .collect()
 }

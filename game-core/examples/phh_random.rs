@@ -20,9 +20,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..hands {
         let players = 2 + rng.below(8) as usize;
         let big_blind = [2, 10, 100][rng.below(3) as usize];
-        let small_blind = if rng.below(4) == 0 { big_blind } else { big_blind / 2 };
+        let small_blind = if rng.below(4) == 0 {
+            big_blind
+        } else {
+            big_blind / 2
+        };
         let ante = if rng.below(3) == 0 { big_blind / 2 } else { 0 };
-        let config = TableConfig { seats: players, small_blind, big_blind, ante };
+        let config = TableConfig {
+            seats: players,
+            small_blind,
+            big_blind,
+            ante,
+        };
         let mut table = Table::new(config.clone())?;
         let mut events = Vec::new();
         let mut names = Vec::new();
@@ -33,7 +42,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 1 => big_blind * (1 + rng.below(20)) + rng.below(big_blind),
                 _ => big_blind * (20 + rng.below(180)) + rng.below(big_blind),
             };
-            table.apply_into(Command::Sit { seat, player: format!("player {seat}"), stack }, &mut events)?;
+            table.apply_into(
+                Command::Sit {
+                    seat,
+                    player: format!("player {seat}"),
+                    stack,
+                },
+                &mut events,
+            )?;
             names.push(Some(format!("player {seat}")));
         }
         // Move the button a random number of places with empty hands? No:

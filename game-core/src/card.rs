@@ -6,9 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Characters for ranks 2..A, indexed by [`Card::rank`].
-pub const RANK_CHARS: [char; 13] = [
-    '2', '3', '4', '5', '6', '7', '8', '9', 'T', 'J', 'Q', 'K', 'A',
-];
+pub const RANK_CHARS: [char; 13] = ['2', '3', '4', '5', '6', '7', '8', '9', 'T', 'J', 'Q', 'K', 'A'];
 /// Characters for suits, indexed by [`Card::suit`] (clubs, diamonds, hearts, spades).
 pub const SUIT_CHARS: [char; 4] = ['c', 'd', 'h', 's'];
 
@@ -125,11 +123,8 @@ impl<'de> Deserialize<'de> for Card {
 
 /// Parses cards written back to back or separated by spaces/commas ("AsKd", "As Kd").
 pub fn parse_cards(text: &str) -> Result<Vec<Card>, ParseCardError> {
-    let compact: String = text
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != ',')
-        .collect();
-    if compact.len() % 2 != 0 || !compact.is_ascii() {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace() && *c != ',').collect();
+    if !compact.len().is_multiple_of(2) || !compact.is_ascii() {
         return Err(ParseCardError {
             text: text.to_string(),
         });

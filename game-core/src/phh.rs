@@ -53,7 +53,11 @@ pub enum PhhError {
 /// `events` must hold the hand from `HandStarted` to `HandEnded` with every
 /// seat's `HoleCardsDealt` (the server's full log); other events around it
 /// are ignored. `players` names the seats (by seat index) if known.
-pub fn to_phh(config: &TableConfig, events: &[Event], players: &[Option<String>]) -> Result<String, PhhError> {
+pub fn to_phh(
+    config: &TableConfig,
+    events: &[Event],
+    players: &[Option<String>],
+) -> Result<String, PhhError> {
     let start = events
         .iter()
         .position(|e| matches!(e, Event::HandStarted { .. }))
@@ -124,7 +128,9 @@ pub fn to_phh(config: &TableConfig, events: &[Event], players: &[Option<String>]
     let ended = ended.ok_or(PhhError::Incomplete("no HandEnded"))?;
     let mut deals = Vec::with_capacity(order.len());
     for (i, hole) in holes.iter().enumerate() {
-        let cards = hole.ok_or(PhhError::Incomplete("hole cards missing (use the server's full log)"))?;
+        let cards = hole.ok_or(PhhError::Incomplete(
+            "hole cards missing (use the server's full log)",
+        ))?;
         deals.push(format!("d dh p{} {}", i + 1, format_cards(&cards)));
     }
     deals.extend(actions);
@@ -150,7 +156,11 @@ pub fn to_phh(config: &TableConfig, events: &[Event], players: &[Option<String>]
     out.push_str(&format!("hand = {hand}\n"));
     out.push_str(&format!(
         "seats = [{}]\n",
-        order.iter().map(|s| (s + 1).to_string()).collect::<Vec<_>>().join(", ")
+        order
+            .iter()
+            .map(|s| (s + 1).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     out.push_str(&format!("seat_count = {n}\n"));
     if order.iter().all(|&s| players.get(s).is_some_and(Option::is_some)) {
@@ -220,7 +230,10 @@ pub struct ReplayedHand {
 pub fn from_phh(text: &str) -> Result<ReplayedHand, PhhError> {
     let file: PhhFile = toml::from_str(text).map_err(|e| PhhError::Invalid(e.to_string()))?;
     if file.variant != "NT" {
-        return Err(PhhError::Unsupported(format!("variant {:?} (only 'NT')", file.variant)));
+        return Err(PhhError::Unsupported(format!(
+            "variant {:?} (only 'NT')",
+            file.variant
+        )));
     }
     let n = file.starting_stacks.len();
     if !(2..=crate::rules::MAX_SEATS).contains(&n) {
@@ -237,7 +250,9 @@ pub fn from_phh(text: &str) -> Result<ReplayedHand, PhhError> {
     }
     let blinds = &file.blinds_or_straddles;
     if blinds.len() != n || blinds.iter().skip(2).any(|&b| b != 0) || blinds.len() < 2 {
-        return Err(PhhError::Unsupported("straddles, or blinds not in the first two positions".into()));
+        return Err(PhhError::Unsupported(
+            "straddles, or blinds not in the first two positions".into(),
+        ));
     }
     let config = TableConfig {
         seats: n,
@@ -246,7 +261,9 @@ pub fn from_phh(text: &str) -> Result<ReplayedHand, PhhError> {
         ante,
     };
     if file.min_bet != config.big_blind {
-        return Err(PhhError::Unsupported("a minimum bet other than the big blind".into()));
+        return Err(PhhError::Unsupported(
+            "a minimum bet other than the big blind".into(),
+        ));
     }
     let mut table = Table::new(config.clone()).map_err(|e| PhhError::Invalid(e.to_string()))?;
     let seat_of = |position: usize| (position + 1) % n; // 0-based position
@@ -268,7 +285,12 @@ pub fn from_phh(text: &str) -> Result<ReplayedHand, PhhError> {
     let mut board_slot = 2 * n;
     let mut board_dealt = 0;
     for (index, action) in file.actions.iter().enumerate() {
-        let words: Vec<&str> = action.split('#').next().unwrap_or("").split_whitespace().collect();
+        let words: Vec<&str> = action
+            .split('#')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
         let mut place = |slot: usize, card: Card| -> Result<(), PhhError> {
             if used & (1 << card.index()) != 0 {
                 return Err(PhhError::Mismatch {
@@ -287,22 +309,28 @@ pub fn from_phh(text: &str) -> Result<ReplayedHand, PhhError> {
                 if cards.chars().all(|c| c == '?') {
                     continue;
                 }
-                let cards = parse_cards(cards).map_err(|e| PhhError::Invalid(format!("action #{index}: {e}")))?;
+                let cards =
+                    parse_cards(cards).map_err(|e| PhhError::Invalid(format!("action #{index}: {e}")))?;
                 if cards.len() != 2 {
-                    return Err(PhhError::Invalid(format!("action #{index}: two hole cards expected")));
+                    return Err(PhhError::Invalid(format!(
+                        "action #{index}: two hole cards expected"
+                    )));
                 }
                 place(p, cards[0])?;
                 place(n + p, cards[1])?;
             }
             ["d", "db", cards] => {
-                let cards = parse_cards(cards).map_err(|e| PhhError::Invalid(format!("action #{index}: {e}")))?;
+                let cards =
+                    parse_cards(cards).map_err(|e| PhhError::Invalid(format!("action #{index}: {e}")))?;
                 let expected = match board_dealt {
                     0 => 3,
                     1 | 2 => 1,
                     _ => 0,
                 };
                 if cards.len() != expected {
-                    return Err(PhhError::Invalid(format!("action #{index}: {expected} board cards expected")));
+                    return Err(PhhError::Invalid(format!(
+                        "action #{index}: {expected} board cards expected"
+                    )));
                 }
                 board_slot += 1; // burn
                 for card in cards {
@@ -326,7 +354,12 @@ pub fn from_phh(text: &str) -> Result<ReplayedHand, PhhError> {
     let mut file_board = Vec::with_capacity(5);
     let mut moot_checks = Vec::new();
     for (index, action) in file.actions.iter().enumerate() {
-        let words: Vec<&str> = action.split('#').next().unwrap_or("").split_whitespace().collect();
+        let words: Vec<&str> = action
+            .split('#')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
         let command = match words.as_slice() {
             ["d", "dh", ..] | [] => continue,
             ["d", "db", cards] => {
@@ -352,7 +385,9 @@ pub fn from_phh(text: &str) -> Result<ReplayedHand, PhhError> {
                     return Err(PhhError::Illegal {
                         index,
                         action: action.clone(),
-                        error: RuleError::NotYourTurn { to_act: table.to_act() },
+                        error: RuleError::NotYourTurn {
+                            to_act: table.to_act(),
+                        },
                     });
                 }
                 moot_checks.push(index);
@@ -366,9 +401,9 @@ pub fn from_phh(text: &str) -> Result<ReplayedHand, PhhError> {
                     ("cc", []) if legal.call.is_some() => Action::Call,
                     ("cc", []) => Action::Check,
                     ("cbr", [amount]) => {
-                        let to: u64 = amount
-                            .parse()
-                            .map_err(|_| PhhError::Invalid(format!("action #{index}: bad amount {amount:?}")))?;
+                        let to: u64 = amount.parse().map_err(|_| {
+                            PhhError::Invalid(format!("action #{index}: bad amount {amount:?}"))
+                        })?;
                         if table.view(crate::view::Viewer::Spectator).current_bet == 0 {
                             Action::Bet { to }
                         } else {
@@ -418,14 +453,22 @@ fn moot_check(table: &Table, events: &[Event], seat: SeatIndex) -> bool {
         .iter()
         .rposition(|e| matches!(e, Event::HandStarted { .. }))
         .unwrap_or(0);
-    let folded = events[start..].iter().any(|e| {
-        matches!(e, Event::ActionTaken { seat: s, action: Action::Fold, .. } if *s == seat)
-    });
+    let folded = events[start..]
+        .iter()
+        .any(|e| matches!(e, Event::ActionTaken { seat: s, action: Action::Fold, .. } if *s == seat));
     let last_round_bets = events[start..]
         .iter()
         .rev()
         .take_while(|e| !matches!(e, Event::BoardDealt { .. }))
-        .any(|e| matches!(e, Event::ActionTaken { action: Action::Bet { .. } | Action::Raise { .. }, .. }));
+        .any(|e| {
+            matches!(
+                e,
+                Event::ActionTaken {
+                    action: Action::Bet { .. } | Action::Raise { .. },
+                    ..
+                }
+            )
+        });
     !folded && !last_round_bets
 }
 

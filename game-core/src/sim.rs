@@ -50,7 +50,11 @@ pub fn random_action(legal: &LegalActions, rng: &mut SplitMix64) -> Option<Actio
                     1 => range.max,
                     _ => range.min + rng.below(range.max - range.min + 1),
                 };
-                return Some(if is_bet { Action::Bet { to } } else { Action::Raise { to } });
+                return Some(if is_bet {
+                    Action::Bet { to }
+                } else {
+                    Action::Raise { to }
+                });
             }
             _ => {
                 if legal.fold && rng.below(4) == 0 {
@@ -61,13 +65,64 @@ pub fn random_action(legal: &LegalActions, rng: &mut SplitMix64) -> Option<Actio
     }
 }
 
-/// Plays the current hand to its end with random legal actions, appending
+/// Picks uniformly among the kinds of action available (fold, check, call,
+/// bet or raise), with a uniform amount for bets and raises: the "random
+/// legal actions" of the engine benchmark.
+pub fn uniform_action(legal: &LegalActions, rng: &mut SplitMix64) -> Option<Action> {
+    let mut kinds = [Action::Fold; 4];
+    let mut n = 0;
+    for (allowed, action) in [
+        (legal.fold, Action::Fold),
+        (legal.check, Action::Check),
+        (legal.call.is_some(), Action::Call),
+        (
+            legal.bet.is_some() || legal.raise.is_some(),
+            Action::Raise { to: 0 },
+        ),
+    ] {
+        if allowed {
+            kinds[n] = action;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return None;
+    }
+    Some(match kinds[rng.below(n as u64) as usize] {
+        Action::Raise { .. } => match (legal.bet, legal.raise) {
+            (Some(r), _) => Action::Bet {
+                to: r.min + rng.below(r.max - r.min + 1),
+            },
+            (None, Some(r)) => Action::Raise {
+                to: r.min + rng.below(r.max - r.min + 1),
+            },
+            (None, None) => return None,
+        },
+        action => action,
+    })
+}
+
+/// Plays the current hand to its end with [`random_action`], appending
 /// every event to `events`. Returns the number of actions taken.
-pub fn play_out(table: &mut Table, rng: &mut SplitMix64, events: &mut Vec<Event>) -> Result<usize, RuleError> {
+pub fn play_out(
+    table: &mut Table,
+    rng: &mut SplitMix64,
+    events: &mut Vec<Event>,
+) -> Result<usize, RuleError> {
+    play_out_with(table, rng, events, random_action)
+}
+
+/// Plays the current hand to its end choosing actions with `choose`.
+pub fn play_out_with(
+    table: &mut Table,
+    rng: &mut SplitMix64,
+    events: &mut Vec<Event>,
+    choose: fn(&LegalActions, &mut SplitMix64) -> Option<Action>,
+) -> Result<usize, RuleError> {
     let mut actions = 0;
     while let Some(seat) = table.to_act() {
         let legal = table.legal_actions(seat);
-        let Some(action) = random_action(&legal, rng) else { break };
+        let Some(action) = choose(&legal, rng) else { break };
         table.apply_into(Command::Act { seat, action }, events)?;
         actions += 1;
     }

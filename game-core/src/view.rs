@@ -115,7 +115,7 @@ impl Table {
             big_blind: hand.map(|h| h.big_blind),
             seats,
             street: hand.map(|h| h.street),
-            board: hand.map_or_else(Vec::new, |h| h.board.clone()),
+            board: hand.map_or_else(Vec::new, |h| h.board[..h.board_len].to_vec()),
             pots: hand.map_or_else(Vec::new, |h| pots(&h.players)),
             to_act: hand.and_then(|h| h.to_act),
             current_bet: hand.map_or(0, |h| h.current_bet),

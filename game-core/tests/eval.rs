@@ -204,11 +204,7 @@ fn kickers_count_up_to_five_cards() {
 fn two_pair_from_three_pairs() {
     let three_pairs = rank("KhKd9c9s4h4d2c");
     assert_eq!(three_pairs.category(), Category::TwoPair);
-    assert_eq!(
-        three_pairs,
-        rank("KhKd9c9s4c"),
-        "kings and nines, four kicker"
-    );
+    assert_eq!(three_pairs, rank("KhKd9c9s4c"), "kings and nines, four kicker");
     assert_eq!(
         rank("KhKd9c9s4h4dAc"),
         rank("KhKd9c9sAd"),
@@ -261,8 +257,7 @@ fn category_names() {
 #[ignore]
 fn every_seven_card_hand() {
     const HANDS: [u64; 9] = [
-        23_294_460, 58_627_800, 31_433_400, 6_461_620, 6_180_020, 4_047_644, 3_473_184, 224_848,
-        41_584,
+        23_294_460, 58_627_800, 31_433_400, 6_461_620, 6_180_020, 4_047_644, 3_473_184, 224_848, 41_584,
     ];
     let mut hands = [0u64; 9];
     let mut seen = vec![false; 1 << 16];

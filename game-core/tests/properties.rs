@@ -18,14 +18,33 @@ fn wild_command(rng: &mut SplitMix64, seats: usize) -> Command {
         _ => u64::MAX - rng.below(3),
     };
     match rng.below(12) {
-        0 => Command::Act { seat, action: Action::Fold },
-        1 => Command::Act { seat, action: Action::Check },
-        2 => Command::Act { seat, action: Action::Call },
-        3 => Command::Act { seat, action: Action::Bet { to: amount } },
-        4 => Command::Act { seat, action: Action::Raise { to: amount } },
+        0 => Command::Act {
+            seat,
+            action: Action::Fold,
+        },
+        1 => Command::Act {
+            seat,
+            action: Action::Check,
+        },
+        2 => Command::Act {
+            seat,
+            action: Action::Call,
+        },
+        3 => Command::Act {
+            seat,
+            action: Action::Bet { to: amount },
+        },
+        4 => Command::Act {
+            seat,
+            action: Action::Raise { to: amount },
+        },
         5 => Command::Timeout { seat },
         6 => Command::StartHand { seed: amount },
-        7 => Command::Sit { seat, player: "intruder".into(), stack: amount },
+        7 => Command::Sit {
+            seat,
+            player: "intruder".into(),
+            stack: amount,
+        },
         8 => Command::Stand { seat },
         9 => Command::AddChips { seat, amount },
         10 => Command::SitOut { seat },
@@ -35,7 +54,10 @@ fn wild_command(rng: &mut SplitMix64, seats: usize) -> Command {
 
 /// Hole cards of every seat in the current hand, from the server's log.
 fn hole_cards(events: &[Event]) -> Vec<(usize, [Card; 2])> {
-    let start = events.iter().rposition(|e| matches!(e, Event::HandStarted { .. })).unwrap_or(0);
+    let start = events
+        .iter()
+        .rposition(|e| matches!(e, Event::HandStarted { .. }))
+        .unwrap_or(0);
     events[start..]
         .iter()
         .filter_map(|e| match e {
@@ -48,7 +70,10 @@ fn hole_cards(events: &[Event]) -> Vec<(usize, [Card; 2])> {
 fn check_views(table: &Table, events: &[Event]) {
     let holes = hole_cards(events);
     let shown: Vec<usize> = {
-        let start = events.iter().rposition(|e| matches!(e, Event::HandStarted { .. })).unwrap_or(0);
+        let start = events
+            .iter()
+            .rposition(|e| matches!(e, Event::HandStarted { .. }))
+            .unwrap_or(0);
         events[start..]
             .iter()
             .filter_map(|e| match e {
@@ -65,14 +90,15 @@ fn check_views(table: &Table, events: &[Event]) {
         for (seat, cards) in &holes {
             let visible = Viewer::Seat(*seat) == viewer || shown.contains(seat);
             let in_view = view.seats[*seat].as_ref().and_then(|s| s.cards);
-            if table.hand_in_progress() || shown.contains(seat) {
-                if !visible {
-                    assert_eq!(in_view, None, "{viewer:?} sees seat {seat}'s cards");
-                    for card in cards {
-                        // A hidden hole card may only appear if it is on the board.
-                        if !view.board.contains(card) {
-                            assert!(!json.contains(&format!("\"{card}\"")), "{viewer:?} view leaks {card}");
-                        }
+            if !visible {
+                assert_eq!(in_view, None, "{viewer:?} sees seat {seat}'s cards");
+                for card in cards {
+                    // A hidden hole card may only appear if it is on the board.
+                    if !view.board.contains(card) {
+                        assert!(
+                            !json.contains(&format!("\"{card}\"")),
+                            "{viewer:?} view leaks {card}"
+                        );
                     }
                 }
             }
@@ -122,9 +148,21 @@ fn run_game(seed: u64, seats: usize, hands: usize) {
         if rng.below(6) == 0 {
             continue; // an empty seat
         }
-        let depth = if rng.below(2) == 0 { 5 * big_blind } else { 300 * big_blind };
+        let depth = if rng.below(2) == 0 {
+            5 * big_blind
+        } else {
+            300 * big_blind
+        };
         let stack = 1 + rng.below(depth);
-        log.extend(table.apply(Command::Sit { seat, player: format!("p{seat}"), stack }).unwrap());
+        log.extend(
+            table
+                .apply(Command::Sit {
+                    seat,
+                    player: format!("p{seat}"),
+                    stack,
+                })
+                .unwrap(),
+        );
         chips += stack;
     }
     for _ in 0..hands {
@@ -140,7 +178,8 @@ fn run_game(seed: u64, seats: usize, hands: usize) {
                 match table.apply(command.clone()) {
                     Err(_) => assert_eq!(table, before, "refused {command:?} changed the table"),
                     Ok(events) => {
-                        if let Command::Sit { stack, .. } | Command::AddChips { amount: stack, .. } = command {
+                        if let Command::Sit { stack, .. } | Command::AddChips { amount: stack, .. } = command
+                        {
                             chips += stack;
                         }
                         if let Some(Event::SeatLeft { stack, .. }) = events.first() {

@@ -9,8 +9,15 @@ use helpers::{act, awards, stacked, stacks, table, table_with};
 fn heads_up_button_posts_small_blind_acts_first_preflop_and_last_after() {
     let mut t = table(&[1000, 1000]);
     let events = t.apply(Command::StartHand { seed: 1 }).unwrap();
-    let Some(Event::HandStarted { button, small_blind, big_blind, .. }) =
-        events.iter().find(|e| matches!(e, Event::HandStarted { .. })).cloned()
+    let Some(Event::HandStarted {
+        button,
+        small_blind,
+        big_blind,
+        ..
+    }) = events
+        .iter()
+        .find(|e| matches!(e, Event::HandStarted { .. }))
+        .cloned()
     else {
         panic!("no HandStarted")
     };
@@ -32,22 +39,34 @@ fn min_raise_is_the_last_full_raise_and_amounts_mean_to() {
     assert_eq!(legal.raise.map(|r| (r.min, r.max)), Some((200, 10_000)));
     let before = t.clone();
     assert_eq!(
-        t.apply(Command::Act { seat: 0, action: Action::Raise { to: 150 } }),
+        t.apply(Command::Act {
+            seat: 0,
+            action: Action::Raise { to: 150 }
+        }),
         Err(RuleError::RaiseTooSmall { min: 200 })
     );
     assert_eq!(t, before, "a refused command changes nothing");
     assert_eq!(
-        t.apply(Command::Act { seat: 0, action: Action::Bet { to: 300 } }),
+        t.apply(Command::Act {
+            seat: 0,
+            action: Action::Bet { to: 300 }
+        }),
         Err(RuleError::AlreadyBet { current: 100 })
     );
     act(&mut t, 0, Action::Raise { to: 350 }); // a raise of 250
     assert_eq!(t.legal_actions(1).raise.map(|r| r.min), Some(600));
     assert_eq!(
-        t.apply(Command::Act { seat: 1, action: Action::Raise { to: 20_000 } }),
+        t.apply(Command::Act {
+            seat: 1,
+            action: Action::Raise { to: 20_000 }
+        }),
         Err(RuleError::AmountTooLarge { max: 10_000 })
     );
     assert_eq!(
-        t.apply(Command::Act { seat: 2, action: Action::Fold }),
+        t.apply(Command::Act {
+            seat: 2,
+            action: Action::Fold
+        }),
         Err(RuleError::NotYourTurn { to_act: Some(1) })
     );
 }
@@ -72,7 +91,10 @@ fn short_all_in_does_not_reopen_betting_for_those_who_acted() {
     assert_eq!(legal.call, Some(100));
     assert!(legal.raise.is_none(), "seat 2 already acted: call or fold only");
     assert_eq!(
-        t.apply(Command::Act { seat: 2, action: Action::Raise { to: 600 } }),
+        t.apply(Command::Act {
+            seat: 2,
+            action: Action::Raise { to: 600 }
+        }),
         Err(RuleError::RaiseNotAllowed)
     );
     act(&mut t, 2, Action::Call);
@@ -114,7 +136,10 @@ fn several_short_all_ins_reopen_only_when_they_add_up() {
     act(&mut t, 3, Action::Raise { to: 1130 }); // all-in +50: 130 in all, a full raise is 1000
     act(&mut t, 4, Action::Call);
     act(&mut t, 0, Action::Call);
-    assert!(t.legal_actions(1).raise.is_none(), "130 of raises is less than the 1000 bet");
+    assert!(
+        t.legal_actions(1).raise.is_none(),
+        "130 of raises is less than the 1000 bet"
+    );
     act(&mut t, 1, Action::Call);
 }
 
@@ -129,11 +154,18 @@ fn side_pots_with_three_all_ins_are_awarded_separately() {
     act(&mut t, 1, Action::Call); // all-in 300
     let events = act(&mut t, 2, Action::Call); // all-in 600
     // Seat 3's 1000 above seat 0's 1000 comes back.
-    assert!(events.contains(&Event::UncalledBetReturned { seat: 3, amount: 1000 }));
+    assert!(events.contains(&Event::UncalledBetReturned {
+        seat: 3,
+        amount: 1000
+    }));
     // Main 4x300 to AA (seat 1), side 3x300 to KK (seat 2), side 2x400 to JJ (seat 0 beats QQ? no: QQ is seat 3).
     let a = awards(&events);
     assert_eq!(a.len(), 3);
-    assert_eq!(a[0], (2, 800, vec![(3, 800)]), "last side pot first: seats 0 and 3, QQ wins");
+    assert_eq!(
+        a[0],
+        (2, 800, vec![(3, 800)]),
+        "last side pot first: seats 0 and 3, QQ wins"
+    );
     assert_eq!(a[1], (1, 900, vec![(2, 900)]));
     assert_eq!(a[2], (0, 1200, vec![(1, 1200)]));
     assert_eq!(stacks(&t), vec![0, 1200, 900, 1800]);
@@ -176,9 +208,15 @@ fn big_blind_keeps_its_option() {
     act(&mut t, 0, Action::Call);
     act(&mut t, 1, Action::Call);
     let legal = t.legal_actions(2);
-    assert!(legal.check && legal.raise.is_some(), "the big blind may check or raise");
+    assert!(
+        legal.check && legal.raise.is_some(),
+        "the big blind may check or raise"
+    );
     assert_eq!(
-        t.apply(Command::Act { seat: 2, action: Action::Fold }),
+        t.apply(Command::Act {
+            seat: 2,
+            action: Action::Fold
+        }),
         Err(RuleError::CannotFold)
     );
 }
@@ -201,10 +239,24 @@ fn timeout_checks_when_free_and_folds_when_facing_a_bet() {
     let mut t = table(&[1000, 1000, 1000]);
     t.apply(Command::StartHand { seed: 9 }).unwrap();
     let events = t.apply(Command::Timeout { seat: 0 }).unwrap();
-    assert!(matches!(events[0], Event::ActionTaken { action: Action::Fold, timed_out: true, .. }));
+    assert!(matches!(
+        events[0],
+        Event::ActionTaken {
+            action: Action::Fold,
+            timed_out: true,
+            ..
+        }
+    ));
     act(&mut t, 1, Action::Call);
     let events = t.apply(Command::Timeout { seat: 2 }).unwrap();
-    assert!(matches!(events[0], Event::ActionTaken { action: Action::Check, timed_out: true, .. }));
+    assert!(matches!(
+        events[0],
+        Event::ActionTaken {
+            action: Action::Check,
+            timed_out: true,
+            ..
+        }
+    ));
     assert_eq!(
         t.apply(Command::Timeout { seat: 2 }),
         Err(RuleError::NotYourTurn { to_act: Some(1) })
@@ -217,9 +269,18 @@ fn button_skips_empty_sitting_out_and_broke_seats() {
     t.apply(Command::SitOut { seat: 3 }).unwrap();
     let button_of = |events: &[Event]| {
         events.iter().find_map(|e| match e {
-            Event::HandStarted { button, small_blind, big_blind, players, .. } => {
-                Some((*button, *small_blind, *big_blind, players.iter().map(|p| p.seat).collect::<Vec<_>>()))
-            }
+            Event::HandStarted {
+                button,
+                small_blind,
+                big_blind,
+                players,
+                ..
+            } => Some((
+                *button,
+                *small_blind,
+                *big_blind,
+                players.iter().map(|p| p.seat).collect::<Vec<_>>(),
+            )),
             _ => None,
         })
     };
@@ -234,19 +295,33 @@ fn button_skips_empty_sitting_out_and_broke_seats() {
         t.apply(Command::Stand { seat: 2 }),
         Err(RuleError::SeatInHand { seat: 2 })
     );
-    assert_eq!(t.apply(Command::StartHand { seed: 12 }), Err(RuleError::HandInProgress));
+    assert_eq!(
+        t.apply(Command::StartHand { seed: 12 }),
+        Err(RuleError::HandInProgress)
+    );
 }
 
 #[test]
 fn a_hand_needs_two_players_with_chips() {
     let mut t = table(&[1000, 0, 0]);
-    assert_eq!(t.apply(Command::StartHand { seed: 1 }), Err(RuleError::NotEnoughPlayers));
     assert_eq!(
-        t.apply(Command::Sit { seat: 0, player: "x".into(), stack: 5 }),
+        t.apply(Command::StartHand { seed: 1 }),
+        Err(RuleError::NotEnoughPlayers)
+    );
+    assert_eq!(
+        t.apply(Command::Sit {
+            seat: 0,
+            player: "x".into(),
+            stack: 5
+        }),
         Err(RuleError::SeatTaken { seat: 0 })
     );
     assert_eq!(
-        t.apply(Command::Sit { seat: 9, player: "x".into(), stack: 5 }),
+        t.apply(Command::Sit {
+            seat: 9,
+            player: "x".into(),
+            stack: 5
+        }),
         Err(RuleError::NoSuchSeat { seat: 9, seats: 3 })
     );
     assert_eq!(
@@ -263,9 +338,15 @@ fn all_in_preflop_runs_out_the_board_and_shows_every_hand() {
     t.apply(Command::StartStackedHand { deck }).unwrap();
     act(&mut t, 0, Action::Raise { to: 1000 });
     let events = act(&mut t, 1, Action::Call);
-    let boards = events.iter().filter(|e| matches!(e, Event::BoardDealt { .. })).count();
+    let boards = events
+        .iter()
+        .filter(|e| matches!(e, Event::BoardDealt { .. }))
+        .count();
     assert_eq!(boards, 3);
-    let shown = events.iter().filter(|e| matches!(e, Event::HandShown { .. })).count();
+    let shown = events
+        .iter()
+        .filter(|e| matches!(e, Event::HandShown { .. }))
+        .count();
     assert_eq!(shown, 2);
     assert_eq!(stacks(&t), vec![2000, 0]);
 }

@@ -26,5 +26,9 @@ fn main() -> ExitCode {
         };
         println!("{line}");
     }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -75,8 +75,7 @@ const CARD_KEYS: [u64; 64] = {
     let mut keys = [0; 64];
     let mut i = 0;
     while i < 52 {
-        keys[i] =
-            RANK_KEYS[i >> 2] as u64 | 1 << COUNT_SHIFT | 1 << (SUIT_SHIFT + 4 * (i as u32 & 3));
+        keys[i] = RANK_KEYS[i >> 2] as u64 | 1 << COUNT_SHIFT | 1 << (SUIT_SHIFT + 4 * (i as u32 & 3));
         i += 1;
     }
     keys
@@ -321,19 +320,10 @@ mod tests {
     #[test]
     fn matches_the_reference_on_some_hands() {
         let classes = reference::Classes::new();
-        for text in [
-            "AsKsQsJsTs9s8s",
-            "2c3d4h5s7c",
-            "AhAdKcKsQhQd2c",
-            "7c7d7h2s2c3d",
-        ] {
+        for text in ["AsKsQsJsTs9s8s", "2c3d4h5s7c", "AhAdKcKsQhQd2c", "7c7d7h2s2c3d"] {
             let cards = parse_cards(text).unwrap();
             let indices: Vec<u8> = cards.iter().map(|c| c.index()).collect();
-            assert_eq!(
-                evaluate(&cards).value(),
-                classes.evaluate(&indices),
-                "{text}"
-            );
+            assert_eq!(evaluate(&cards).value(), classes.evaluate(&indices), "{text}");
         }
     }
 
@@ -357,10 +347,7 @@ mod tests {
         assert_eq!(rank("AsKsQsJsTs").category(), Category::StraightFlush);
         assert_eq!(rank("2c2d4h5s7c").category().name(), "one pair");
         assert_eq!(
-            Category::ALL
-                .map(|c| c.classes() as u32)
-                .iter()
-                .sum::<u32>(),
+            Category::ALL.map(|c| c.classes() as u32).iter().sum::<u32>(),
             7462
         );
     }

@@ -52,26 +52,23 @@ impl LegalActions {
 }
 
 impl Hand {
-    /// Whether any live seat other than `seat` still has chips behind.
-    fn opponent_can_respond(&self, seat: SeatIndex) -> bool {
-        self.players
-            .iter()
-            .enumerate()
-            .any(|(s, p)| s != seat && p.as_ref().is_some_and(|p| p.live() && !p.all_in()))
-    }
-
     /// Whether any other live seat could put in more than the current bet:
     /// otherwise a bet or raise could never be called (pokerkit refuses it
     /// too) and the seat may only call or fold.
     fn raise_can_be_called(&self, seat: SeatIndex) -> bool {
         self.players.iter().enumerate().any(|(s, p)| {
-            s != seat && p.as_ref().is_some_and(|p| p.live() && p.street_bet + p.stack > self.current_bet)
+            s != seat
+                && p.as_ref()
+                    .is_some_and(|p| p.live() && p.street_bet + p.stack > self.current_bet)
         })
     }
 
-    /// Whether `seat` must still act on this street.
-    pub(super) fn needs_action(&self, seat: SeatIndex) -> bool {
-        let Some(p) = self.players[seat].as_ref() else { return false };
+    /// Whether `seat` must still act on this street, given how many live
+    /// seats (this one included) still have chips behind.
+    fn needs_action(&self, seat: SeatIndex, with_chips: usize) -> bool {
+        let Some(p) = self.players[seat].as_ref() else {
+            return false;
+        };
         if !p.live() || p.all_in() {
             return false;
         }
@@ -79,14 +76,16 @@ impl Hand {
             return true;
         }
         // Not facing a bet: acting only matters if someone could answer.
-        !p.acted && self.opponent_can_respond(seat)
+        !p.acted && with_chips > 1
     }
 }
 
 impl Table {
     /// What `seat` may do now.
     pub fn legal_actions(&self, seat: SeatIndex) -> LegalActions {
-        let Some(hand) = self.hand.as_ref() else { return LegalActions::default() };
+        let Some(hand) = self.hand.as_ref() else {
+            return LegalActions::default();
+        };
         if hand.to_act != Some(seat) {
             return LegalActions::default();
         }
@@ -122,7 +121,9 @@ impl Table {
         if legal.is_empty() {
             return Err(self.turn_error());
         }
-        let Some(hand) = self.hand.as_mut() else { return Err(RuleError::NoHandInProgress) };
+        let Some(hand) = self.hand.as_mut() else {
+            return Err(RuleError::NoHandInProgress);
+        };
         let current = hand.current_bet;
         let (street_bet, stack, acted, faced) = match hand.players[seat].as_ref() {
             Some(p) => (p.street_bet, p.stack, p.acted, p.faced),
@@ -132,7 +133,9 @@ impl Table {
             Action::Fold if !legal.fold => return Err(RuleError::CannotFold),
             Action::Fold => None,
             Action::Check if !legal.check => {
-                return Err(RuleError::CannotCheck { to_call: current - street_bet });
+                return Err(RuleError::CannotCheck {
+                    to_call: current - street_bet,
+                });
             }
             Action::Check => Some(street_bet),
             Action::Call => Some(street_bet + legal.call.ok_or(RuleError::NothingToCall)?),
@@ -140,16 +143,24 @@ impl Table {
                 if current > 0 {
                     return Err(RuleError::AlreadyBet { current });
                 }
-                Some(check_amount(legal.bet, to, street_bet + stack, |min| RuleError::BetTooSmall { min })?)
+                Some(check_amount(legal.bet, to, street_bet + stack, |min| {
+                    RuleError::BetTooSmall { min }
+                })?)
             }
             Action::Raise { to } => {
                 if current == 0 {
                     return Err(RuleError::NothingToRaise);
                 }
-                if legal.raise.is_none() && street_bet + stack > current && acted && current - faced < hand.min_raise {
+                if legal.raise.is_none()
+                    && street_bet + stack > current
+                    && acted
+                    && current - faced < hand.min_raise
+                {
                     return Err(RuleError::RaiseNotAllowed);
                 }
-                Some(check_amount(legal.raise, to, street_bet + stack, |min| RuleError::RaiseTooSmall { min })?)
+                Some(check_amount(legal.raise, to, street_bet + stack, |min| {
+                    RuleError::RaiseTooSmall { min }
+                })?)
             }
         };
 
@@ -192,7 +203,13 @@ impl Table {
             p.acted = true;
         }
         hand.to_act = None;
-        hand.history.push(HandAction { street, seat, action, amount, all_in });
+        hand.history.push(HandAction {
+            street,
+            seat,
+            action,
+            amount,
+            all_in,
+        });
         events.push(Event::ActionTaken {
             seat,
             action,
@@ -213,12 +230,20 @@ impl Table {
         let big_blind = self.config.big_blind;
         loop {
             let Some(hand) = self.hand.as_mut() else { return };
-            let live = hand.players.iter().flatten().filter(|p| p.live()).count();
+            let (mut live, mut with_chips) = (0, 0);
+            for p in hand.players.iter().flatten() {
+                live += usize::from(p.live());
+                with_chips += usize::from(p.live() && !p.all_in());
+            }
             if live > 1 {
-                if let Some(seat) = (1..=n).map(|k| (from + k) % n).find(|&s| hand.needs_action(s)) {
-                    hand.to_act = Some(seat);
-                    events.push(Event::TurnStarted { seat });
-                    return;
+                let mut seat = from;
+                for _ in 0..n {
+                    seat = if seat + 1 == n { 0 } else { seat + 1 };
+                    if hand.needs_action(seat, with_chips) {
+                        hand.to_act = Some(seat);
+                        events.push(Event::TurnStarted { seat });
+                        return;
+                    }
                 }
             }
             hand.return_uncalled(events);
@@ -241,17 +266,22 @@ impl Table {
                 p.acted = false;
                 p.faced = 0;
             }
-            let count = if street == crate::rules::Street::Flop { 3 } else { 1 };
+            let count = if street == crate::rules::Street::Flop {
+                3
+            } else {
+                1
+            };
             hand.deck.deal(); // burn
-            let start = hand.board.len();
+            let start = hand.board_len;
             for _ in 0..count {
                 if let Some(card) = hand.deck.deal() {
-                    hand.board.push(card);
+                    hand.board[hand.board_len] = card;
+                    hand.board_len += 1;
                 }
             }
             events.push(Event::BoardDealt {
                 street,
-                cards: hand.board[start..].to_vec(),
+                cards: hand.board[start..hand.board_len].to_vec(),
             });
             // Postflop action starts left of the button.
             from = hand.button;

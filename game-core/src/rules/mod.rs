@@ -171,7 +171,9 @@ pub(crate) struct Hand {
     pub small_blind: SeatIndex,
     pub big_blind: SeatIndex,
     pub players: [Option<Player>; MAX_SEATS],
-    pub board: Vec<Card>,
+    /// Community cards; the first `board_len` are dealt.
+    pub board: [Card; 5],
+    pub board_len: usize,
     pub street: Street,
     pub to_act: Option<SeatIndex>,
     /// The street's bet level to call.
@@ -290,10 +292,7 @@ impl Table {
     pub fn total_chips(&self) -> u64 {
         let mut total = 0;
         for (i, seat) in self.seats.iter().enumerate() {
-            let in_hand = self
-                .hand
-                .as_ref()
-                .and_then(|h| h.players[i].as_ref());
+            let in_hand = self.hand.as_ref().and_then(|h| h.players[i].as_ref());
             match in_hand {
                 Some(p) => total += p.stack + p.total,
                 None => total += seat.as_ref().map_or(0, |s| s.stack),
@@ -319,10 +318,24 @@ impl Table {
             Command::SitOut { seat } => self.sit_out(seat, true, events),
             Command::SitIn { seat } => self.sit_out(seat, false, events),
             Command::AddChips { seat, amount } => self.add_chips(seat, amount, events),
-            Command::StartHand { seed } => self.start_hand(Deck::shuffled(seed), Event::DeckShuffled { hand: self.hands_started + 1, seed }, events),
+            Command::StartHand { seed } => self.start_hand(
+                Deck::shuffled(seed),
+                Event::DeckShuffled {
+                    hand: self.hands_started + 1,
+                    seed,
+                },
+                events,
+            ),
             Command::StartStackedHand { deck } => {
                 let stacked = Deck::stacked(&deck).ok_or(RuleError::InvalidDeck)?;
-                self.start_hand(stacked, Event::DeckStacked { hand: self.hands_started + 1, deck }, events)
+                self.start_hand(
+                    stacked,
+                    Event::DeckStacked {
+                        hand: self.hands_started + 1,
+                        deck,
+                    },
+                    events,
+                )
             }
             Command::Act { seat, action } => self.act(seat, action, false, events),
             Command::Timeout { seat } => {
@@ -381,12 +394,16 @@ impl Table {
     }
 
     fn in_hand(&self, seat: SeatIndex) -> bool {
-        self.hand
-            .as_ref()
-            .is_some_and(|h| h.players[seat].is_some())
+        self.hand.as_ref().is_some_and(|h| h.players[seat].is_some())
     }
 
-    fn sit(&mut self, seat: SeatIndex, player: String, stack: u64, events: &mut Vec<Event>) -> Result<(), RuleError> {
+    fn sit(
+        &mut self,
+        seat: SeatIndex,
+        player: String,
+        stack: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RuleError> {
         self.check_seat(seat)?;
         if self.seats[seat].is_some() {
             return Err(RuleError::SeatTaken { seat });
@@ -426,7 +443,11 @@ impl Table {
         if let Some(s) = self.seats[seat].as_mut() {
             s.sitting_out = out;
         }
-        events.push(if out { Event::SatOut { seat } } else { Event::SatIn { seat } });
+        events.push(if out {
+            Event::SatOut { seat }
+        } else {
+            Event::SatIn { seat }
+        });
         Ok(())
     }
 
@@ -445,7 +466,11 @@ impl Table {
         if let Some(s) = self.seats[seat].as_mut() {
             s.stack = new;
         }
-        events.push(Event::ChipsAdded { seat, amount, stack: new });
+        events.push(Event::ChipsAdded {
+            seat,
+            amount,
+            stack: new,
+        });
         Ok(())
     }
 
@@ -469,13 +494,15 @@ impl Table {
             return Err(RuleError::HandInProgress);
         }
         let n = self.config.seats;
-        let dealt: Vec<SeatIndex> = (0..n).filter(|&s| self.plays(s)).collect();
-        if dealt.len() < 2 {
+        let dealt_count = (0..n).filter(|&s| self.plays(s)).count();
+        if dealt_count < 2 {
             return Err(RuleError::NotEnoughPlayers);
         }
         let from = self.button.unwrap_or(n - 1);
-        let button = self.next_seat(from, |s| self.plays(s)).unwrap_or(dealt[0]);
-        let (small_blind, big_blind) = if dealt.len() == 2 {
+        let Some(button) = self.next_seat(from, |s| self.plays(s)) else {
+            return Err(RuleError::NotEnoughPlayers);
+        };
+        let (small_blind, big_blind) = if dealt_count == 2 {
             let other = self.next_seat(button, |s| self.plays(s)).unwrap_or(button);
             (button, other)
         } else {
@@ -492,9 +519,9 @@ impl Table {
             button,
             small_blind,
             big_blind,
-            players: dealt
-                .iter()
-                .map(|&seat| SeatStack {
+            players: (0..n)
+                .filter(|&s| self.plays(s))
+                .map(|seat| SeatStack {
                     seat,
                     stack: self.seats[seat].as_ref().map_or(0, |s| s.stack),
                 })
@@ -502,7 +529,7 @@ impl Table {
         });
 
         let mut players: [Option<Player>; MAX_SEATS] = Default::default();
-        for &seat in &dealt {
+        for seat in (0..n).filter(|&s| self.plays(s)) {
             let stack = self.seats[seat].as_ref().map_or(0, |s| s.stack);
             players[seat] = Some(Player {
                 hole: [Card::ALL[0]; 2],
@@ -522,23 +549,30 @@ impl Table {
             small_blind,
             big_blind,
             players,
-            board: Vec::with_capacity(5),
+            board: [Card::ALL[0]; 5],
+            board_len: 0,
             street: Street::Preflop,
             to_act: None,
             current_bet: self.config.big_blind,
             min_raise: self.config.big_blind,
             last_aggressor: None,
-            history: Vec::new(),
+            history: Vec::with_capacity(32),
         };
 
         // Order of dealing: clockwise from the seat left of the button.
-        let order: Vec<SeatIndex> = (1..=n)
-            .map(|k| (button + k) % n)
-            .filter(|&s| hand.players[s].is_some())
-            .collect();
+        let mut order = [0; MAX_SEATS];
+        let mut dealt = 0;
+        for k in 1..=n {
+            let seat = (button + k) % n;
+            if hand.players[seat].is_some() {
+                order[dealt] = seat;
+                dealt += 1;
+            }
+        }
+        let order = &order[..dealt];
 
         if self.config.ante > 0 {
-            for &seat in &order {
+            for &seat in order {
                 if let Some(p) = hand.players[seat].as_mut() {
                     let amount = self.config.ante.min(p.stack);
                     p.stack -= amount;
@@ -560,14 +594,14 @@ impl Table {
             }
         }
         for round in 0..2 {
-            for &seat in &order {
+            for &seat in order {
                 let card = hand.deck.deal().expect("52 cards cover 10 seats");
                 if let Some(p) = hand.players[seat].as_mut() {
                     p.hole[round] = card;
                 }
             }
         }
-        for &seat in &order {
+        for &seat in order {
             if let Some(p) = hand.players[seat].as_ref() {
                 events.push(Event::HoleCardsDealt { seat, cards: p.hole });
             }

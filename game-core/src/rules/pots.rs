@@ -14,35 +14,50 @@ pub struct Pot {
     pub eligible: Vec<SeatIndex>,
 }
 
+/// A pot with its eligible seats as a bit set: the allocation-free form
+/// the showdown works with.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Layer {
+    pub amount: u64,
+    pub eligible: u16,
+}
+
+impl Layer {
+    pub fn contains(&self, seat: SeatIndex) -> bool {
+        self.eligible & (1 << seat) != 0
+    }
+}
+
 /// Splits everything committed this hand into the main pot (first) and side
 /// pots, from each seat's total commitment. Chips of folded seats above the
 /// top live level (possible only before uncalled bets are returned) stay in
-/// the last pot.
-pub(crate) fn pots(players: &[Option<Player>; MAX_SEATS]) -> Vec<Pot> {
-    let mut levels: Vec<u64> = players
-        .iter()
-        .flatten()
-        .filter(|p| p.live() && p.total > 0)
-        .map(|p| p.total)
-        .collect();
-    levels.sort_unstable();
-    levels.dedup();
+/// the last pot. Returns the layers and how many there are.
+pub(crate) fn layers(players: &[Option<Player>; MAX_SEATS]) -> ([Layer; MAX_SEATS], usize) {
+    let mut levels = [0u64; MAX_SEATS];
+    let mut count = 0;
+    for p in players.iter().flatten() {
+        if p.live() && p.total > 0 && !levels[..count].contains(&p.total) {
+            levels[count] = p.total;
+            count += 1;
+        }
+    }
+    levels[..count].sort_unstable();
 
-    let mut pots: Vec<Pot> = Vec::with_capacity(levels.len());
+    let mut layers = [Layer::default(); MAX_SEATS];
+    let mut made = 0;
     let mut previous = 0;
-    for level in levels {
-        let amount: u64 = players
-            .iter()
-            .flatten()
-            .map(|p| p.total.min(level) - p.total.min(previous))
-            .sum();
-        let eligible = players
-            .iter()
-            .enumerate()
-            .filter_map(|(s, p)| p.as_ref().filter(|p| p.live() && p.total >= level).map(|_| s))
-            .collect();
-        if amount > 0 {
-            pots.push(Pot { amount, eligible });
+    for &level in &levels[..count] {
+        let mut layer = Layer::default();
+        for (seat, p) in players.iter().enumerate() {
+            let Some(p) = p else { continue };
+            layer.amount += p.total.min(level) - p.total.min(previous);
+            if p.live() && p.total >= level {
+                layer.eligible |= 1 << seat;
+            }
+        }
+        if layer.amount > 0 {
+            layers[made] = layer;
+            made += 1;
         }
         previous = level;
     }
@@ -52,13 +67,22 @@ pub(crate) fn pots(players: &[Option<Player>; MAX_SEATS]) -> Vec<Pot> {
         .map(|p| p.total - p.total.min(previous))
         .sum();
     if rest > 0 {
-        match pots.last_mut() {
-            Some(last) => last.amount += rest,
-            None => pots.push(Pot {
-                amount: rest,
-                eligible: Vec::new(),
-            }),
+        if made == 0 {
+            made = 1;
         }
+        layers[made - 1].amount += rest;
     }
-    pots
+    (layers, made)
+}
+
+/// The pots as they stand, main pot first, for views.
+pub(crate) fn pots(players: &[Option<Player>; MAX_SEATS]) -> Vec<Pot> {
+    let (layers, count) = layers(players);
+    layers[..count]
+        .iter()
+        .map(|layer| Pot {
+            amount: layer.amount,
+            eligible: (0..MAX_SEATS).filter(|&s| layer.contains(s)).collect(),
+        })
+        .collect()
 }

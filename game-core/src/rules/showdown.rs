@@ -1,8 +1,8 @@
 //! Showdown and awarding: who shows in which order, who wins each pot, and
 //! where odd chips go.
 
-use super::pots::pots;
-use super::{SeatIndex, Table};
+use super::Table;
+use super::pots::layers;
 use crate::eval::{HandRank, evaluate};
 use crate::event::{Event, Share};
 
@@ -11,7 +11,11 @@ impl Table {
     pub(super) fn award_uncontested(&mut self, events: &mut Vec<Event>) {
         let Some(hand) = self.hand.as_mut() else { return };
         let amount: u64 = hand.players.iter().flatten().map(|p| p.total).sum();
-        let Some(winner) = hand.players.iter().position(|p| p.as_ref().is_some_and(|p| p.live())) else {
+        let Some(winner) = hand
+            .players
+            .iter()
+            .position(|p| p.as_ref().is_some_and(|p| p.live()))
+        else {
             return;
         };
         for p in hand.players.iter_mut().flatten() {
@@ -34,7 +38,8 @@ impl Table {
     pub(super) fn showdown(&mut self, events: &mut Vec<Event>) {
         let n = self.config.seats;
         let Some(hand) = self.hand.as_mut() else { return };
-        let pots = pots(&hand.players);
+        let (layers, pot_count) = layers(&hand.players);
+        let pots = &layers[..pot_count];
 
         let mut ranks: [Option<HandRank>; super::MAX_SEATS] = [None; super::MAX_SEATS];
         let mut cards = [crate::card::Card::ALL[0]; 7];
@@ -47,21 +52,21 @@ impl Table {
         }
 
         // Last aggressor on the river first, else the first seat left of the button.
-        let start = hand
-            .last_aggressor
-            .filter(|&s| ranks[s].is_some())
-            .or_else(|| (1..=n).map(|k| (hand.button + k) % n).find(|&s| ranks[s].is_some()));
+        let start = hand.last_aggressor.filter(|&s| ranks[s].is_some()).or_else(|| {
+            (1..=n)
+                .map(|k| (hand.button + k) % n)
+                .find(|&s| ranks[s].is_some())
+        });
         let Some(start) = start else { return };
         let everyone_shows = hand.players.iter().flatten().any(|p| p.live() && p.all_in());
 
         let mut shown: [bool; super::MAX_SEATS] = [false; super::MAX_SEATS];
         for seat in (0..n).map(|k| (start + k) % n) {
             let Some(rank) = ranks[seat] else { continue };
-            let could_win = pots.iter().filter(|pot| pot.eligible.contains(&seat)).any(|pot| {
-                pot.eligible
-                    .iter()
-                    .filter(|&&s| shown[s])
-                    .filter_map(|&s| ranks[s])
+            let could_win = pots.iter().filter(|pot| pot.contains(seat)).any(|pot| {
+                (0..n)
+                    .filter(|&s| pot.contains(s) && shown[s])
+                    .filter_map(|s| ranks[s])
                     .all(|best| rank >= best)
             });
             if everyone_shows || could_win {
@@ -80,28 +85,24 @@ impl Table {
         }
 
         for (index, pot) in pots.iter().enumerate().rev() {
-            let best = pot
-                .eligible
-                .iter()
-                .filter(|&&s| shown[s])
-                .filter_map(|&s| ranks[s])
+            let best = (0..n)
+                .filter(|&s| pot.contains(s) && shown[s])
+                .filter_map(|s| ranks[s])
                 .max();
-            // Winners in seat order from the first seat left of the button,
-            // so the odd chips go to the first of them.
-            let winners: Vec<SeatIndex> = (1..=n)
+            // Winners in seat order from the first seat left of the button;
+            // all odd chips go to the first of them (T73, TDA 18).
+            let winners = (1..=n)
                 .map(|k| (hand.button + k) % n)
-                .filter(|s| pot.eligible.contains(s) && shown[*s] && ranks[*s] == best)
-                .collect();
-            if winners.is_empty() {
+                .filter(|&s| pot.contains(s) && shown[s] && ranks[s] == best);
+            let count = winners.clone().count() as u64;
+            if count == 0 {
                 continue;
             }
-            // All odd chips go to the first winner left of the button (T73, TDA 18).
-            let each = pot.amount / winners.len() as u64;
-            let odd = pot.amount % winners.len() as u64;
+            let each = pot.amount / count;
+            let odd = pot.amount % count;
             let shares: Vec<Share> = winners
-                .iter()
                 .enumerate()
-                .map(|(i, &seat)| Share {
+                .map(|(i, seat)| Share {
                     seat,
                     amount: each + if i == 0 { odd } else { 0 },
                 })

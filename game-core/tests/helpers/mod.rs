@@ -14,7 +14,12 @@ pub fn table_with(config: TableConfig, stacks: &[u64]) -> Table {
     let mut t = Table::new(config).expect("valid config");
     for (seat, &stack) in stacks.iter().enumerate() {
         if stack > 0 {
-            t.apply(Command::Sit { seat, player: format!("p{seat}"), stack }).expect("sit");
+            t.apply(Command::Sit {
+                seat,
+                player: format!("p{seat}"),
+                stack,
+            })
+            .expect("sit");
         }
     }
     t
@@ -41,23 +46,34 @@ pub fn stacked(holes: &[&str], board: &str) -> Vec<Card> {
     }
     let used: Vec<Card> = order.iter().flatten().copied().collect();
     let mut spare = Card::ALL.iter().copied().filter(|c| !used.contains(c));
-    order.into_iter().map(|c| c.or_else(|| spare.next()).expect("52 cards")).collect()
+    order
+        .into_iter()
+        .map(|c| c.or_else(|| spare.next()).expect("52 cards"))
+        .collect()
 }
 
 /// Applies an action for the seat to act, which must be `seat`.
 pub fn act(t: &mut Table, seat: SeatIndex, action: Action) -> Vec<Event> {
     assert_eq!(t.to_act(), Some(seat), "expected seat {seat} to act");
-    t.apply(Command::Act { seat, action }).unwrap_or_else(|e| panic!("seat {seat} {action:?}: {e}"))
+    t.apply(Command::Act { seat, action })
+        .unwrap_or_else(|e| panic!("seat {seat} {action:?}: {e}"))
 }
 
-/// The (pot, amount, winners) of every `PotAwarded` in `events`.
-pub fn awards(events: &[Event]) -> Vec<(usize, u64, Vec<(SeatIndex, u64)>)> {
+/// One `PotAwarded`: pot index, amount, and (seat, share) per winner.
+pub type Award = (usize, u64, Vec<(SeatIndex, u64)>);
+
+/// Every `PotAwarded` in `events`.
+pub fn awards(events: &[Event]) -> Vec<Award> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::PotAwarded { pot, amount, winners, .. } => {
-                Some((*pot, *amount, winners.iter().map(|w| (w.seat, w.amount)).collect()))
-            }
+            Event::PotAwarded {
+                pot, amount, winners, ..
+            } => Some((
+                *pot,
+                *amount,
+                winners.iter().map(|w| (w.seat, w.amount)).collect(),
+            )),
             _ => None,
         })
         .collect()

@@ -270,8 +270,11 @@ def main():
     args = parser.parse_args()
     workdir = args.keep or tempfile.mkdtemp(prefix='showdown-pokerkit-')
     ok = True
+    passed = failed = 0
     for name, run in (('engine -> pokerkit', forward), ('pokerkit -> engine', backward)):
         compared, skipped, failures = run(args.hands, args.seed, workdir)
+        passed += compared - len(failures)
+        failed += len(failures)
         print(f'{name}: {compared} hands compared, {len(failures)} disagreements, '
               f'{skipped} excluded (pokerkit departs from the written rules)')
         for failure in failures[:20]:
@@ -279,6 +282,7 @@ def main():
         if failures or compared < args.min_compared:
             ok = False
     print('pokerkit differential: ' + ('PASS' if ok else 'FAIL'))
+    print(f'pokerkit: {passed} passed, {failed} failed')
     return 0 if ok else 1
 
 
