@@ -2,12 +2,15 @@
 //! deltas clients receive, the persisted log, the recovery path and the
 //! source of hand histories.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::card::Card;
 use crate::command::Action;
 use crate::eval::HandRank;
-use crate::rules::{SeatIndex, Street};
+use crate::rules::{MAX_SEATS, SeatIndex, Street};
 
 /// Who may see an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -43,7 +46,7 @@ pub enum Blind {
 }
 
 /// A seat's chips at a moment (start or end of a hand).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SeatStack {
     /// The seat.
     pub seat: SeatIndex,
@@ -52,7 +55,7 @@ pub struct SeatStack {
 }
 
 /// One winner's part of a pot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Share {
     /// The winning seat.
     pub seat: SeatIndex,
@@ -124,7 +127,7 @@ pub enum Event {
         /// The big-blind seat.
         big_blind: SeatIndex,
         /// Every seat dealt in, with its stack before antes and blinds.
-        players: Vec<SeatStack>,
+        players: SeatList<SeatStack>,
     },
     /// A seat posted its ante (less if that is all it had).
     AntePosted {
@@ -174,7 +177,7 @@ pub enum Event {
         /// The street these cards open.
         street: Street,
         /// The new cards.
-        cards: Vec<Card>,
+        cards: BoardCards,
     },
     /// The part of a bet nobody called went back to its owner.
     UncalledBetReturned {
@@ -204,7 +207,7 @@ pub enum Event {
         /// Chips in the pot.
         amount: u64,
         /// Who got what.
-        winners: Vec<Share>,
+        winners: SeatList<Share>,
         /// The winning hand, or `None` when everyone else folded.
         rank: Option<HandRank>,
     },
@@ -213,7 +216,7 @@ pub enum Event {
         /// Hand number.
         hand: u64,
         /// Final stacks of the seats that were dealt in.
-        stacks: Vec<SeatStack>,
+        stacks: SeatList<SeatStack>,
     },
 }
 
@@ -225,5 +228,203 @@ impl Event {
             Event::DeckShuffled { .. } | Event::DeckStacked { .. } => Visibility::Server,
             _ => Visibility::Public,
         }
+    }
+}
+
+/// The community cards one [`Event::BoardDealt`] opens (three on the flop,
+/// then one and one), held inline so that dealing a street allocates
+/// nothing. Serialises as a JSON list of cards, exactly like a `Vec<Card>`.
+#[derive(Clone, Copy)]
+pub struct BoardCards {
+    cards: [Card; BoardCards::CAPACITY],
+    len: u8,
+}
+
+impl BoardCards {
+    /// Most cards one list holds: a whole board.
+    pub const CAPACITY: usize = 5;
+
+    /// These cards, or `None` if there are more than [`BoardCards::CAPACITY`].
+    pub fn new(cards: &[Card]) -> Option<BoardCards> {
+        let mut board = BoardCards {
+            cards: [Card::ALL[0]; BoardCards::CAPACITY],
+            len: 0,
+        };
+        board.cards.get_mut(..cards.len())?.copy_from_slice(cards);
+        board.len = cards.len() as u8;
+        Some(board)
+    }
+
+    /// The cards, in the order dealt.
+    pub fn as_slice(&self) -> &[Card] {
+        &self.cards[..usize::from(self.len)]
+    }
+}
+
+impl Deref for BoardCards {
+    type Target = [Card];
+
+    fn deref(&self) -> &[Card] {
+        self.as_slice()
+    }
+}
+
+impl<'a> IntoIterator for &'a BoardCards {
+    type Item = &'a Card;
+    type IntoIter = std::slice::Iter<'a, Card>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_slice().iter()
+    }
+}
+
+impl PartialEq for BoardCards {
+    fn eq(&self, other: &BoardCards) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for BoardCards {}
+
+impl std::hash::Hash for BoardCards {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
+
+impl fmt::Debug for BoardCards {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl Serialize for BoardCards {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.as_slice().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for BoardCards {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<BoardCards, D::Error> {
+        let cards = Vec::<Card>::deserialize(d)?;
+        BoardCards::new(&cards)
+            .ok_or_else(|| serde::de::Error::invalid_length(cards.len(), &"at most 5 board cards"))
+    }
+}
+
+/// At most one entry per seat, held inline so that the events every hand
+/// produces (`HandStarted`, `PotAwarded`, `HandEnded`) allocate nothing.
+/// Serialises as a JSON list, exactly like a `Vec<T>`.
+#[derive(Clone, Copy)]
+pub struct SeatList<T> {
+    items: [T; MAX_SEATS],
+    len: u8,
+}
+
+impl<T: Copy + Default> SeatList<T> {
+    /// An empty list.
+    pub fn new() -> SeatList<T> {
+        SeatList {
+            items: [T::default(); MAX_SEATS],
+            len: 0,
+        }
+    }
+
+    /// These entries, or `None` if there are more than [`MAX_SEATS`].
+    pub fn from_slice(items: &[T]) -> Option<SeatList<T>> {
+        let mut list = SeatList::new();
+        list.items.get_mut(..items.len())?.copy_from_slice(items);
+        list.len = items.len() as u8;
+        Some(list)
+    }
+
+    /// Appends an entry.
+    ///
+    /// # Panics
+    /// If the list already holds [`MAX_SEATS`] entries: a table has no more seats.
+    pub fn push(&mut self, item: T) {
+        self.items[usize::from(self.len)] = item;
+        self.len += 1;
+    }
+}
+
+impl<T: Copy + Default> Default for SeatList<T> {
+    fn default() -> SeatList<T> {
+        SeatList::new()
+    }
+}
+
+impl<T> Deref for SeatList<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        &self.items[..usize::from(self.len)]
+    }
+}
+
+impl<T> DerefMut for SeatList<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.items[..usize::from(self.len)]
+    }
+}
+
+impl<'a, T> IntoIterator for &'a SeatList<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a mut SeatList<T> {
+    type Item = &'a mut T;
+    type IntoIter = std::slice::IterMut<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter_mut()
+    }
+}
+
+impl<T> IntoIterator for SeatList<T> {
+    type Item = T;
+    type IntoIter = std::iter::Take<std::array::IntoIter<T, MAX_SEATS>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter().take(usize::from(self.len))
+    }
+}
+
+impl<T: PartialEq> PartialEq for SeatList<T> {
+    fn eq(&self, other: &SeatList<T>) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: Eq> Eq for SeatList<T> {}
+
+impl<T: std::hash::Hash> std::hash::Hash for SeatList<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for SeatList<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T: Serialize> Serialize for SeatList<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(s)
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Copy + Default> Deserialize<'de> for SeatList<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SeatList<T>, D::Error> {
+        let items = Vec::<T>::deserialize(d)?;
+        SeatList::from_slice(&items)
+            .ok_or_else(|| serde::de::Error::invalid_length(items.len(), &"at most one entry per seat"))
     }
 }

@@ -118,7 +118,7 @@ pub fn to_phh(
             }
             Event::HandEnded { stacks, .. } => {
                 actions.append(&mut runout);
-                ended = Some(stacks.clone());
+                ended = Some(*stacks);
                 break;
             }
             Event::HandStarted { .. } => return Err(PhhError::Incomplete("two hands in one history")),
@@ -490,7 +490,7 @@ fn dealt_board(events: &[Event]) -> Vec<Card> {
     events[start..]
         .iter()
         .filter_map(|e| match e {
-            Event::BoardDealt { cards, street } if *street >= Street::Flop => Some(cards.clone()),
+            Event::BoardDealt { cards, street } if *street >= Street::Flop => Some(cards.to_vec()),
             _ => None,
         })
         .flatten()

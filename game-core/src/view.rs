@@ -89,7 +89,7 @@ impl Table {
             .enumerate()
             .map(|(seat, s)| {
                 let s = s.as_ref()?;
-                let p = hand.and_then(|h| h.players[seat].as_ref());
+                let p = hand.and_then(|h| h.player(seat));
                 let own = viewer == Viewer::Seat(seat);
                 Some(SeatView {
                     seat,
@@ -97,11 +97,13 @@ impl Table {
                     stack: p.map_or(s.stack, |p| p.stack),
                     sitting_out: s.sitting_out,
                     in_hand: p.is_some(),
-                    folded: p.is_some_and(|p| p.folded),
+                    folded: hand.is_some_and(|h| h.folded.contains(seat)),
                     all_in: p.is_some_and(|p| p.stack == 0),
                     street_bet: p.map_or(0, |p| p.street_bet),
                     committed: p.map_or(0, |p| p.total),
-                    cards: p.filter(|p| own || p.shown).map(|p| p.hole),
+                    cards: p
+                        .filter(|_| own || hand.is_some_and(|h| h.shown.contains(seat)))
+                        .map(|p| p.hole),
                 })
             })
             .collect();
@@ -116,11 +118,11 @@ impl Table {
             seats,
             street: hand.map(|h| h.street),
             board: hand.map_or_else(Vec::new, |h| h.board[..h.board_len].to_vec()),
-            pots: hand.map_or_else(Vec::new, |h| pots(&h.players)),
+            pots: hand.map_or_else(Vec::new, pots),
             to_act: hand.and_then(|h| h.to_act),
             current_bet: hand.map_or(0, |h| h.current_bet),
             min_raise: hand.map_or(0, |h| h.min_raise),
-            actions: hand.map_or_else(Vec::new, |h| h.history.clone()),
+            actions: self.history.clone(),
             legal: match viewer {
                 Viewer::Seat(seat) => self.legal_actions(seat),
                 Viewer::Spectator => LegalActions::default(),

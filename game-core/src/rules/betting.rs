@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Hand, HandAction, RuleError, SeatIndex, Table};
+use super::{Hand, HandAction, Player, RuleError, SeatIndex, SeatSet, Street, Table, emit};
 use crate::command::Action;
-use crate::event::Event;
+use crate::event::{BoardCards, Event};
 
 /// An inclusive range of "to" amounts for a bet or raise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,60 +52,59 @@ impl LegalActions {
 }
 
 impl Hand {
-    /// Whether any other live seat could put in more than the current bet:
-    /// otherwise a bet or raise could never be called (pokerkit refuses it
-    /// too) and the seat may only call or fold.
-    fn raise_can_be_called(&self, seat: SeatIndex) -> bool {
-        self.players.iter().enumerate().any(|(s, p)| {
-            s != seat
-                && p.as_ref()
-                    .is_some_and(|p| p.live() && p.street_bet + p.stack > self.current_bet)
-        })
-    }
-
-    /// Whether `seat` must still act on this street, given how many live
-    /// seats (this one included) still have chips behind.
-    fn needs_action(&self, seat: SeatIndex, with_chips: usize) -> bool {
-        let Some(p) = self.players[seat].as_ref() else {
-            return false;
-        };
-        if !p.live() || p.all_in() {
-            return false;
-        }
-        if p.street_bet < self.current_bet {
-            return true;
-        }
-        // Not facing a bet: acting only matters if someone could answer.
-        !p.acted && with_chips > 1
-    }
-}
-
-impl Table {
-    /// What `seat` may do now.
-    pub fn legal_actions(&self, seat: SeatIndex) -> LegalActions {
-        let Some(hand) = self.hand.as_ref() else {
+    /// What `seat`, the seat to act, may do.
+    fn legal_actions(&self, seat: SeatIndex) -> LegalActions {
+        let Some(p) = self.player(seat) else {
             return LegalActions::default();
         };
-        if hand.to_act != Some(seat) {
-            return LegalActions::default();
-        }
-        let Some(p) = hand.players.get(seat).and_then(Option::as_ref) else {
-            return LegalActions::default();
-        };
-        let to_call = hand.current_bet.saturating_sub(p.street_bet);
+        let to_call = self.current_bet.saturating_sub(p.street_bet);
         let max_to = p.street_bet + p.stack;
-        let reopened = !p.acted || hand.current_bet - p.faced >= hand.min_raise;
-        let can_raise = max_to > hand.current_bet && reopened && hand.raise_can_be_called(seat);
+        let reopened = !self.acted.contains(seat) || self.current_bet - p.faced >= self.min_raise;
+        let can_raise = max_to > self.current_bet && reopened && self.raise_can_be_called(seat);
         let range = AmountRange {
-            min: (hand.current_bet + hand.min_raise).min(max_to),
+            min: (self.current_bet + self.min_raise).min(max_to),
             max: max_to,
         };
         LegalActions {
             fold: to_call > 0,
             check: to_call == 0,
             call: (to_call > 0).then(|| to_call.min(p.stack)),
-            bet: (can_raise && hand.current_bet == 0).then_some(range),
-            raise: (can_raise && hand.current_bet > 0).then_some(range),
+            bet: (can_raise && self.current_bet == 0).then_some(range),
+            raise: (can_raise && self.current_bet > 0).then_some(range),
+        }
+    }
+
+    /// Whether any other live seat could put in more than the current bet:
+    /// otherwise a bet or raise could never be called (pokerkit refuses it
+    /// too) and the seat may only call or fold.
+    fn raise_can_be_called(&self, seat: SeatIndex) -> bool {
+        let mut others = self.live();
+        others.remove(seat);
+        others.iter().any(|s| {
+            let p = &self.players[s];
+            p.street_bet + p.stack > self.current_bet
+        })
+    }
+
+    /// The next seat clockwise after `from` that must act on this street,
+    /// if any: one with chips behind that faces a bet, or that has not acted
+    /// since the last full bet or raise.
+    fn next_to_act(&self, from: SeatIndex) -> Option<SeatIndex> {
+        let with_chips = self.live().minus(self.all_in);
+        // Not facing a bet, a seat's turn only matters if someone could answer.
+        let open = with_chips.has_several();
+        with_chips.clockwise_after(from).find(|&seat| {
+            self.players[seat].street_bet < self.current_bet || (open && !self.acted.contains(seat))
+        })
+    }
+}
+
+impl Table {
+    /// What `seat` may do now.
+    pub fn legal_actions(&self, seat: SeatIndex) -> LegalActions {
+        match &self.hand {
+            Some(hand) if hand.to_act == Some(seat) => hand.legal_actions(seat),
+            _ => LegalActions::default(),
         }
     }
 
@@ -117,32 +116,35 @@ impl Table {
         timed_out: bool,
         events: &mut Vec<Event>,
     ) -> Result<(), RuleError> {
-        let legal = self.legal_actions(seat);
-        if legal.is_empty() {
-            return Err(self.turn_error());
-        }
         let Some(hand) = self.hand.as_mut() else {
             return Err(RuleError::NoHandInProgress);
         };
+        if hand.to_act != Some(seat) {
+            return Err(RuleError::NotYourTurn { to_act: hand.to_act });
+        }
         let current = hand.current_bet;
-        let (street_bet, stack, acted, faced) = match hand.players[seat].as_ref() {
-            Some(p) => (p.street_bet, p.stack, p.acted, p.faced),
-            None => return Err(RuleError::NoHandInProgress),
-        };
+        let Player {
+            street_bet,
+            stack,
+            faced,
+            ..
+        } = hand.players[seat];
+        // Folds, checks and calls need only the amount to call; the full
+        // `legal_actions` (with its scan of the other seats) is computed
+        // for bets and raises alone.
+        let to_call = current.saturating_sub(street_bet);
         let to = match action {
-            Action::Fold if !legal.fold => return Err(RuleError::CannotFold),
+            Action::Fold if to_call == 0 => return Err(RuleError::CannotFold),
             Action::Fold => None,
-            Action::Check if !legal.check => {
-                return Err(RuleError::CannotCheck {
-                    to_call: current - street_bet,
-                });
-            }
+            Action::Check if to_call > 0 => return Err(RuleError::CannotCheck { to_call }),
             Action::Check => Some(street_bet),
-            Action::Call => Some(street_bet + legal.call.ok_or(RuleError::NothingToCall)?),
+            Action::Call if to_call == 0 => return Err(RuleError::NothingToCall),
+            Action::Call => Some(street_bet + to_call.min(stack)),
             Action::Bet { to } => {
                 if current > 0 {
                     return Err(RuleError::AlreadyBet { current });
                 }
+                let legal = hand.legal_actions(seat);
                 Some(check_amount(legal.bet, to, street_bet + stack, |min| {
                     RuleError::BetTooSmall { min }
                 })?)
@@ -151,9 +153,10 @@ impl Table {
                 if current == 0 {
                     return Err(RuleError::NothingToRaise);
                 }
+                let legal = hand.legal_actions(seat);
                 if legal.raise.is_none()
                     && street_bet + stack > current
-                    && acted
+                    && hand.acted.contains(seat)
                     && current - faced < hand.min_raise
                 {
                     return Err(RuleError::RaiseNotAllowed);
@@ -169,48 +172,39 @@ impl Table {
         let mut amount = 0;
         let mut all_in = false;
         match to {
-            None => {
-                if let Some(p) = hand.players[seat].as_mut() {
-                    p.folded = true;
-                }
-            }
+            None => hand.folded.insert(seat),
             Some(to) => {
                 if to > current {
                     let increment = to - current;
                     if increment >= hand.min_raise {
                         // A full bet or raise reopens the betting for everyone.
                         hand.min_raise = increment;
-                        for p in hand.players.iter_mut().flatten() {
-                            p.acted = false;
-                        }
+                        hand.acted = SeatSet::EMPTY;
                     }
                     hand.current_bet = to;
                     hand.last_aggressor = Some(seat);
                 }
-                let current = hand.current_bet;
-                if let Some(p) = hand.players[seat].as_mut() {
-                    amount = to - p.street_bet;
-                    p.stack -= amount;
-                    p.street_bet = to;
-                    p.total += amount;
-                    all_in = p.stack == 0;
-                    p.faced = current;
-                }
+                let p = &mut hand.players[seat];
+                amount = to - p.street_bet;
+                p.stack -= amount;
+                p.street_bet = to;
+                p.total += amount;
+                p.faced = hand.current_bet;
+                all_in = p.stack == 0;
+                hand.all_in.set(seat, all_in);
             }
         }
-        let stack_after = hand.players[seat].as_ref().map_or(0, |p| p.stack);
-        if let Some(p) = hand.players[seat].as_mut() {
-            p.acted = true;
-        }
+        let stack_after = hand.players[seat].stack;
+        hand.acted.insert(seat);
         hand.to_act = None;
-        hand.history.push(HandAction {
+        self.history.push(HandAction {
             street,
             seat,
             action,
             amount,
             all_in,
         });
-        events.push(Event::ActionTaken {
+        emit(events, || Event::ActionTaken {
             seat,
             action,
             amount,
@@ -226,66 +220,65 @@ impl Table {
     /// turn to the next seat that must act, or closes the street, deals the
     /// next one, and ends the hand when it is decided.
     pub(super) fn continue_hand(&mut self, mut from: SeatIndex, events: &mut Vec<Event>) {
-        let n = self.config.seats;
-        let big_blind = self.config.big_blind;
         loop {
             let Some(hand) = self.hand.as_mut() else { return };
-            let (mut live, mut with_chips) = (0, 0);
-            for p in hand.players.iter().flatten() {
-                live += usize::from(p.live());
-                with_chips += usize::from(p.live() && !p.all_in());
-            }
-            if live > 1 {
-                let mut seat = from;
-                for _ in 0..n {
-                    seat = if seat + 1 == n { 0 } else { seat + 1 };
-                    if hand.needs_action(seat, with_chips) {
-                        hand.to_act = Some(seat);
-                        events.push(Event::TurnStarted { seat });
-                        return;
-                    }
-                }
-            }
-            hand.return_uncalled(events);
-            if live <= 1 {
-                self.award_uncontested(events);
-                self.finish_hand(events);
+            if hand.live().has_several()
+                && let Some(seat) = hand.next_to_act(from)
+            {
+                hand.to_act = Some(seat);
+                emit(events, || Event::TurnStarted { seat });
                 return;
             }
-            let Some(street) = hand.street.next() else {
-                self.showdown(events);
-                self.finish_hand(events);
-                return;
-            };
-            hand.street = street;
-            hand.current_bet = 0;
-            hand.min_raise = big_blind;
-            hand.last_aggressor = None;
-            for p in hand.players.iter_mut().flatten() {
-                p.street_bet = 0;
-                p.acted = false;
-                p.faced = 0;
+            match self.close_street(events) {
+                Some(button) => from = button,
+                None => return,
             }
-            let count = if street == crate::rules::Street::Flop {
-                3
-            } else {
-                1
-            };
-            hand.deck.deal(); // burn
-            let start = hand.board_len;
-            for _ in 0..count {
-                if let Some(card) = hand.deck.deal() {
-                    hand.board[hand.board_len] = card;
-                    hand.board_len += 1;
-                }
-            }
-            events.push(Event::BoardDealt {
-                street,
-                cards: hand.board[start..hand.board_len].to_vec(),
-            });
-            // Postflop action starts left of the button.
-            from = hand.button;
         }
+    }
+
+    /// Ends the betting on a street: returns the uncalled part of a bet, then
+    /// deals the next street (returning the button, left of which action
+    /// resumes) or ends the hand (returning `None`).
+    ///
+    /// Kept out of line: it runs a few times a hand, `continue_hand` after
+    /// every action, and inlined it would make every call save more registers.
+    fn close_street(&mut self, events: &mut Vec<Event>) -> Option<SeatIndex> {
+        let big_blind = self.config.big_blind;
+        let hand = self.hand.as_mut()?;
+        hand.return_uncalled(events);
+        if !hand.live().has_several() {
+            self.award_uncontested(events);
+            self.finish_hand(events);
+            return None;
+        }
+        let Some(street) = hand.street.next() else {
+            self.showdown(events);
+            self.finish_hand(events);
+            return None;
+        };
+        hand.street = street;
+        hand.current_bet = 0;
+        hand.min_raise = big_blind;
+        hand.last_aggressor = None;
+        hand.acted = SeatSet::EMPTY;
+        // Seats not dealt in hold zeros, so every entry can be reset.
+        for p in &mut hand.players {
+            p.street_bet = 0;
+            p.faced = 0;
+        }
+        let count = if street == Street::Flop { 3 } else { 1 };
+        hand.deck.deal(); // burn
+        let start = hand.board_len;
+        for _ in 0..count {
+            if let Some(card) = hand.deck.deal() {
+                hand.board[hand.board_len] = card;
+                hand.board_len += 1;
+            }
+        }
+        let cards = BoardCards::new(&hand.board[start..hand.board_len]).expect("at most five board cards");
+        emit(events, || Event::BoardDealt { street, cards });
+        // Postflop action starts left of the button.
+        Some(hand.button)
     }
 }
 
@@ -295,14 +288,14 @@ impl Hand {
         let mut top: Option<SeatIndex> = None;
         let mut top_bet = 0;
         let mut second = 0;
-        for (seat, p) in self.players.iter().enumerate() {
-            let Some(p) = p else { continue };
-            if p.street_bet > top_bet {
+        for seat in self.dealt.iter() {
+            let street_bet = self.players[seat].street_bet;
+            if street_bet > top_bet {
                 second = top_bet;
-                top_bet = p.street_bet;
+                top_bet = street_bet;
                 top = Some(seat);
-            } else if p.street_bet > second {
-                second = p.street_bet;
+            } else if street_bet > second {
+                second = street_bet;
             }
         }
         let Some(seat) = top else { return };
@@ -310,12 +303,12 @@ impl Hand {
         if excess == 0 {
             return;
         }
-        if let Some(p) = self.players[seat].as_mut() {
-            p.street_bet -= excess;
-            p.total -= excess;
-            p.stack += excess;
-        }
-        events.push(Event::UncalledBetReturned { seat, amount: excess });
+        let p = &mut self.players[seat];
+        p.street_bet -= excess;
+        p.total -= excess;
+        p.stack += excess;
+        self.update_all_in(seat);
+        emit(events, || Event::UncalledBetReturned { seat, amount: excess });
     }
 }
 

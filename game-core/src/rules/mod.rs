@@ -16,6 +16,7 @@
 mod betting;
 mod error;
 mod pots;
+mod seat_set;
 mod showdown;
 
 use serde::{Deserialize, Serialize};
@@ -23,12 +24,13 @@ use serde::{Deserialize, Serialize};
 use crate::card::Card;
 use crate::command::{Action, Command};
 use crate::deck::Deck;
-use crate::event::{Blind, Event, SeatStack};
+use crate::event::{Blind, Event, SeatList, SeatStack};
 
 pub use betting::{AmountRange, LegalActions};
 pub use error::RuleError;
 pub use pots::Pot;
 pub(crate) use pots::pots;
+pub(crate) use seat_set::SeatSet;
 
 /// A seat number, `0..config.seats`.
 pub type SeatIndex = usize;
@@ -118,8 +120,9 @@ pub struct Seat {
     pub sitting_out: bool,
 }
 
-/// A seat's state within the current hand.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A seat's chips and cards within the current hand. Its flags (folded,
+/// acted, all-in, shown) are the hand's [`SeatSet`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Player {
     pub hole: [Card; 2],
     /// Chips behind (not yet committed).
@@ -128,23 +131,21 @@ pub(crate) struct Player {
     pub street_bet: u64,
     /// Chips committed this hand (antes, blinds, bets), minus returns.
     pub total: u64,
-    pub folded: bool,
-    /// Acted on this street since the last full bet or raise.
-    pub acted: bool,
     /// The street's bet level when this seat last acted; decides whether
     /// short all-ins since then reopened the betting for it.
     pub faced: u64,
-    pub shown: bool,
 }
 
 impl Player {
-    fn all_in(&self) -> bool {
-        self.stack == 0
-    }
-
-    fn live(&self) -> bool {
-        !self.folded
-    }
+    /// The entry of a seat not dealt in: all zero, so that resetting every
+    /// entry at a new street leaves it unchanged.
+    const EMPTY: Player = Player {
+        hole: [Card::ALL[0]; 2],
+        stack: 0,
+        street_bet: 0,
+        total: 0,
+        faced: 0,
+    };
 }
 
 /// One betting decision of the current hand, for views and prompts.
@@ -163,6 +164,11 @@ pub struct HandAction {
 }
 
 /// The hand being played.
+///
+/// Per-seat flags are bit sets rather than fields of [`Player`]: after every
+/// action the engine asks how many seats are live, which have chips behind
+/// and who still has to act, and a set answers each with one or two bit
+/// operations where a field would need a scan over all ten seats.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Hand {
     pub number: u64,
@@ -170,7 +176,20 @@ pub(crate) struct Hand {
     pub button: SeatIndex,
     pub small_blind: SeatIndex,
     pub big_blind: SeatIndex,
-    pub players: [Option<Player>; MAX_SEATS],
+    /// Chips and cards by seat; only the seats in `dealt` are used, the
+    /// others stay [`Player::EMPTY`].
+    pub players: [Player; MAX_SEATS],
+    /// Seats dealt into the hand.
+    pub dealt: SeatSet,
+    /// Dealt seats that folded.
+    pub folded: SeatSet,
+    /// Dealt seats with no chips behind. Updated with every change of a
+    /// stack: an uncalled bet returned makes an all-in seat not all-in again.
+    pub all_in: SeatSet,
+    /// Seats that acted on this street since the last full bet or raise.
+    pub acted: SeatSet,
+    /// Seats that turned their cards up at showdown.
+    pub shown: SeatSet,
     /// Community cards; the first `board_len` are dealt.
     pub board: [Card; 5],
     pub board_len: usize,
@@ -182,7 +201,23 @@ pub(crate) struct Hand {
     pub min_raise: u64,
     /// Last seat to bet or raise on the current street.
     pub last_aggressor: Option<SeatIndex>,
-    pub history: Vec<HandAction>,
+}
+
+impl Hand {
+    /// A dealt seat's chips and cards.
+    pub fn player(&self, seat: SeatIndex) -> Option<&Player> {
+        self.dealt.contains(seat).then(|| &self.players[seat])
+    }
+
+    /// Dealt seats that have not folded.
+    pub fn live(&self) -> SeatSet {
+        self.dealt.minus(self.folded)
+    }
+
+    /// Keeps `all_in` in step after `seat`'s stack changed.
+    fn update_all_in(&mut self, seat: SeatIndex) {
+        self.all_in.set(seat, self.players[seat].stack == 0);
+    }
 }
 
 /// A poker table: seats and, between `StartHand` and `HandEnded`, a hand.
@@ -194,6 +229,9 @@ pub struct Table {
     button: Option<SeatIndex>,
     hands_started: u64,
     pub(crate) hand: Option<Hand>,
+    /// The current hand's betting decisions, empty between hands. Kept here
+    /// rather than in [`Hand`] so that one buffer serves every hand.
+    pub(crate) history: Vec<HandAction>,
 }
 
 /// Why an event log could not be replayed.
@@ -242,6 +280,7 @@ impl Table {
             button: None,
             hands_started: 0,
             hand: None,
+            history: Vec::new(),
         })
     }
 
@@ -277,12 +316,7 @@ impl Table {
 
     /// A seat's chips behind right now (during a hand: not counting chips committed).
     pub fn stack(&self, seat: SeatIndex) -> Option<u64> {
-        if let Some(p) = self
-            .hand
-            .as_ref()
-            .and_then(|h| h.players.get(seat))
-            .and_then(Option::as_ref)
-        {
+        if let Some(p) = self.hand.as_ref().and_then(|h| h.player(seat)) {
             return Some(p.stack);
         }
         self.seats.get(seat)?.as_ref().map(|s| s.stack)
@@ -292,7 +326,7 @@ impl Table {
     pub fn total_chips(&self) -> u64 {
         let mut total = 0;
         for (i, seat) in self.seats.iter().enumerate() {
-            let in_hand = self.hand.as_ref().and_then(|h| h.players[i].as_ref());
+            let in_hand = self.hand.as_ref().and_then(|h| h.player(i));
             match in_hand {
                 Some(p) => total += p.stack + p.total,
                 None => total += seat.as_ref().map_or(0, |s| s.stack),
@@ -394,7 +428,7 @@ impl Table {
     }
 
     fn in_hand(&self, seat: SeatIndex) -> bool {
-        self.hand.as_ref().is_some_and(|h| h.players[seat].is_some())
+        self.hand.as_ref().is_some_and(|h| h.dealt.contains(seat))
     }
 
     fn sit(
@@ -474,17 +508,15 @@ impl Table {
         Ok(())
     }
 
-    /// Whether a seat is dealt into the next hand.
-    fn plays(&self, seat: SeatIndex) -> bool {
-        self.seats[seat]
-            .as_ref()
-            .is_some_and(|s| !s.sitting_out && s.stack > 0)
-    }
-
-    /// The first seat after `from` (exclusive, clockwise) satisfying `pred`.
-    fn next_seat(&self, from: SeatIndex, pred: impl Fn(SeatIndex) -> bool) -> Option<SeatIndex> {
-        let n = self.config.seats;
-        (1..=n).map(|k| (from + k) % n).find(|&s| pred(s))
+    /// The seats dealt into the next hand: seated, not sitting out, with chips.
+    fn playing(&self) -> SeatSet {
+        let mut playing = SeatSet::EMPTY;
+        for (seat, s) in self.seats.iter().enumerate() {
+            if s.as_ref().is_some_and(|s| !s.sitting_out && s.stack > 0) {
+                playing.insert(seat);
+            }
+        }
+        playing
     }
 
     /// Starts a hand dealt from `deck`; `origin` is the server-only event
@@ -494,120 +526,98 @@ impl Table {
             return Err(RuleError::HandInProgress);
         }
         let n = self.config.seats;
-        let dealt_count = (0..n).filter(|&s| self.plays(s)).count();
-        if dealt_count < 2 {
+        let dealt = self.playing();
+        if dealt.len() < 2 {
             return Err(RuleError::NotEnoughPlayers);
         }
         let from = self.button.unwrap_or(n - 1);
-        let Some(button) = self.next_seat(from, |s| self.plays(s)) else {
+        let Some(button) = dealt.next_after(from) else {
             return Err(RuleError::NotEnoughPlayers);
         };
-        let (small_blind, big_blind) = if dealt_count == 2 {
-            let other = self.next_seat(button, |s| self.plays(s)).unwrap_or(button);
+        let (small_blind, big_blind) = if dealt.len() == 2 {
+            let other = dealt.next_after(button).unwrap_or(button);
             (button, other)
         } else {
-            let sb = self.next_seat(button, |s| self.plays(s)).unwrap_or(button);
-            let bb = self.next_seat(sb, |s| self.plays(s)).unwrap_or(sb);
+            let sb = dealt.next_after(button).unwrap_or(button);
+            let bb = dealt.next_after(sb).unwrap_or(sb);
             (sb, bb)
         };
 
         self.hands_started += 1;
         let number = self.hands_started;
-        events.push(origin);
-        events.push(Event::HandStarted {
+        let mut starting = SeatList::new();
+        for seat in dealt.iter() {
+            let stack = self.seats[seat].as_ref().map_or(0, |s| s.stack);
+            starting.push(SeatStack { seat, stack });
+        }
+        emit(events, || origin);
+        emit(events, || Event::HandStarted {
             hand: number,
             button,
             small_blind,
             big_blind,
-            players: (0..n)
-                .filter(|&s| self.plays(s))
-                .map(|seat| SeatStack {
-                    seat,
-                    stack: self.seats[seat].as_ref().map_or(0, |s| s.stack),
-                })
-                .collect(),
+            players: starting,
         });
 
-        let mut players: [Option<Player>; MAX_SEATS] = Default::default();
-        for seat in (0..n).filter(|&s| self.plays(s)) {
-            let stack = self.seats[seat].as_ref().map_or(0, |s| s.stack);
-            players[seat] = Some(Player {
-                hole: [Card::ALL[0]; 2],
-                stack,
-                street_bet: 0,
-                total: 0,
-                folded: false,
-                acted: false,
-                faced: 0,
-                shown: false,
-            });
-        }
-        let mut hand = Hand {
+        // Built in place: a `Hand` is several hundred bytes.
+        let config = &self.config;
+        let hand = self.hand.insert(Hand {
             number,
             deck,
             button,
             small_blind,
             big_blind,
-            players,
+            players: [Player::EMPTY; MAX_SEATS],
+            dealt,
+            folded: SeatSet::EMPTY,
+            all_in: SeatSet::EMPTY,
+            acted: SeatSet::EMPTY,
+            shown: SeatSet::EMPTY,
             board: [Card::ALL[0]; 5],
             board_len: 0,
             street: Street::Preflop,
             to_act: None,
-            current_bet: self.config.big_blind,
-            min_raise: self.config.big_blind,
+            current_bet: config.big_blind,
+            min_raise: config.big_blind,
             last_aggressor: None,
-            history: Vec::with_capacity(32),
-        };
+        });
+        for entry in starting.iter() {
+            hand.players[entry.seat].stack = entry.stack;
+        }
 
         // Order of dealing: clockwise from the seat left of the button.
-        let mut order = [0; MAX_SEATS];
-        let mut dealt = 0;
-        for k in 1..=n {
-            let seat = (button + k) % n;
-            if hand.players[seat].is_some() {
-                order[dealt] = seat;
-                dealt += 1;
-            }
-        }
-        let order = &order[..dealt];
-
-        if self.config.ante > 0 {
-            for &seat in order {
-                if let Some(p) = hand.players[seat].as_mut() {
-                    let amount = self.config.ante.min(p.stack);
-                    p.stack -= amount;
-                    p.total += amount;
-                    events.push(Event::AntePosted { seat, amount });
-                }
+        if config.ante > 0 {
+            for seat in dealt.clockwise_after(button) {
+                let p = &mut hand.players[seat];
+                let amount = config.ante.min(p.stack);
+                p.stack -= amount;
+                p.total += amount;
+                hand.update_all_in(seat);
+                emit(events, || Event::AntePosted { seat, amount });
             }
         }
         for (seat, blind, size) in [
-            (small_blind, Blind::Small, self.config.small_blind),
-            (big_blind, Blind::Big, self.config.big_blind),
+            (small_blind, Blind::Small, config.small_blind),
+            (big_blind, Blind::Big, config.big_blind),
         ] {
-            if let Some(p) = hand.players[seat].as_mut() {
-                let amount = size.min(p.stack);
-                p.stack -= amount;
-                p.street_bet += amount;
-                p.total += amount;
-                events.push(Event::BlindPosted { seat, blind, amount });
-            }
+            let p = &mut hand.players[seat];
+            let amount = size.min(p.stack);
+            p.stack -= amount;
+            p.street_bet += amount;
+            p.total += amount;
+            hand.update_all_in(seat);
+            emit(events, || Event::BlindPosted { seat, blind, amount });
         }
         for round in 0..2 {
-            for &seat in order {
-                let card = hand.deck.deal().expect("52 cards cover 10 seats");
-                if let Some(p) = hand.players[seat].as_mut() {
-                    p.hole[round] = card;
-                }
+            for seat in dealt.clockwise_after(button) {
+                hand.players[seat].hole[round] = hand.deck.deal().expect("52 cards cover 10 seats");
             }
         }
-        for &seat in order {
-            if let Some(p) = hand.players[seat].as_ref() {
-                events.push(Event::HoleCardsDealt { seat, cards: p.hole });
-            }
+        for seat in dealt.clockwise_after(button) {
+            let cards = hand.players[seat].hole;
+            emit(events, || Event::HoleCardsDealt { seat, cards });
         }
 
-        self.hand = Some(hand);
         // Preflop action starts left of the big blind (heads-up: that is the button).
         self.continue_hand(big_blind, events);
         Ok(())
@@ -622,23 +632,44 @@ impl Table {
 
     /// Ends the hand: stacks go back to the seats.
     fn finish_hand(&mut self, events: &mut Vec<Event>) {
-        let Some(hand) = self.hand.take() else { return };
-        let mut stacks = Vec::new();
-        for (seat, p) in hand.players.iter().enumerate() {
-            if let Some(p) = p {
-                debug_assert_eq!(p.total, 0, "chips left in the pot at hand end");
-                if let Some(s) = self.seats[seat].as_mut() {
-                    s.stack = p.stack;
-                }
-                stacks.push(SeatStack { seat, stack: p.stack });
+        // Read in place and then dropped: moving the hand out with `take()`
+        // would copy all of it.
+        let Some(hand) = self.hand.as_ref() else { return };
+        let mut stacks = SeatList::new();
+        for seat in hand.dealt.iter() {
+            let p = &hand.players[seat];
+            debug_assert_eq!(p.total, 0, "chips left in the pot at hand end");
+            if let Some(s) = self.seats[seat].as_mut() {
+                s.stack = p.stack;
             }
+            stacks.push(SeatStack { seat, stack: p.stack });
         }
         self.button = Some(hand.button);
-        events.push(Event::HandEnded {
-            hand: hand.number,
-            stacks,
-        });
+        let number = hand.number;
+        emit(events, || Event::HandEnded { hand: number, stacks });
+        self.hand = None;
+        self.history.clear();
     }
+}
+
+/// Appends the event `make` builds, writing it straight into `events`' buffer.
+///
+/// An [`Event`] is about 200 bytes (the seat lists of `HandStarted`,
+/// `PotAwarded` and `HandEnded` are inline). `Vec::push` builds the value on
+/// the stack and then copies all of it, a `memcpy` call per event (about
+/// 1,200 instructions a hand); writing into the reserved slot lets the
+/// compiler store just the variant's fields.
+#[inline(always)]
+pub(crate) fn emit(events: &mut Vec<Event>, make: impl FnOnce() -> Event) {
+    events.reserve(1);
+    let len = events.len();
+    events.spare_capacity_mut()[0].write(make());
+    // SAFETY: `reserve(1)` leaves room for at least one more element, so
+    // `spare_capacity_mut()[0]` is the slot at index `len` (the indexing is
+    // checked), and `write` has just initialised it. Nothing runs between
+    // the write and `set_len`, so the vector never exposes the slot before
+    // it holds a value, and it owns the value afterwards.
+    unsafe { events.set_len(len + 1) }
 }
 
 /// The command whose events start with `event`, for replay.

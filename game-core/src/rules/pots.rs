@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{MAX_SEATS, Player, SeatIndex};
+use super::{Hand, MAX_SEATS, SeatIndex, SeatSet};
 
 /// One pot and who may win it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,25 +19,22 @@ pub struct Pot {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Layer {
     pub amount: u64,
-    pub eligible: u16,
-}
-
-impl Layer {
-    pub fn contains(&self, seat: SeatIndex) -> bool {
-        self.eligible & (1 << seat) != 0
-    }
+    pub eligible: SeatSet,
 }
 
 /// Splits everything committed this hand into the main pot (first) and side
 /// pots, from each seat's total commitment. Chips of folded seats above the
 /// top live level (possible only before uncalled bets are returned) stay in
 /// the last pot. Returns the layers and how many there are.
-pub(crate) fn layers(players: &[Option<Player>; MAX_SEATS]) -> ([Layer; MAX_SEATS], usize) {
+pub(crate) fn layers(hand: &Hand) -> ([Layer; MAX_SEATS], usize) {
+    let players = &hand.players;
+    let live = hand.live();
     let mut levels = [0u64; MAX_SEATS];
     let mut count = 0;
-    for p in players.iter().flatten() {
-        if p.live() && p.total > 0 && !levels[..count].contains(&p.total) {
-            levels[count] = p.total;
+    for seat in live.iter() {
+        let total = players[seat].total;
+        if total > 0 && !levels[..count].contains(&total) {
+            levels[count] = total;
             count += 1;
         }
     }
@@ -48,11 +45,11 @@ pub(crate) fn layers(players: &[Option<Player>; MAX_SEATS]) -> ([Layer; MAX_SEAT
     let mut previous = 0;
     for &level in &levels[..count] {
         let mut layer = Layer::default();
-        for (seat, p) in players.iter().enumerate() {
-            let Some(p) = p else { continue };
-            layer.amount += p.total.min(level) - p.total.min(previous);
-            if p.live() && p.total >= level {
-                layer.eligible |= 1 << seat;
+        for seat in hand.dealt.iter() {
+            let total = players[seat].total;
+            layer.amount += total.min(level) - total.min(previous);
+            if total >= level && live.contains(seat) {
+                layer.eligible.insert(seat);
             }
         }
         if layer.amount > 0 {
@@ -61,10 +58,10 @@ pub(crate) fn layers(players: &[Option<Player>; MAX_SEATS]) -> ([Layer; MAX_SEAT
         }
         previous = level;
     }
-    let rest: u64 = players
+    let rest: u64 = hand
+        .dealt
         .iter()
-        .flatten()
-        .map(|p| p.total - p.total.min(previous))
+        .map(|seat| players[seat].total - players[seat].total.min(previous))
         .sum();
     if rest > 0 {
         if made == 0 {
@@ -76,13 +73,13 @@ pub(crate) fn layers(players: &[Option<Player>; MAX_SEATS]) -> ([Layer; MAX_SEAT
 }
 
 /// The pots as they stand, main pot first, for views.
-pub(crate) fn pots(players: &[Option<Player>; MAX_SEATS]) -> Vec<Pot> {
-    let (layers, count) = layers(players);
+pub(crate) fn pots(hand: &Hand) -> Vec<Pot> {
+    let (layers, count) = layers(hand);
     layers[..count]
         .iter()
         .map(|layer| Pot {
             amount: layer.amount,
-            eligible: (0..MAX_SEATS).filter(|&s| layer.contains(s)).collect(),
+            eligible: layer.eligible.iter().collect(),
         })
         .collect()
 }

@@ -1,33 +1,30 @@
 //! Showdown and awarding: who shows in which order, who wins each pot, and
 //! where odd chips go.
 
-use super::Table;
 use super::pots::layers;
+use super::{MAX_SEATS, SeatSet, Table, emit};
+use crate::card::Card;
 use crate::eval::{HandRank, evaluate};
-use crate::event::{Event, Share};
+use crate::event::{Event, SeatList, Share};
 
 impl Table {
     /// Everyone else folded: the last live seat takes every chip in the middle.
     pub(super) fn award_uncontested(&mut self, events: &mut Vec<Event>) {
         let Some(hand) = self.hand.as_mut() else { return };
-        let amount: u64 = hand.players.iter().flatten().map(|p| p.total).sum();
-        let Some(winner) = hand
-            .players
-            .iter()
-            .position(|p| p.as_ref().is_some_and(|p| p.live()))
-        else {
+        let amount: u64 = hand.dealt.iter().map(|seat| hand.players[seat].total).sum();
+        let Some(winner) = hand.live().first() else {
             return;
         };
-        for p in hand.players.iter_mut().flatten() {
+        for p in &mut hand.players {
             p.total = 0;
         }
-        if let Some(p) = hand.players[winner].as_mut() {
-            p.stack += amount;
-        }
-        events.push(Event::PotAwarded {
+        hand.players[winner].stack += amount;
+        hand.update_all_in(winner);
+        let winners = SeatList::from_slice(&[Share { seat: winner, amount }]).expect("one winner");
+        emit(events, || Event::PotAwarded {
             pot: 0,
             amount,
-            winners: vec![Share { seat: winner, amount }],
+            winners,
             rank: None,
         });
     }
@@ -38,88 +35,77 @@ impl Table {
     pub(super) fn showdown(&mut self, events: &mut Vec<Event>) {
         let n = self.config.seats;
         let Some(hand) = self.hand.as_mut() else { return };
-        let (layers, pot_count) = layers(&hand.players);
+        let (layers, pot_count) = layers(hand);
         let pots = &layers[..pot_count];
+        let live = hand.live();
 
-        let mut ranks: [Option<HandRank>; super::MAX_SEATS] = [None; super::MAX_SEATS];
-        let mut cards = [crate::card::Card::ALL[0]; 7];
+        let mut ranks: [Option<HandRank>; MAX_SEATS] = [None; MAX_SEATS];
+        let mut cards = [Card::ALL[0]; 7];
         cards[2..7].copy_from_slice(&hand.board[..5]);
-        for (seat, p) in hand.players.iter().enumerate() {
-            if let Some(p) = p.as_ref().filter(|p| p.live()) {
-                cards[..2].copy_from_slice(&p.hole);
-                ranks[seat] = Some(evaluate(&cards));
-            }
+        for seat in live.iter() {
+            cards[..2].copy_from_slice(&hand.players[seat].hole);
+            ranks[seat] = Some(evaluate(&cards));
         }
 
         // Last aggressor on the river first, else the first seat left of the button.
-        let start = hand.last_aggressor.filter(|&s| ranks[s].is_some()).or_else(|| {
-            (1..=n)
-                .map(|k| (hand.button + k) % n)
-                .find(|&s| ranks[s].is_some())
-        });
+        let start = hand
+            .last_aggressor
+            .filter(|&s| live.contains(s))
+            .or_else(|| live.next_after(hand.button));
         let Some(start) = start else { return };
-        let everyone_shows = hand.players.iter().flatten().any(|p| p.live() && p.all_in());
+        let everyone_shows = !live.and(hand.all_in).is_empty();
 
-        let mut shown: [bool; super::MAX_SEATS] = [false; super::MAX_SEATS];
-        for seat in (0..n).map(|k| (start + k) % n) {
+        // Clockwise from `start` itself: after the seat before it.
+        for seat in live.clockwise_after((start + n - 1) % n) {
             let Some(rank) = ranks[seat] else { continue };
-            let could_win = pots.iter().filter(|pot| pot.contains(seat)).any(|pot| {
-                (0..n)
-                    .filter(|&s| pot.contains(s) && shown[s])
+            let could_win = pots.iter().filter(|pot| pot.eligible.contains(seat)).any(|pot| {
+                pot.eligible
+                    .and(hand.shown)
+                    .iter()
                     .filter_map(|s| ranks[s])
                     .all(|best| rank >= best)
             });
             if everyone_shows || could_win {
-                shown[seat] = true;
-                if let Some(p) = hand.players[seat].as_mut() {
-                    p.shown = true;
-                    events.push(Event::HandShown {
-                        seat,
-                        cards: p.hole,
-                        rank,
-                    });
-                }
+                hand.shown.insert(seat);
+                let cards = hand.players[seat].hole;
+                emit(events, || Event::HandShown { seat, cards, rank });
             } else {
-                events.push(Event::HandMucked { seat });
+                emit(events, || Event::HandMucked { seat });
             }
         }
 
         for (index, pot) in pots.iter().enumerate().rev() {
-            let best = (0..n)
-                .filter(|&s| pot.contains(s) && shown[s])
-                .filter_map(|s| ranks[s])
-                .max();
+            let contenders = pot.eligible.and(hand.shown);
+            let best = contenders.iter().filter_map(|s| ranks[s]).max();
             // Winners in seat order from the first seat left of the button;
             // all odd chips go to the first of them (T73, TDA 18).
-            let winners = (1..=n)
-                .map(|k| (hand.button + k) % n)
-                .filter(|&s| pot.contains(s) && shown[s] && ranks[s] == best);
-            let count = winners.clone().count() as u64;
+            let mut winners = SeatSet::EMPTY;
+            for s in contenders.iter() {
+                if ranks[s] == best {
+                    winners.insert(s);
+                }
+            }
+            let count = winners.len() as u64;
             if count == 0 {
                 continue;
             }
             let each = pot.amount / count;
             let odd = pot.amount % count;
-            let shares: Vec<Share> = winners
-                .enumerate()
-                .map(|(i, seat)| Share {
-                    seat,
-                    amount: each + if i == 0 { odd } else { 0 },
-                })
-                .collect();
-            for share in &shares {
-                if let Some(p) = hand.players[share.seat].as_mut() {
-                    p.stack += share.amount;
-                }
+            let mut shares = SeatList::new();
+            for (i, seat) in winners.clockwise_after(hand.button).enumerate() {
+                let amount = each + if i == 0 { odd } else { 0 };
+                hand.players[seat].stack += amount;
+                hand.update_all_in(seat);
+                shares.push(Share { seat, amount });
             }
-            events.push(Event::PotAwarded {
+            emit(events, || Event::PotAwarded {
                 pot: index,
                 amount: pot.amount,
                 winners: shares,
                 rank: best,
             });
         }
-        for p in hand.players.iter_mut().flatten() {
+        for p in &mut hand.players {
             p.total = 0;
         }
     }

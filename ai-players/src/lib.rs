@@ -1,0 +1,23 @@
+//! `ai-players`: everything that plays poker without a person.
+//!
+//! # Layout
+//! - [`agent`]: the `Agent` trait, `Turn` (what a seat sees), `Decision`.
+//! - [`bots`]: heuristic bots by name (`random`, `calling-station`,
+//!   `tight-aggressive`) and `BotAgent`, which makes any bot an `Agent`.
+//! - [`llm`]: the LLM player (prompt, structured reply, repair, fallback).
+//! - [`executor`]: the one bounded, rate-limited, prioritised path every LLM
+//!   call takes (budgets, retries, circuit breaker, lanes, deadlines).
+//! - [`config`]: the executor's TOML config (providers, models, prices).
+//! - [`usage`]: the record every call leaves (tokens, cost, latency, outcome)
+//!   and the bounded sink they go to.
+//! - [`mock`]: a simulated OpenAI-compatible provider (the `mock-llm` binary).
+
+pub mod agent;
+pub mod bots;
+pub mod config;
+pub mod executor;
+pub mod llm;
+pub mod mock;
+pub mod usage;
+
+pub use agent::{Agent, BoxFuture, CallContext, Decision, DecisionSource, FallbackReason, Lane, TokenUsage, Turn};
