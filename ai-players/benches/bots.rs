@@ -51,7 +51,9 @@ fn decision_points(seats: usize, hands: u32, seed: u64) -> Vec<(SeatIndex, Table
             let view = table.view(Viewer::Seat(seat));
             let action = bots[seat].act(seat, &view, &mut rng);
             points.push((seat, view));
-            table.apply(Command::Act { seat, action }).expect("bots act legally");
+            table
+                .apply(Command::Act { seat, action })
+                .expect("bots act legally");
         }
     }
     points
@@ -64,7 +66,7 @@ struct Row {
     per_second: f64,
     median: Duration,
     p99: Duration,
-    max: Duration,
+    p999: Duration,
 }
 
 /// Times `bot` over `points`: throughput from whole passes (repeated for at
@@ -97,7 +99,7 @@ fn measure(label: &str, bot: &dyn Bot, points: &[&(SeatIndex, TableView)]) -> Ro
         per_second: decided as f64 / elapsed.as_secs_f64(),
         median: at(0.5),
         p99: at(0.99),
-        max: at(1.0),
+        p999: at(0.999),
     }
 }
 
@@ -111,14 +113,25 @@ fn main() {
         points.extend(decision_points(seats, HANDS, seed));
     }
     let all: Vec<&(SeatIndex, TableView)> = points.iter().collect();
-    let (preflop, postflop): (Vec<_>, Vec<_>) =
-        all.iter().partition(|(_, view)| view.street == Some(Street::Preflop));
+    let (preflop, postflop): (Vec<_>, Vec<_>) = all
+        .iter()
+        .copied()
+        .partition(|(_, view)| view.street == Some(Street::Preflop));
+    let live_opponents: usize = postflop
+        .iter()
+        .map(|(seat, view)| {
+            let live = view.seats.iter().flatten().filter(|s| s.in_hand && !s.folded);
+            live.filter(|s| s.seat != *seat).count()
+        })
+        .sum();
     println!(
-        "{} decision points from {} hands at 2, 6 and 9 seats: {} preflop, {} postflop",
+        "{} decision points from {} hands at 2, 6 and 9 seats: {} preflop, {} postflop \
+         (against {:.2} live opponents on average)",
         all.len(),
         3 * HANDS,
         preflop.len(),
-        postflop.len()
+        postflop.len(),
+        live_opponents as f64 / postflop.len().max(1) as f64
     );
 
     let tight = TightAggressive::default();
@@ -130,7 +143,7 @@ fn main() {
         measure("tight-aggressive postflop", &tight, &postflop),
     ];
     println!();
-    println!("| bot | decisions | decisions / s | median µs | p99 µs | max µs |");
+    println!("| bot | decisions | decisions / s | median µs | p99 µs | p99.9 µs |");
     println!("|---|---:|---:|---:|---:|---:|");
     for row in rows {
         println!(
@@ -140,7 +153,7 @@ fn main() {
             row.per_second,
             micros(row.median),
             micros(row.p99),
-            micros(row.max)
+            micros(row.p999)
         );
     }
 }

@@ -290,3 +290,13 @@ mod tests {
         assert!(matches!(LlmConfig::from_toml(scheme), Err(ConfigError::Invalid(_))));
     }
 }
+
+#[cfg(test)]
+mod example {
+    #[test]
+    fn the_documented_example_config_is_valid() {
+        let text = include_str!("../../docs/llm.example.toml");
+        let config = super::LlmConfig::from_toml(text).expect("docs/llm.example.toml parses");
+        assert_eq!(config.providers.len(), 3);
+    }
+}

@@ -199,7 +199,12 @@ fn every_bot_action_is_accepted_at_2_to_10_seats() {
 #[test]
 fn calling_station_never_raises_or_folds() {
     let outcome = play(&Setup {
-        bots: vec![CallingStation::NAME, RandomBot::NAME, TightAggressive::NAME, CallingStation::NAME],
+        bots: vec![
+            CallingStation::NAME,
+            RandomBot::NAME,
+            TightAggressive::NAME,
+            CallingStation::NAME,
+        ],
         config: TableConfig::new(4, 5, 10),
         stacks: Stacks::Random,
         hands: 500,
@@ -213,7 +218,14 @@ fn calling_station_never_raises_or_folds() {
 #[test]
 fn tight_aggressive_folds_more_preflop_than_random() {
     let outcome = play(&Setup {
-        bots: vec![TightAggressive::NAME, RandomBot::NAME, TightAggressive::NAME, RandomBot::NAME, RandomBot::NAME, TightAggressive::NAME],
+        bots: vec![
+            TightAggressive::NAME,
+            RandomBot::NAME,
+            TightAggressive::NAME,
+            RandomBot::NAME,
+            RandomBot::NAME,
+            TightAggressive::NAME,
+        ],
         config: TableConfig::new(6, 50, 100),
         stacks: Stacks::Reset(100),
         hands: 1000,
@@ -227,7 +239,10 @@ fn tight_aggressive_folds_more_preflop_than_random() {
         random.preflop_fold_rate()
     );
     assert!(tag.preflop_fold_rate() > 0.6, "{tag:?}");
-    assert!(tag.preflop_fold_rate() > random.preflop_fold_rate() + 0.2, "{tag:?} {random:?}");
+    assert!(
+        tag.preflop_fold_rate() > random.preflop_fold_rate() + 0.2,
+        "{tag:?} {random:?}"
+    );
 }
 
 /// Heads-up, 100 big blinds every hand, a fixed seed: the tight-aggressive
@@ -246,24 +261,36 @@ fn heads_up_win_rate(opponent: &'static str, hands: u32, seed: u64) -> f64 {
     tag.big_blinds_per_100(100)
 }
 
+// The margins below: over 16 other seeds of 2,000 hands each, heads-up the
+// tight-aggressive bot won +116 to +261 bb/100 against random and +308 to
+// +405 against the calling station; at the mixed 6-max table +405 to +663.
+// The thresholds sit well below the worst of those.
+
 #[test]
 fn tight_aggressive_beats_random_heads_up() {
     let rate = heads_up_win_rate(RandomBot::NAME, 2000, 42);
     println!("tight-aggressive vs random: {rate:+.1} bb/100");
-    assert!(rate > 100.0, "{rate:+.1} bb/100");
+    assert!(rate > 50.0, "{rate:+.1} bb/100");
 }
 
 #[test]
 fn tight_aggressive_beats_calling_station_heads_up() {
     let rate = heads_up_win_rate(CallingStation::NAME, 2000, 43);
     println!("tight-aggressive vs calling-station: {rate:+.1} bb/100");
-    assert!(rate > 30.0, "{rate:+.1} bb/100");
+    assert!(rate > 150.0, "{rate:+.1} bb/100");
 }
 
 #[test]
 fn tight_aggressive_wins_at_a_mixed_six_max_table() {
     let outcome = play(&Setup {
-        bots: vec![TightAggressive::NAME, RandomBot::NAME, CallingStation::NAME, TightAggressive::NAME, RandomBot::NAME, CallingStation::NAME],
+        bots: vec![
+            TightAggressive::NAME,
+            RandomBot::NAME,
+            CallingStation::NAME,
+            TightAggressive::NAME,
+            RandomBot::NAME,
+            CallingStation::NAME,
+        ],
         config: TableConfig::new(6, 50, 100),
         stacks: Stacks::Reset(100),
         hands: 1500,
@@ -276,7 +303,7 @@ fn tight_aggressive_wins_at_a_mixed_six_max_table() {
         rate(RandomBot::NAME),
         rate(CallingStation::NAME)
     );
-    assert!(rate(TightAggressive::NAME) > 30.0);
+    assert!(rate(TightAggressive::NAME) > 200.0);
     assert!(rate(TightAggressive::NAME) > rate(RandomBot::NAME));
     assert!(rate(TightAggressive::NAME) > rate(CallingStation::NAME));
 }
@@ -284,7 +311,13 @@ fn tight_aggressive_wins_at_a_mixed_six_max_table() {
 #[test]
 fn same_seed_same_decisions() {
     let setup = |seed| Setup {
-        bots: vec![TightAggressive::NAME, RandomBot::NAME, CallingStation::NAME, TightAggressive::NAME, RandomBot::NAME],
+        bots: vec![
+            TightAggressive::NAME,
+            RandomBot::NAME,
+            CallingStation::NAME,
+            TightAggressive::NAME,
+            RandomBot::NAME,
+        ],
         config: TableConfig::new(5, 10, 20),
         stacks: Stacks::Random,
         hands: 200,
@@ -337,7 +370,11 @@ async fn bot_agent_answers_at_once_as_a_bot() {
                 name: name.to_string()
             }
         );
-        assert!(turn.legal().allows(decision.action), "{name}: {:?}", decision.action);
+        assert!(
+            turn.legal().allows(decision.action),
+            "{name}: {:?}",
+            decision.action
+        );
         assert_eq!(decision.tokens, None);
         assert!(decision.latency < Duration::from_secs(1));
     }

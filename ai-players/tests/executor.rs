@@ -305,3 +305,44 @@ async fn a_local_server_that_answers_503_when_full_is_backpressure_not_failure()
     let stats = server.stats();
     assert!(stats.overloaded > 0, "the server did push back: {stats:?}");
 }
+
+#[tokio::test]
+async fn identical_temperature_zero_calls_are_cached_and_share_one_flight() {
+    let server = mock(MockConfig {
+        latency: Latency {
+            median_ms: 100,
+            p99_ms: 100,
+        },
+        ..MockConfig::default()
+    })
+    .await;
+    let (exec, mut rx) = executor(&config(&server.base_url(), "hosted", "", "cache_entries = 100"));
+    let mut options = LlmOptions::new("mock", "mock-llm");
+    options.temperature = 0.0;
+    let player = Arc::new(LlmAgent::new(exec.clone(), options, bots::bot("calling-station").unwrap(), 1));
+    // Ten seats in the very same situation at once: one provider call.
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let player = Arc::clone(&player);
+        tasks.push(tokio::spawn(async move {
+            player.decide(&turn(42, Lane::Live, Duration::from_secs(5))).await
+        }));
+    }
+    let mut actions = Vec::new();
+    for task in tasks {
+        let d = task.await.unwrap();
+        assert!(matches!(d.source, DecisionSource::Model { .. }));
+        actions.push(d.action);
+    }
+    assert!(actions.windows(2).all(|w| w[0] == w[1]), "all got the same answer");
+    assert_eq!(server.stats().received, 1, "one flight for ten identical calls");
+    // Later, the same situation comes from the cache.
+    let d = player.decide(&turn(42, Lane::Live, Duration::from_secs(5))).await;
+    assert_eq!(d.action, actions[0]);
+    assert_eq!(server.stats().received, 1);
+    let records = drain(&mut rx);
+    assert_eq!(records.len(), 11);
+    assert_eq!(records.iter().filter(|r| r.outcome == CallOutcome::Ok).count(), 1);
+    assert_eq!(records.iter().filter(|r| r.outcome == CallOutcome::Cached).count(), 10);
+    assert!(records.iter().filter(|r| r.outcome == CallOutcome::Cached).all(|r| r.cost_usd == 0.0));
+}

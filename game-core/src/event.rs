@@ -428,3 +428,55 @@ impl<'de, T: Deserialize<'de> + Copy + Default> Deserialize<'de> for SeatList<T>
             .ok_or_else(|| serde::de::Error::invalid_length(items.len(), &"at most one entry per seat"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_lists_serialise_like_vecs() {
+        let cards: Vec<Card> = Card::ALL[10..13].to_vec();
+        let board = BoardCards::new(&cards).unwrap();
+        assert_eq!(
+            serde_json::to_string(&board).unwrap(),
+            serde_json::to_string(&cards).unwrap()
+        );
+        let back: BoardCards = serde_json::from_str(&serde_json::to_string(&cards).unwrap()).unwrap();
+        assert_eq!(back, board);
+        assert!(BoardCards::new(&Card::ALL[..6]).is_none());
+        assert!(serde_json::from_str::<BoardCards>(&serde_json::to_string(&Card::ALL[..6]).unwrap()).is_err());
+
+        let stacks: Vec<SeatStack> = (0..4).map(|seat| SeatStack { seat, stack: 100 * seat as u64 }).collect();
+        let list = SeatList::from_slice(&stacks).unwrap();
+        let json = serde_json::to_string(&list).unwrap();
+        assert_eq!(json, serde_json::to_string(&stacks).unwrap());
+        assert_eq!(serde_json::from_str::<SeatList<SeatStack>>(&json).unwrap(), list);
+        let eleven = vec![Share::default(); MAX_SEATS + 1];
+        assert!(SeatList::from_slice(&eleven).is_none());
+        assert!(serde_json::from_str::<SeatList<Share>>(&serde_json::to_string(&eleven).unwrap()).is_err());
+        assert_eq!(SeatList::<Share>::new().len(), 0);
+        assert_eq!(format!("{list:?}"), format!("{stacks:?}"));
+    }
+
+    #[test]
+    fn events_serialise_as_before() {
+        // The JSON the `Vec` payloads produced, written out by hand.
+        let event = Event::BoardDealt {
+            street: Street::Flop,
+            cards: BoardCards::new(&[Card::new(12, 3), Card::new(11, 1), Card::new(0, 0)]).unwrap(),
+        };
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            r#"{"type":"board_dealt","street":"flop","cards":["As","Kd","2c"]}"#
+        );
+        let event = Event::HandEnded {
+            hand: 3,
+            stacks: SeatList::from_slice(&[SeatStack { seat: 0, stack: 5 }, SeatStack { seat: 2, stack: 7 }])
+                .unwrap(),
+        };
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            r#"{"type":"hand_ended","hand":3,"stacks":[{"seat":0,"stack":5},{"seat":2,"stack":7}]}"#
+        );
+    }
+}

@@ -56,27 +56,63 @@ impl OpponentRange {
 /// draw of four cards using a hole card; on the river, a made flush or
 /// straight using one.
 pub(crate) fn connects(hole: [Card; 2], board: &[Card]) -> bool {
-    if hole[0].rank() == hole[1].rank() {
-        return true;
+    Texture::new(board).connects(hole)
+}
+
+/// What of a board matters to [`connects`], summed up once so that testing
+/// each sampled holding is a few bit operations.
+#[derive(Clone, Copy, Debug)]
+struct Texture {
+    /// One bit per rank on the board.
+    ranks: u16,
+    /// Bit r + 1 per rank on the board, and bit 0 for an ace playing low.
+    straight: u16,
+    /// Board cards per suit.
+    suits: [u8; 4],
+    /// Cards of one suit or in one straight window that count: four (a
+    /// draw) before the river, five (made) on it.
+    need: u32,
+}
+
+impl Texture {
+    fn new(board: &[Card]) -> Texture {
+        let mut texture = Texture {
+            ranks: 0,
+            straight: 0,
+            suits: [0; 4],
+            need: if board.len() >= 5 { 5 } else { 4 },
+        };
+        for &c in board {
+            texture.ranks |= 1 << c.rank();
+            texture.straight |= straight_bits(c);
+            texture.suits[usize::from(c.suit())] += 1;
+        }
+        texture
     }
-    if board.iter().any(|b| b.rank() == hole[0].rank() || b.rank() == hole[1].rank()) {
-        return true;
-    }
-    let need: u32 = if board.len() >= 5 { 5 } else { 4 };
-    for h in hole {
-        let suited = board.iter().chain(&hole).filter(|c| c.suit() == h.suit()).count() as u32;
-        if suited >= need {
+
+    fn connects(&self, hole: [Card; 2]) -> bool {
+        let (a, b) = (hole[0], hole[1]);
+        if a.rank() == b.rank() || self.ranks & (1 << a.rank() | 1 << b.rank()) != 0 {
             return true;
         }
+        let same_suit = u32::from(a.suit() == b.suit());
+        for h in hole {
+            if u32::from(self.suits[usize::from(h.suit())]) + 1 + same_suit >= self.need {
+                return true;
+            }
+        }
+        let hole_bits = straight_bits(a) | straight_bits(b);
+        let all = self.straight | hole_bits;
+        (0..10).any(|low| {
+            let window = 0b11111u16 << low;
+            (all & window).count_ones() >= self.need && hole_bits & window != 0
+        })
     }
-    // Bit r + 1 per rank, and bit 0 for an ace playing low.
-    let bits = |c: Card| (1u16 << (c.rank() + 1)) | u16::from(c.rank() == 12);
-    let hole_bits = bits(hole[0]) | bits(hole[1]);
-    let all = board.iter().fold(hole_bits, |acc, &c| acc | bits(c));
-    (0..10).any(|low| {
-        let window = 0b11111u16 << low;
-        (all & window).count_ones() >= need && hole_bits & window != 0
-    })
+}
+
+/// Bit r + 1 for a card of rank r, and bit 0 too for an ace (it plays low).
+fn straight_bits(card: Card) -> u16 {
+    (1u16 << (card.rank() + 1)) | u16::from(card.rank() == 12)
 }
 
 /// Bit of a card in a dealt-cards mask.
@@ -118,6 +154,7 @@ pub(crate) fn equity(
     let hero_hand = board_hand.add(hole[0]).add(hole[1]);
     let missing = 5 - board.len().min(5);
     let postflop = board.len() >= 3;
+    let texture = Texture::new(board);
 
     let mut won = 0.0;
     let mut holes = [[Card::ALL[0]; 2]; MAX_SEATS];
@@ -136,7 +173,7 @@ pub(crate) fn equity(
                 if dealt & (bit(h[0]) | bit(h[1])) != 0 {
                     continue;
                 }
-                if kept == 100 || !postflop || connects(h, board) || rng.below(100) < kept {
+                if kept == 100 || !postflop || texture.connects(h) || rng.below(100) < kept {
                     break h;
                 }
             };

@@ -122,7 +122,11 @@ pub(crate) fn check_or_call(legal: &LegalActions) -> Action {
 
 /// Check if free, else fold: giving up without paying.
 pub(crate) fn check_or_fold(legal: &LegalActions) -> Action {
-    if legal.fold { Action::Fold } else { check_or_call(legal) }
+    if legal.fold {
+        Action::Fold
+    } else {
+        check_or_call(legal)
+    }
 }
 
 /// A bet or raise to `to`, clamped into the legal range; `None` when the

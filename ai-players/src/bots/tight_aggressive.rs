@@ -13,10 +13,6 @@ use super::equity::{OpponentRange, connects, equity};
 use super::ranges::percentile;
 use super::{Bot, all_in, bet_or_raise_to, check_or_call, check_or_fold, pot_fraction_to, pot_total};
 
-/// Monte Carlo deals per equity estimate: about ±3% of equity, and a few
-/// tens of microseconds per decision (`BENCHMARKS.md`).
-pub const DEFAULT_SAMPLES: u32 = 300;
-
 /// At or below this effective stack, in big blinds, preflop is push or fold.
 const SHORT_STACK_BB: f64 = 12.0;
 
@@ -40,6 +36,11 @@ impl TightAggressive {
     /// The name [`super::bot`] knows it by.
     pub const NAME: &'static str = "tight-aggressive";
 
+    /// Monte Carlo deals per equity estimate by default: within about ±3%
+    /// of the true equity, and tens of microseconds per decision
+    /// (`BENCHMARKS.md`).
+    pub const DEFAULT_SAMPLES: u32 = 300;
+
     /// A bot estimating equity from `samples` random deals per decision
     /// (at least one): more is steadier and slower.
     pub fn new(samples: u32) -> TightAggressive {
@@ -51,7 +52,7 @@ impl TightAggressive {
 
 impl Default for TightAggressive {
     fn default() -> TightAggressive {
-        TightAggressive::new(DEFAULT_SAMPLES)
+        TightAggressive::new(Self::DEFAULT_SAMPLES)
     }
 }
 
@@ -62,6 +63,9 @@ impl Bot for TightAggressive {
 
     fn act(&self, seat: SeatIndex, view: &TableView, rng: &mut SplitMix64) -> Action {
         let legal = &view.legal;
+        if legal.is_empty() {
+            return Action::Check;
+        }
         let Some(spot) = Spot::new(seat, view) else {
             return check_or_call(legal);
         };
@@ -78,11 +82,11 @@ impl Bot for TightAggressive {
 /// A seat's place in the preflop order, which sets how wide it may play.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Position {
-    /// Four or more seats still to act after it before the blinds.
+    /// Four or more seats (the button included) act after it before the blinds.
     Early,
-    /// Two or three seats to act after it.
+    /// Two or three seats act after it before the blinds.
     Middle,
-    /// One seat (the button) after it.
+    /// Only the button acts after it before the blinds.
     Cutoff,
     /// The button (and the small blind heads-up, which acts like one).
     Button,
@@ -291,7 +295,11 @@ impl<'a> Spot<'a> {
         let action = PreflopAction::of(self.view);
         let position = Position::of(self.view, self.seat);
         // Heads-up every hand is a blind or the button: play about twice as wide.
-        let width = if self.opponent_count == 1 && self.dealt == 2 { 1.8 } else { 1.0 };
+        let width = if self.opponent_count == 1 && self.dealt == 2 {
+            1.8
+        } else {
+            1.0
+        };
         let strength = percentile(self.hole) / width;
         let bb = self.big_blind;
         let short = self.effective_bb <= SHORT_STACK_BB;
@@ -402,9 +410,11 @@ impl<'a> Spot<'a> {
             }
             let flop = board.len() == 3;
             let raised_preflop = PreflopAction::of(view).last_raiser == Some(self.seat);
-            let bluff_chance = if flop && raised_preflop && self.opponent_count <= 2 {
-                // Continuation bet.
-                if e >= 0.3 * fair * 2.0 { 60 / self.opponent_count as u64 } else { 0 }
+            // Percent of the time it bets anyway: continuation bets as the
+            // preflop raiser, semi-bluffs with draws and weak pairs, rare
+            // river bluffs heads-up.
+            let bluff_chance = if flop && raised_preflop && self.opponent_count <= 2 && e >= 0.6 * fair {
+                60 / self.opponent_count as u64
             } else if !river && self.opponent_count <= 2 && connects(self.hole, board) && e >= 0.7 * fair {
                 // Semi-bluff a draw or a weak pair.
                 30
@@ -432,10 +442,27 @@ impl<'a> Spot<'a> {
 
 #[cfg(test)]
 mod tests {
+    use game_core::card::parse_cards;
     use game_core::view::Viewer;
     use game_core::{Command, Table, TableConfig};
 
     use super::*;
+
+    /// Starts the first hand of `t` (button at seat 0) from a deck whose top
+    /// cards are `top` (hole cards round by round from seat 1, then burn and
+    /// board cards), the rest in index order.
+    fn deal(t: &mut Table, top: &str) {
+        let mut deck = parse_cards(top).expect("test cards");
+        deck.extend(Card::ALL.iter().filter(|c| !deck.contains(c)).collect::<Vec<_>>());
+        t.apply(Command::StartStackedHand { deck }).expect("start");
+    }
+
+    /// What the tight-aggressive bot does in the seat to act.
+    fn decide(t: &Table) -> Action {
+        let seat = t.to_act().expect("someone acts");
+        let view = t.view(Viewer::Seat(seat));
+        TightAggressive::default().act(seat, &view, &mut SplitMix64::new(1))
+    }
 
     fn table(seats: usize, stack: u64) -> Table {
         let mut table = Table::new(TableConfig::new(seats, 50, 100)).expect("config");
@@ -464,6 +491,79 @@ mod tests {
         assert_eq!(at(3), Position::Middle);
         assert_eq!(at(4), Position::Middle);
         assert_eq!(at(5), Position::Cutoff);
+    }
+
+    /// Six seats: seat 3 acts first preflop and gets the third and ninth cards.
+    fn six_seats_with(stack: u64, hole: &str) -> Table {
+        let mut t = table(6, stack);
+        let cards = parse_cards(hole).expect("test cards");
+        let mut top = String::new();
+        for (i, c) in parse_cards("2c3c4c5c6c7c8c9cTcJcQc")
+            .expect("cards")
+            .into_iter()
+            .enumerate()
+        {
+            let card = match i {
+                2 => cards[0],
+                8 => cards[1],
+                _ => c,
+            };
+            top.push_str(&card.to_string());
+        }
+        deal(&mut t, &top);
+        assert_eq!(t.to_act(), Some(3));
+        t
+    }
+
+    #[test]
+    fn opens_aces_and_folds_trash_first_in() {
+        assert_eq!(decide(&six_seats_with(10_000, "AsAh")), Action::Raise { to: 250 });
+        assert_eq!(decide(&six_seats_with(10_000, "7d2h")), Action::Fold);
+    }
+
+    #[test]
+    fn short_stacks_push_or_fold() {
+        assert_eq!(decide(&six_seats_with(800, "AsKs")), Action::Raise { to: 800 });
+        assert_eq!(decide(&six_seats_with(800, "9d4h")), Action::Fold);
+    }
+
+    #[test]
+    fn calls_a_shove_with_aces_and_folds_junk() {
+        for (hole, expected) in [("AsAh", Action::Call), ("7d2h", Action::Fold)] {
+            let mut t = table(2, 10_000);
+            // Seat 1 (the big blind) is dealt first.
+            let cards = parse_cards(hole).expect("test cards");
+            deal(&mut t, &format!("{}Kc{}Kd", cards[0], cards[1]));
+            t.apply(Command::Act {
+                seat: 0,
+                action: Action::Raise { to: 10_000 },
+            })
+            .expect("shove");
+            assert_eq!(decide(&t), expected, "{hole}");
+        }
+    }
+
+    #[test]
+    fn bets_two_pair_and_checks_air() {
+        for (hole, bets) in [("AsKs", true), ("3c2d", false)] {
+            let mut t = table(2, 10_000);
+            let cards = parse_cards(hole).expect("test cards");
+            // Board: Ah Kh 7d after a burn.
+            deal(&mut t, &format!("{}9c{}8c4sAhKh7d", cards[0], cards[1]));
+            t.apply(Command::Act {
+                seat: 0,
+                action: Action::Call,
+            })
+            .expect("limp");
+            t.apply(Command::Act {
+                seat: 1,
+                action: Action::Check,
+            })
+            .expect("check");
+            assert_eq!(t.to_act(), Some(1), "the big blind acts first on the flop");
+            let action = decide(&t);
+            assert_eq!(matches!(action, Action::Bet { .. }), bets, "{hole}: {action:?}");
+        }
     }
 
     #[test]

@@ -328,6 +328,9 @@ mod tests {
         let permit = tokio::time::timeout(Duration::from_millis(10), live).await;
         assert!(matches!(permit, Ok(Ok(_))), "live takes the reserved slot at once");
         drop(held.pop());
+        tokio::task::yield_now().await;
+        assert_eq!(gate.queued()[Lane::Bulk.index()], 100, "bulk still leaves the reserve free");
+        drop(permit);
         let first = bulk.remove(0);
         assert!(tokio::time::timeout(Duration::from_millis(10), first).await.is_ok());
     }

@@ -137,7 +137,7 @@ mod tests {
         let info = RateLimitInfo::from_headers(&h);
         assert_eq!(info.limit_requests, Some(60));
         // The budget is empty and refills fully in 2 s: one request in 2 s / 60.
-        assert_eq!(info.next_request_in(), Some(Duration::from_micros(33_333)));
+        assert_eq!(info.next_request_in(), Some(Duration::from_nanos(33_333_333)));
         assert_eq!(info.remaining_requests, Some(0));
         assert_eq!(info.remaining_tokens, Some(1500));
         assert_eq!(info.reset_requests, Some(Duration::from_secs(2)));

@@ -153,6 +153,8 @@ struct Inner {
     sink: UsageSink,
     jitter: Mutex<game_core::sim::SplitMix64>,
     cache: Mutex<ReplyCache>,
+    /// Identical cacheable calls in flight: followers wait for the leader's reply.
+    flights: Mutex<HashMap<u64, Vec<tokio::sync::oneshot::Sender<ChatReply>>>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -188,6 +190,7 @@ impl Executor {
         let client = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout())
             .timeout(settings.request_timeout())
+            .read_timeout(settings.request_timeout())
             .pool_max_idle_per_host(settings.max_in_flight)
             .build()
             .map_err(|e| ExecutorError::Client(e.to_string()))?;
@@ -231,6 +234,7 @@ impl Executor {
                 models,
                 in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
                 cache: Mutex::new(ReplyCache::new(settings.cache_entries, settings.cache_ttl_secs)),
+                flights: Mutex::new(HashMap::new()),
                 settings,
                 sink,
                 jitter: Mutex::new(game_core::sim::SplitMix64::new(now_ms())),
@@ -298,12 +302,50 @@ impl Executor {
         let body_text = body.to_string();
         record.set_prompt(&request.messages);
 
-        let cache_key = (request.temperature == 0.0).then(|| cache_key(&request.provider, &body_text));
-        if let Some(k) = cache_key
-            && let Some(reply) = self.inner.cache.lock().get(k)
-        {
-            result.reply = Ok(reply);
-            return result;
+        let cacheable = request.temperature == 0.0 && self.inner.settings.cache_entries > 0;
+        let cache_key = cacheable.then(|| cache_key(&request.provider, &body_text));
+        let mut _flight = None;
+        if let Some(k) = cache_key {
+            if let Some(reply) = self.inner.cache.lock().get(k) {
+                result.reply = Ok(reply);
+                return result;
+            }
+            // Single flight: if the same call is already under way, wait for
+            // its reply instead of paying twice.
+            let follower = {
+                let mut flights = self.inner.flights.lock();
+                match flights.get_mut(&k) {
+                    Some(waiters) => {
+                        let (tx, rx) = tokio::sync::oneshot::channel();
+                        waiters.push(tx);
+                        Some(rx)
+                    }
+                    None => {
+                        flights.insert(k, Vec::new());
+                        None
+                    }
+                }
+            };
+            match follower {
+                Some(rx) => {
+                    if let Ok(Ok(mut reply)) = tokio::time::timeout_at(request.deadline, rx).await {
+                        reply.cached = true;
+                        reply.usage = TokenUsage::default();
+                        result.reply = Ok(reply);
+                        return result;
+                    }
+                    if Instant::now() >= request.deadline {
+                        return result; // Deadline
+                    }
+                    // The leader failed or left: make the call ourselves.
+                }
+                None => {
+                    _flight = Some(FlightGuard {
+                        inner: &self.inner,
+                        key: k,
+                    })
+                }
+            }
         }
 
         // Reserve what TPM will be charged: the prompt estimate plus max_tokens.
@@ -384,6 +426,9 @@ impl Executor {
                         && reply.content.is_some()
                     {
                         self.inner.cache.lock().put(k, reply.clone());
+                        if let Some(flight) = _flight.take() {
+                            flight.land(&reply);
+                        }
                     }
                     result.reply = Ok(reply);
                     return result;
@@ -535,6 +580,29 @@ fn redact(text: &str, key: Option<&str>) -> String {
     match key {
         Some(k) if k.len() >= 4 => text.replace(k, "[redacted]"),
         _ => text.to_string(),
+    }
+}
+
+/// The leader of a single flight: hands its reply to the followers, or,
+/// if it ends without one, lets them go and call for themselves.
+struct FlightGuard<'a> {
+    inner: &'a Inner,
+    key: u64,
+}
+
+impl FlightGuard<'_> {
+    fn land(self, reply: &ChatReply) {
+        let waiters = self.inner.flights.lock().remove(&self.key).unwrap_or_default();
+        for tx in waiters {
+            let _ = tx.send(reply.clone());
+        }
+    }
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        // Dropping the senders wakes the followers empty-handed.
+        self.inner.flights.lock().remove(&self.key);
     }
 }
 

@@ -250,7 +250,8 @@ mod tests {
 
     #[test]
     fn answers_are_legal_and_illegal_as_asked() {
-        let turns: [(&[&str], Option<(i64, i64)>); 5] = [
+        type Case = (&'static [&'static str], Option<(i64, i64)>);
+        let turns: [Case; 5] = [
             (&["fold", "call", "raise"], Some((200, 10_000))),
             (&["check", "bet"], Some((100, 100))),
             (&["fold", "call"], None),

@@ -155,13 +155,14 @@ impl Budget {
             Some(Denial::Requests {
                 wait: bucket.wait_for(1.0),
             })
-        } else if let Some(bucket) = self.tokens.as_ref().filter(|b| b.level < tokens as f64) {
-            Some(Denial::Tokens {
-                wait: bucket.wait_for(tokens as f64),
-                requested: tokens,
-            })
         } else {
-            None
+            self.tokens
+                .as_ref()
+                .filter(|b| b.level < tokens as f64)
+                .map(|bucket| Denial::Tokens {
+                    wait: bucket.wait_for(tokens as f64),
+                    requested: tokens,
+                })
         };
         if let Some(denial) = denial {
             return Err(Refusal {

@@ -25,7 +25,10 @@ pub enum Mode {
 /// An API key; its `Debug` form is redacted so configs can be logged.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ApiKey(pub String);
+pub struct ApiKey(
+    /// The key itself.
+    pub String,
+);
 
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -53,7 +56,8 @@ pub struct Limits {
     /// Requests per window; `None`: unlimited, and no `*-requests` headers.
     pub rpm: Option<u64>,
     /// Tokens per window, charged at request time on the prompt estimate
-    /// plus `max_tokens`; `None`: unlimited, and no `*-tokens` headers.
+    /// plus `max_tokens` (nothing more when the request sets none);
+    /// `None`: unlimited, and no `*-tokens` headers.
     pub tpm: Option<u64>,
     /// The window in milliseconds: 60,000 like a real provider; tests shorten it.
     pub window_ms: u64,

@@ -1,5 +1,5 @@
 //! The HTTP side: the axum router, the pipeline every chat request goes
-//! through (in-flight bound, key, parsing, queue, budgets, fault, latency,
+//! through (in-flight bound, key, parsing, budgets, queue, fault, latency,
 //! reply) and `MockServer`, the handle tests hold.
 
 use std::collections::VecDeque;
@@ -193,10 +193,10 @@ impl MockServer {
     /// connections to finish (at most a few seconds) and returns the final stats.
     pub async fn shutdown(mut self) -> MockStats {
         self.stop.send_replace(true);
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
-                task.abort();
-            }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err()
+        {
+            task.abort();
         }
         self.stats()
     }
@@ -254,13 +254,14 @@ struct Failure {
     retry_after: Option<u64>,
 }
 
-impl From<ApiError> for Failure {
-    fn from(error: ApiError) -> Failure {
-        Failure {
+/// Failures are boxed: they are the rare path, and keep `Result`s small.
+impl From<ApiError> for Box<Failure> {
+    fn from(error: ApiError) -> Box<Failure> {
+        Box::new(Failure {
             error,
             headroom: None,
             retry_after: None,
-        }
+        })
     }
 }
 
@@ -362,7 +363,7 @@ impl Shared {
     }
 
     /// Charges the model's budgets, or builds its 429.
-    fn charge(&self, model: &str, tokens: u64, rng: &mut SplitMix64) -> Result<Headroom, Failure> {
+    fn charge(&self, model: &str, tokens: u64, rng: &mut SplitMix64) -> Result<Headroom, Box<Failure>> {
         let refusal = match self.budgets.lock().budgets.try_charge(model, tokens) {
             Ok(headroom) => return Ok(headroom),
             Err(refusal) => refusal,
@@ -404,12 +405,37 @@ impl Shared {
             }
         };
         let omit = unit(rng) <= omit_retry_after;
-        Err(Failure {
+        Err(Box::new(Failure {
             error: ApiError::RateLimited { kind, message },
             headroom: Some(headroom),
             retry_after: wait
                 .filter(|_| !omit)
                 .map(|w| w.as_secs_f64().ceil().max(1.0) as u64),
+        }))
+    }
+
+    /// A forced 429: gives back what the request was charged, like a real one.
+    fn simulated_429(&self, model: &str, tokens: u64, rng: &mut SplitMix64) -> Box<Failure> {
+        let (headroom, omit) = match self.mode {
+            Mode::OpenAi => {
+                let mut state = self.budgets.lock();
+                let omit = state.limits_of(model).omit_retry_after;
+                (Some(state.budgets.refund(model, tokens)), omit)
+            }
+            Mode::Ollama => (None, 0.0),
+        };
+        let message = format!(
+            "Rate limit reached for requests (RPM) on model {}: simulated. Please try again in 1s.",
+            echo(model)
+        );
+        let omit = unit(rng) <= omit;
+        Box::new(Failure {
+            error: ApiError::RateLimited {
+                kind: LimitKind::Requests,
+                message,
+            },
+            headroom,
+            retry_after: (!omit).then_some(1),
         })
     }
 
@@ -419,15 +445,22 @@ impl Shared {
         seq: u64,
         headers: &HeaderMap,
         body: Result<Bytes, BytesRejection>,
-    ) -> Result<Response, Failure> {
+    ) -> Result<Response, Box<Failure>> {
         self.authorize(headers)?;
         let body = body.map_err(ApiError::rejected)?;
         let request = ChatRequest::parse(&body)?;
         if self.reject_unknown_models && !self.models.contains(&request.model) {
             return Err(ApiError::ModelNotFound(echo(&request.model)).into());
         }
+        // Each request draws from its own generator, seeded by the config's
+        // seed and its arrival number: a sequential client sees the same
+        // replies whatever the timing.
         let mut rng = SplitMix64::new(self.seed ^ seq.wrapping_mul(0xD1B5_4A32_D192_ED03));
-        let tunables = *self.tunables.read();
+        let tokens = request.prompt_tokens + request.max_tokens.unwrap_or(0);
+        let headroom = match self.mode {
+            Mode::OpenAi => Some(self.charge(&request.model, tokens, &mut rng)?),
+            Mode::Ollama => None,
+        };
         let _slot = match &self.slots {
             None => None,
             Some(slots) => {
@@ -438,44 +471,20 @@ impl Shared {
                 }
             }
         };
-        let tokens = request.prompt_tokens + request.max_tokens.unwrap_or(0);
-        let headroom = match self.mode {
-            Mode::OpenAi => Some(self.charge(&request.model, tokens, &mut rng)?),
-            Mode::Ollama => None,
-        };
+        let tunables = *self.tunables.read();
         let fault = self.next_fault(&tunables.faults, &mut rng);
-        let fail = |error: ApiError, headroom: Option<Headroom>| Failure {
-            error,
-            headroom,
-            retry_after: None,
+        let fail = |error: ApiError, headroom: Option<Headroom>| {
+            Box::new(Failure {
+                error,
+                headroom,
+                retry_after: None,
+            })
         };
         if let Some(fault) = fault {
             Counters::bump(&self.counters.faults[fault.index()]);
         }
         if fault == Some(Fault::RateLimited) {
-            {
-                let (headroom, omit) = match self.mode {
-                    Mode::OpenAi => {
-                        let mut state = self.budgets.lock();
-                        let omit = state.limits_of(&request.model).omit_retry_after;
-                        (Some(state.budgets.refund(&request.model, tokens)), omit)
-                    }
-                    Mode::Ollama => (None, 0.0),
-                };
-                let message = format!(
-                    "Rate limit reached for requests (RPM) on model {}: simulated. Please try again in 1s.",
-                    echo(&request.model)
-                );
-                let omit = unit(&mut rng) <= omit;
-                return Err(Failure {
-                    error: ApiError::RateLimited {
-                        kind: LimitKind::Requests,
-                        message,
-                    },
-                    headroom,
-                    retry_after: (!omit).then_some(1),
-                });
-            }
+            return Err(self.simulated_429(&request.model, tokens, &mut rng));
         }
         if headroom.is_some() {
             self.counters.tokens_charged.fetch_add(tokens, Ordering::Relaxed);
@@ -530,7 +539,7 @@ async fn chat(
     Counters::bump(&counters.received);
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     let outcome = match counters.enter(shared.max_in_flight) {
-        None => Err(Failure::from(ApiError::Overloaded)),
+        None => Err(Box::<Failure>::from(ApiError::Overloaded)),
         Some(_in_flight) => shared.serve(seq, &headers, body).await,
     };
     let response = match outcome {

@@ -94,13 +94,13 @@ impl ChatRequest {
                 }
             },
         };
-        if let Some(t) = request.get("temperature").filter(|v| !v.is_null()) {
-            if !t.as_f64().is_some_and(|t| (0.0..=2.0).contains(&t)) {
-                return Err(ApiError::bad_request(
-                    "Invalid 'temperature': expected a number between 0 and 2.",
-                    Some("temperature"),
-                ));
-            }
+        if let Some(t) = request.get("temperature").filter(|v| !v.is_null())
+            && !t.as_f64().is_some_and(|t| (0.0..=2.0).contains(&t))
+        {
+            return Err(ApiError::bad_request(
+                "Invalid 'temperature': expected a number between 0 and 2.",
+                Some("temperature"),
+            ));
         }
         Ok(ChatRequest {
             model,
