@@ -74,7 +74,12 @@ fn parse_args() -> Load {
 fn turn(seed: u64, lane: Lane, clock: Duration, table: usize) -> Turn {
     let mut t = Table::new(TableConfig::new(6, 50, 100)).expect("config");
     for seat in 0..6 {
-        t.apply(Command::Sit { seat, player: format!("p{seat}"), stack: 10_000 }).expect("sit");
+        t.apply(Command::Sit {
+            seat,
+            player: format!("p{seat}"),
+            stack: 10_000,
+        })
+        .expect("sit");
     }
     t.apply(Command::StartHand { seed }).expect("start");
     let seat = t.to_act().expect("to act");
@@ -254,7 +259,9 @@ async fn run_naive(load: Load) -> Row {
                             answered = ai_players::llm::reply::parse_reply(
                                 &serde_json::from_str::<serde_json::Value>(&text)
                                     .ok()
-                                    .and_then(|v| v["choices"][0]["message"]["content"].as_str().map(String::from))
+                                    .and_then(|v| {
+                                        v["choices"][0]["message"]["content"].as_str().map(String::from)
+                                    })
                                     .unwrap_or_default(),
                                 &t.view.legal,
                             )

@@ -198,26 +198,39 @@ impl LlmConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.executor;
         if s.max_in_flight == 0 || s.max_queued == 0 {
-            return Err(ConfigError::Invalid("max_in_flight and max_queued must be positive".into()));
+            return Err(ConfigError::Invalid(
+                "max_in_flight and max_queued must be positive".into(),
+            ));
         }
         if !(0.0..1.0).contains(&s.live_reserve) {
             return Err(ConfigError::Invalid("live_reserve must be in 0..1".into()));
         }
         if s.backoff_base_ms == 0 || s.backoff_max_ms < s.backoff_base_ms {
-            return Err(ConfigError::Invalid("backoff_base_ms must be positive and at most backoff_max_ms".into()));
+            return Err(ConfigError::Invalid(
+                "backoff_base_ms must be positive and at most backoff_max_ms".into(),
+            ));
         }
         let mut names = HashSet::new();
         for p in &self.providers {
             if !names.insert(p.name.as_str()) {
-                return Err(ConfigError::Invalid(format!("provider {:?} appears twice", p.name)));
+                return Err(ConfigError::Invalid(format!(
+                    "provider {:?} appears twice",
+                    p.name
+                )));
             }
             if !p.base_url.starts_with("http://") && !p.base_url.starts_with("https://") {
-                return Err(ConfigError::Invalid(format!("provider {:?}: base_url must be http(s)", p.name)));
+                return Err(ConfigError::Invalid(format!(
+                    "provider {:?}: base_url must be http(s)",
+                    p.name
+                )));
             }
             let mut models = HashSet::new();
             for m in &p.models {
                 if !models.insert(m.name.as_str()) {
-                    return Err(ConfigError::Invalid(format!("model {:?} appears twice in {:?}", m.name, p.name)));
+                    return Err(ConfigError::Invalid(format!(
+                        "model {:?} appears twice in {:?}",
+                        m.name, p.name
+                    )));
                 }
                 if m.max_in_flight == 0 || m.max_tokens == 0 {
                     return Err(ConfigError::Invalid(format!(
@@ -276,7 +289,10 @@ mod tests {
         let (p, m) = config.model("openai", "gpt-4o-mini").unwrap();
         assert_eq!(p.kind, ProviderKind::Hosted);
         assert!((m.cost_usd(1_000_000, 1_000_000) - 0.75).abs() < 1e-9);
-        assert_eq!(config.model("ollama", "llama3").unwrap().0.kind, ProviderKind::Local);
+        assert_eq!(
+            config.model("ollama", "llama3").unwrap().0.kind,
+            ProviderKind::Local
+        );
     }
 
     #[test]
@@ -287,7 +303,10 @@ mod tests {
                    [[provider]]\nname='a'\nbase_url='http://x/v1'\n[[provider.model]]\nname='m'\n";
         assert!(matches!(LlmConfig::from_toml(dup), Err(ConfigError::Invalid(_))));
         let scheme = "[[provider]]\nname='a'\nbase_url='ftp://x'\n[[provider.model]]\nname='m'\n";
-        assert!(matches!(LlmConfig::from_toml(scheme), Err(ConfigError::Invalid(_))));
+        assert!(matches!(
+            LlmConfig::from_toml(scheme),
+            Err(ConfigError::Invalid(_))
+        ));
     }
 }
 

@@ -20,4 +20,6 @@ pub mod llm;
 pub mod mock;
 pub mod usage;
 
-pub use agent::{Agent, BoxFuture, CallContext, Decision, DecisionSource, FallbackReason, Lane, TokenUsage, Turn};
+pub use agent::{
+    Agent, BoxFuture, CallContext, Decision, DecisionSource, FallbackReason, Lane, TokenUsage, Turn,
+};

@@ -362,7 +362,7 @@ async fn bot_agent_answers_at_once_as_a_bot() {
     };
     for name in BOT_NAMES {
         let agent = BotAgent::new(bot(name).expect("known bot"), 1);
-        assert_eq!(agent.name(), name);
+        assert_eq!(agent.name(), format!("bot:{name}"));
         let decision = agent.decide(&turn).await;
         assert_eq!(
             decision.source,

@@ -18,19 +18,32 @@ use tokio::time::{Duration, Instant};
 fn agent(exec: &ai_players::executor::Executor, capture: bool) -> LlmAgent {
     let mut options = LlmOptions::new("mock", "mock-llm");
     options.capture = capture;
-    LlmAgent::new(exec.clone(), options, bots::bot("calling-station").expect("bot"), 7)
+    LlmAgent::new(
+        exec.clone(),
+        options,
+        bots::bot("calling-station").expect("bot"),
+        7,
+    )
 }
 
 #[tokio::test]
 async fn answers_are_legal_model_decisions_and_every_call_is_accounted() {
     let server = mock(MockConfig::default()).await;
-    let (exec, mut rx) = executor(&config(&server.base_url(), "hosted", "input_usd_per_mtok = 1.0", ""));
+    let (exec, mut rx) = executor(&config(
+        &server.base_url(),
+        "hosted",
+        "input_usd_per_mtok = 1.0",
+        "",
+    ));
     let player = agent(&exec, true);
     for seed in 0..20 {
         let t = turn(seed, Lane::Live, Duration::from_secs(5));
         let d = player.decide(&t).await;
         assert!(t.view.legal.allows(d.action), "{d:?}");
-        assert!(matches!(d.source, DecisionSource::Model { repaired: false, .. }), "{d:?}");
+        assert!(
+            matches!(d.source, DecisionSource::Model { repaired: false, .. }),
+            "{d:?}"
+        );
         assert!(d.tokens.is_some_and(|t| t.prompt > 0 && t.completion > 0));
     }
     let records = drain(&mut rx);
@@ -71,7 +84,10 @@ async fn rate_limits_are_retried_after_retry_after_and_never_fail_a_turn() {
     }
     for task in tasks {
         let d = task.await.unwrap();
-        assert!(matches!(d.source, DecisionSource::Model { .. }), "a turn fell back: {d:?}");
+        assert!(
+            matches!(d.source, DecisionSource::Model { .. }),
+            "a turn fell back: {d:?}"
+        );
     }
     let stats = server.stats();
     assert!(stats.rate_limited > 0, "the provider did limit: {stats:?}");
@@ -86,10 +102,16 @@ async fn forced_429s_wait_for_retry_after() {
     let (exec, _rx) = executor(&config(&server.base_url(), "hosted", "", ""));
     server.force_next(Fault::RateLimited, 2).unwrap();
     let started = Instant::now();
-    let d = agent(&exec, false).decide(&turn(1, Lane::Live, Duration::from_secs(10))).await;
+    let d = agent(&exec, false)
+        .decide(&turn(1, Lane::Live, Duration::from_secs(10)))
+        .await;
     assert!(matches!(d.source, DecisionSource::Model { .. }), "{d:?}");
     // Each forced 429 says Retry-After: 1 (at least a second).
-    assert!(started.elapsed() >= Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(server.stats().rate_limited, 2);
 }
 
@@ -99,7 +121,9 @@ async fn a_hanging_provider_ends_at_the_deadline_with_a_fallback() {
     let (exec, mut rx) = executor(&config(&server.base_url(), "hosted", "", ""));
     server.force_next(Fault::Hang, 1).unwrap();
     let started = Instant::now();
-    let d = agent(&exec, false).decide(&turn(2, Lane::Live, Duration::from_millis(600))).await;
+    let d = agent(&exec, false)
+        .decide(&turn(2, Lane::Live, Duration::from_millis(600)))
+        .await;
     let took = started.elapsed();
     assert_eq!(
         d.source,
@@ -108,8 +132,14 @@ async fn a_hanging_provider_ends_at_the_deadline_with_a_fallback() {
             reason: FallbackReason::Deadline
         }
     );
-    assert!(took < Duration::from_millis(600), "answered before the clock ran out: {took:?}");
-    assert!(took >= Duration::from_millis(500), "waited for the model until the margin: {took:?}");
+    assert!(
+        took < Duration::from_millis(600),
+        "answered before the clock ran out: {took:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(500),
+        "waited for the model until the margin: {took:?}"
+    );
     assert_eq!(drain(&mut rx)[0].outcome, CallOutcome::Deadline);
 }
 
@@ -135,20 +165,36 @@ async fn the_breaker_opens_on_failures_fails_fast_and_a_probe_closes_it() {
         capture: false,
     };
     for _ in 0..3 {
-        let r = exec.complete(request(Instant::now() + Duration::from_secs(2))).await;
+        let r = exec
+            .complete(request(Instant::now() + Duration::from_secs(2)))
+            .await;
         assert!(matches!(r.reply, Err(CallError::Provider(_))), "{:?}", r.reply);
     }
     let before = server.stats().received;
-    let r = exec.complete(request(Instant::now() + Duration::from_secs(2))).await;
+    let r = exec
+        .complete(request(Instant::now() + Duration::from_secs(2)))
+        .await;
     assert_eq!(r.reply, Err(CallError::CircuitOpen("mock".into())));
     assert_eq!(server.stats().received, before, "an open breaker sends nothing");
-    let d = agent(&exec, false).decide(&turn(3, Lane::Live, Duration::from_secs(2))).await;
-    assert!(matches!(d.source, DecisionSource::Fallback { reason: FallbackReason::CircuitOpen, .. }));
+    let d = agent(&exec, false)
+        .decide(&turn(3, Lane::Live, Duration::from_secs(2)))
+        .await;
+    assert!(matches!(
+        d.source,
+        DecisionSource::Fallback {
+            reason: FallbackReason::CircuitOpen,
+            ..
+        }
+    ));
 
     tokio::time::sleep(Duration::from_millis(350)).await;
-    let r = exec.complete(request(Instant::now() + Duration::from_secs(2))).await;
+    let r = exec
+        .complete(request(Instant::now() + Duration::from_secs(2)))
+        .await;
     assert!(r.reply.is_ok(), "the probe goes through: {:?}", r.reply);
-    let r = exec.complete(request(Instant::now() + Duration::from_secs(2))).await;
+    let r = exec
+        .complete(request(Instant::now() + Duration::from_secs(2)))
+        .await;
     assert!(r.reply.is_ok(), "closed again");
 }
 
@@ -162,7 +208,12 @@ async fn a_live_call_behind_thousands_of_bulk_calls_is_served_next() {
         ..MockConfig::default()
     })
     .await;
-    let (exec, _rx) = executor(&config(&server.base_url(), "hosted", "max_in_flight = 4", "live_reserve = 0.25"));
+    let (exec, _rx) = executor(&config(
+        &server.base_url(),
+        "hosted",
+        "max_in_flight = 4",
+        "live_reserve = 0.25",
+    ));
     let done_bulk = Arc::new(AtomicUsize::new(0));
     let mut bulk = Vec::new();
     for seed in 0..2000 {
@@ -170,7 +221,9 @@ async fn a_live_call_behind_thousands_of_bulk_calls_is_served_next() {
         let done = Arc::clone(&done_bulk);
         bulk.push(tokio::spawn(async move {
             let player = agent(&exec, false);
-            let d = player.decide(&turn(seed, Lane::Bulk, Duration::from_secs(600))).await;
+            let d = player
+                .decide(&turn(seed, Lane::Bulk, Duration::from_secs(600)))
+                .await;
             done.fetch_add(1, Ordering::Relaxed);
             d
         }));
@@ -180,11 +233,16 @@ async fn a_live_call_behind_thousands_of_bulk_calls_is_served_next() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let started = Instant::now();
-    let d = agent(&exec, false).decide(&turn(9, Lane::Live, Duration::from_secs(5))).await;
+    let d = agent(&exec, false)
+        .decide(&turn(9, Lane::Live, Duration::from_secs(5)))
+        .await;
     let waited = started.elapsed();
     assert!(matches!(d.source, DecisionSource::Model { .. }));
     assert!(waited < Duration::from_millis(200), "live waited {waited:?}");
-    assert!(done_bulk.load(Ordering::Relaxed) < 100, "live was not served next");
+    assert!(
+        done_bulk.load(Ordering::Relaxed) < 100,
+        "live was not served next"
+    );
     for task in bulk {
         task.abort();
     }
@@ -212,10 +270,17 @@ async fn bad_replies_get_one_repair_then_a_fallback_and_are_recorded() {
                 "{fault:?}: {d:?}"
             );
         } else {
-            assert!(matches!(d.source, DecisionSource::Fallback { .. }), "{fault:?}: {d:?}");
+            assert!(
+                matches!(d.source, DecisionSource::Fallback { .. }),
+                "{fault:?}: {d:?}"
+            );
         }
         let records = drain(&mut rx);
-        assert_eq!(records.len(), 2, "{fault:?}: the first call and the repair are both accounted");
+        assert_eq!(
+            records.len(),
+            2,
+            "{fault:?}: the first call and the repair are both accounted"
+        );
         assert!(records.iter().all(|r| r.capture.is_some()));
     }
     server.force_next(Fault::Illegal, 2).unwrap();
@@ -229,10 +294,19 @@ async fn bad_replies_get_one_repair_then_a_fallback_and_are_recorded() {
     );
     server.force_next(Fault::Refusal, 1).unwrap();
     let d = player.decide(&turn(6, Lane::Live, Duration::from_secs(5))).await;
-    assert!(matches!(d.source, DecisionSource::Fallback { reason: FallbackReason::Refusal, .. }));
+    assert!(matches!(
+        d.source,
+        DecisionSource::Fallback {
+            reason: FallbackReason::Refusal,
+            ..
+        }
+    ));
     server.force_next(Fault::Prose, 1).unwrap();
     let d = player.decide(&turn(7, Lane::Live, Duration::from_secs(5))).await;
-    assert!(matches!(d.source, DecisionSource::Model { repaired: false, .. }), "prose is tolerated");
+    assert!(
+        matches!(d.source, DecisionSource::Model { repaired: false, .. }),
+        "prose is tolerated"
+    );
 }
 
 #[tokio::test]
@@ -252,10 +326,21 @@ async fn the_api_key_never_appears_in_errors_records_or_debug_output() {
     ))
     .unwrap();
     let (exec, mut rx) = executor(&config);
-    let d = agent(&exec, true).decide(&turn(8, Lane::Live, Duration::from_secs(5))).await;
-    assert!(matches!(d.source, DecisionSource::Fallback { reason: FallbackReason::Rejected, .. }));
+    let d = agent(&exec, true)
+        .decide(&turn(8, Lane::Live, Duration::from_secs(5)))
+        .await;
+    assert!(matches!(
+        d.source,
+        DecisionSource::Fallback {
+            reason: FallbackReason::Rejected,
+            ..
+        }
+    ));
     let records = drain(&mut rx);
-    let everything = format!("{exec:?} {d:?} {records:?} {}", serde_json::to_string(&records).unwrap());
+    let everything = format!(
+        "{exec:?} {d:?} {records:?} {}",
+        serde_json::to_string(&records).unwrap()
+    );
     assert!(!everything.contains(secret), "the key leaked");
     assert!(!everything.contains("SECRET"), "part of the key leaked");
     assert_eq!(records[0].status, Some(401));
@@ -295,7 +380,9 @@ async fn a_local_server_that_answers_503_when_full_is_backpressure_not_failure()
     for seed in 0..24 {
         let exec = exec.clone();
         tasks.push(tokio::spawn(async move {
-            agent(&exec, false).decide(&turn(seed, Lane::Watched, Duration::from_secs(20))).await
+            agent(&exec, false)
+                .decide(&turn(seed, Lane::Watched, Duration::from_secs(20)))
+                .await
         }));
     }
     for task in tasks {
@@ -319,7 +406,12 @@ async fn identical_temperature_zero_calls_are_cached_and_share_one_flight() {
     let (exec, mut rx) = executor(&config(&server.base_url(), "hosted", "", "cache_entries = 100"));
     let mut options = LlmOptions::new("mock", "mock-llm");
     options.temperature = 0.0;
-    let player = Arc::new(LlmAgent::new(exec.clone(), options, bots::bot("calling-station").unwrap(), 1));
+    let player = Arc::new(LlmAgent::new(
+        exec.clone(),
+        options,
+        bots::bot("calling-station").unwrap(),
+        1,
+    ));
     // Ten seats in the very same situation at once: one provider call.
     let mut tasks = Vec::new();
     for _ in 0..10 {
@@ -334,7 +426,10 @@ async fn identical_temperature_zero_calls_are_cached_and_share_one_flight() {
         assert!(matches!(d.source, DecisionSource::Model { .. }));
         actions.push(d.action);
     }
-    assert!(actions.windows(2).all(|w| w[0] == w[1]), "all got the same answer");
+    assert!(
+        actions.windows(2).all(|w| w[0] == w[1]),
+        "all got the same answer"
+    );
     assert_eq!(server.stats().received, 1, "one flight for ten identical calls");
     // Later, the same situation comes from the cache.
     let d = player.decide(&turn(42, Lane::Live, Duration::from_secs(5))).await;
@@ -343,6 +438,17 @@ async fn identical_temperature_zero_calls_are_cached_and_share_one_flight() {
     let records = drain(&mut rx);
     assert_eq!(records.len(), 11);
     assert_eq!(records.iter().filter(|r| r.outcome == CallOutcome::Ok).count(), 1);
-    assert_eq!(records.iter().filter(|r| r.outcome == CallOutcome::Cached).count(), 10);
-    assert!(records.iter().filter(|r| r.outcome == CallOutcome::Cached).all(|r| r.cost_usd == 0.0));
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.outcome == CallOutcome::Cached)
+            .count(),
+        10
+    );
+    assert!(
+        records
+            .iter()
+            .filter(|r| r.outcome == CallOutcome::Cached)
+            .all(|r| r.cost_usd == 0.0)
+    );
 }

@@ -444,9 +444,16 @@ mod tests {
         let back: BoardCards = serde_json::from_str(&serde_json::to_string(&cards).unwrap()).unwrap();
         assert_eq!(back, board);
         assert!(BoardCards::new(&Card::ALL[..6]).is_none());
-        assert!(serde_json::from_str::<BoardCards>(&serde_json::to_string(&Card::ALL[..6]).unwrap()).is_err());
+        assert!(
+            serde_json::from_str::<BoardCards>(&serde_json::to_string(&Card::ALL[..6]).unwrap()).is_err()
+        );
 
-        let stacks: Vec<SeatStack> = (0..4).map(|seat| SeatStack { seat, stack: 100 * seat as u64 }).collect();
+        let stacks: Vec<SeatStack> = (0..4)
+            .map(|seat| SeatStack {
+                seat,
+                stack: 100 * seat as u64,
+            })
+            .collect();
         let list = SeatList::from_slice(&stacks).unwrap();
         let json = serde_json::to_string(&list).unwrap();
         assert_eq!(json, serde_json::to_string(&stacks).unwrap());

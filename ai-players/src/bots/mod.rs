@@ -64,6 +64,8 @@ pub fn bot(name: &str) -> Option<Arc<dyn Bot>> {
 /// randomness from its own generator so a seeded table replays the same way.
 pub struct BotAgent {
     bot: Arc<dyn Bot>,
+    /// `bot:NAME`, the agent spec this seat was made from.
+    spec: String,
     /// A sync mutex: it is held only for one synchronous `act`, never across
     /// an `.await`.
     rng: Mutex<SplitMix64>,
@@ -73,6 +75,7 @@ impl BotAgent {
     /// An agent playing `bot` with a generator started at `seed`.
     pub fn new(bot: Arc<dyn Bot>, seed: u64) -> BotAgent {
         BotAgent {
+            spec: format!("bot:{}", bot.name()),
             bot,
             rng: Mutex::new(SplitMix64::new(seed)),
         }
@@ -86,7 +89,7 @@ impl BotAgent {
 
 impl Agent for BotAgent {
     fn name(&self) -> &str {
-        self.bot.name()
+        &self.spec
     }
 
     fn decide<'a>(&'a self, turn: &'a Turn) -> BoxFuture<'a, Decision> {

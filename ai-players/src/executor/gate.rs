@@ -160,7 +160,11 @@ impl Gate {
     /// Calls waiting, per lane.
     pub fn queued(&self) -> [usize; 3] {
         let state = self.state.lock();
-        [state.queues[0].len(), state.queues[1].len(), state.queues[2].len()]
+        [
+            state.queues[0].len(),
+            state.queues[1].len(),
+            state.queues[2].len(),
+        ]
     }
 
     /// Calls in flight.
@@ -227,7 +231,11 @@ impl Gate {
             None => {}
         }
         for lane in Lane::ALL {
-            let reserve = if lane == Lane::Bulk { self.limits.live_reserve } else { 0.0 };
+            let reserve = if lane == Lane::Bulk {
+                self.limits.live_reserve
+            } else {
+                0.0
+            };
             loop {
                 let queue = &mut state.queues[lane.index()];
                 let Some(front) = queue.front() else { break };
@@ -253,7 +261,9 @@ impl Gate {
                     // Strict priority: lower lanes never overtake this call.
                     return Some(ready);
                 }
-                let Some(waiter) = state.queues[lane.index()].pop_front() else { break };
+                let Some(waiter) = state.queues[lane.index()].pop_front() else {
+                    break;
+                };
                 if let Some(b) = state.requests.as_mut() {
                     b.level -= 1.0;
                 }
@@ -323,16 +333,31 @@ mod tests {
         }
         let mut bulk: Vec<_> = (0..100).map(|_| gate.enqueue(Lane::Bulk, 1).unwrap()).collect();
         tokio::task::yield_now().await;
-        assert_eq!(gate.queued()[Lane::Bulk.index()], 100, "bulk may not take the reserved slot");
+        assert_eq!(
+            gate.queued()[Lane::Bulk.index()],
+            100,
+            "bulk may not take the reserved slot"
+        );
         let live = gate.enqueue(Lane::Live, 1).unwrap();
         let permit = tokio::time::timeout(Duration::from_millis(10), live).await;
-        assert!(matches!(permit, Ok(Ok(_))), "live takes the reserved slot at once");
+        assert!(
+            matches!(permit, Ok(Ok(_))),
+            "live takes the reserved slot at once"
+        );
         drop(held.pop());
         tokio::task::yield_now().await;
-        assert_eq!(gate.queued()[Lane::Bulk.index()], 100, "bulk still leaves the reserve free");
+        assert_eq!(
+            gate.queued()[Lane::Bulk.index()],
+            100,
+            "bulk still leaves the reserve free"
+        );
         drop(permit);
         let first = bulk.remove(0);
-        assert!(tokio::time::timeout(Duration::from_millis(10), first).await.is_ok());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), first)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -344,7 +369,10 @@ mod tests {
             drop(permit);
         }
         let took = start.elapsed();
-        assert!(took >= Duration::from_secs(5) && took <= Duration::from_secs(7), "{took:?}");
+        assert!(
+            took >= Duration::from_secs(5) && took <= Duration::from_secs(7),
+            "{took:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -374,6 +402,10 @@ mod tests {
         drop(a);
         drop(_held);
         tokio::time::sleep(Duration::from_millis(1)).await;
-        assert_eq!(gate.in_flight(), 1, "the abandoned call's place went to the next one");
+        assert_eq!(
+            gate.in_flight(),
+            1,
+            "the abandoned call's place went to the next one"
+        );
     }
 }

@@ -160,7 +160,12 @@ struct Inner {
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print keys: only names.
-        let mut names: Vec<String> = self.inner.models.keys().map(|(p, m)| format!("{p}/{m}")).collect();
+        let mut names: Vec<String> = self
+            .inner
+            .models
+            .keys()
+            .map(|(p, m)| format!("{p}/{m}"))
+            .collect();
         names.sort();
         f.debug_struct("Executor").field("models", &names).finish()
     }
@@ -379,8 +384,11 @@ impl Executor {
                     return result;
                 }
             };
-            let Ok(Ok(_global)) =
-                tokio::time::timeout_at(request.deadline, Arc::clone(&self.inner.in_flight).acquire_owned()).await
+            let Ok(Ok(_global)) = tokio::time::timeout_at(
+                request.deadline,
+                Arc::clone(&self.inner.in_flight).acquire_owned(),
+            )
+            .await
             else {
                 result.queue_wait += queued_at.elapsed();
                 result.reply = Err(CallError::Deadline);
@@ -408,7 +416,9 @@ impl Executor {
                     Attempt::classify(status, info, text, provider.kind)
                 }
                 // Cut short by the caller's deadline: not the provider's fault.
-                Err(e) if e.is_timeout() && remaining < self.inner.settings.request_timeout() => Attempt::OutOfTime,
+                Err(e) if e.is_timeout() && remaining < self.inner.settings.request_timeout() => {
+                    Attempt::OutOfTime
+                }
                 Err(e) if e.is_timeout() => Attempt::Failed(format!("timeout after {remaining:?}")),
                 Err(e) if e.is_connect() => Attempt::Failed("connection failed".into()),
                 Err(e) => Attempt::Failed(redact(&e.to_string(), provider.api_key.as_deref())),
@@ -417,9 +427,10 @@ impl Executor {
             match outcome {
                 Attempt::Reply(reply, info) => {
                     model.gate.observe(&info, false, pause);
-                    model
-                        .gate
-                        .correct_tokens(permit.reserved_tokens, reply.usage.prompt + reply.usage.completion);
+                    model.gate.correct_tokens(
+                        permit.reserved_tokens,
+                        reply.usage.prompt + reply.usage.completion,
+                    );
                     provider.breaker.success();
                     probe_guard.armed = false;
                     if let (Some(k), None) = (cache_key, &reply.malformed_body)
@@ -467,7 +478,11 @@ impl Executor {
                 return result;
             }
             // Rate limits are paced by the gate; other failures back off here.
-            let wait = if matches!(result.reply, Err(CallError::Provider(_))) { pause } else { Duration::ZERO };
+            let wait = if matches!(result.reply, Err(CallError::Provider(_))) {
+                pause
+            } else {
+                Duration::ZERO
+            };
             if Instant::now() + wait >= request.deadline {
                 result.reply = Err(match result.reply {
                     Err(CallError::Provider(reason)) => CallError::Provider(reason),
@@ -483,7 +498,10 @@ impl Executor {
     /// `0..min(max, base * 2^n)`.
     fn backoff(&self, attempt: u32) -> Duration {
         let s = &self.inner.settings;
-        let cap = s.backoff_base_ms.saturating_mul(1u64 << attempt.min(20)).min(s.backoff_max_ms);
+        let cap = s
+            .backoff_base_ms
+            .saturating_mul(1u64 << attempt.min(20))
+            .min(s.backoff_max_ms);
         let ms = self.inner.jitter.lock().below(cap + 1);
         Duration::from_millis(ms)
     }
@@ -499,7 +517,12 @@ enum Attempt {
 }
 
 impl Attempt {
-    fn classify(status: u16, info: RateLimitInfo, text: reqwest::Result<String>, kind: ProviderKind) -> Attempt {
+    fn classify(
+        status: u16,
+        info: RateLimitInfo,
+        text: reqwest::Result<String>,
+        kind: ProviderKind,
+    ) -> Attempt {
         match status {
             200..=299 => match text {
                 Ok(body) => Attempt::Reply(parse_completion(&body), info),
@@ -675,7 +698,9 @@ impl<'a> RecordGuard<'a> {
     }
 
     fn finish(&mut self, result: &CallResult) {
-        let Some(mut record) = self.record.take() else { return };
+        let Some(mut record) = self.record.take() else {
+            return;
+        };
         record.latency_ms = self.started.elapsed().as_millis() as u64;
         record.queue_wait_ms = result.queue_wait.as_millis() as u64;
         record.retries = result.retries;
@@ -683,7 +708,11 @@ impl<'a> RecordGuard<'a> {
         record.status = self.status;
         match &result.reply {
             Ok(reply) => {
-                record.outcome = if reply.cached { CallOutcome::Cached } else { CallOutcome::Ok };
+                record.outcome = if reply.cached {
+                    CallOutcome::Cached
+                } else {
+                    CallOutcome::Ok
+                };
                 if !reply.cached {
                     record.tokens = reply.usage;
                     record.cost_usd = self
@@ -691,7 +720,9 @@ impl<'a> RecordGuard<'a> {
                         .inner
                         .models
                         .get(&(record.provider.clone(), record.model.clone()))
-                        .map_or(0.0, |m| m.config.cost_usd(reply.usage.prompt, reply.usage.completion));
+                        .map_or(0.0, |m| {
+                            m.config.cost_usd(reply.usage.prompt, reply.usage.completion)
+                        });
                 }
                 if let Some(capture) = record.capture.as_mut() {
                     capture.reply = reply

@@ -125,7 +125,9 @@ impl LlmAgent {
                 Err(problem) => problem,
             };
             // One repair attempt, if there is still time for it.
-            if repaired || problem.0 == FallbackReason::Refusal || Instant::now() + Duration::from_millis(100) >= deadline
+            if repaired
+                || problem.0 == FallbackReason::Refusal
+                || Instant::now() + Duration::from_millis(100) >= deadline
             {
                 break problem.0;
             }
@@ -164,15 +166,24 @@ type Problem = (FallbackReason, String);
 
 fn read(reply: &ChatReply, legal: &game_core::LegalActions) -> Result<reply::ParsedReply, (Problem, String)> {
     if let Some(refusal) = &reply.refusal {
-        return Err(((FallbackReason::Refusal, format!("refused: {refusal}")), String::new()));
+        return Err((
+            (FallbackReason::Refusal, format!("refused: {refusal}")),
+            String::new(),
+        ));
     }
     let Some(content) = reply.content.as_deref() else {
         let raw = reply.malformed_body.clone().unwrap_or_default();
-        return Err(((FallbackReason::Unparsable, "the reply had no content".into()), raw));
+        return Err((
+            (FallbackReason::Unparsable, "the reply had no content".into()),
+            raw,
+        ));
     };
     if reply.finish_reason.as_deref() == Some("length") {
         return Err((
-            (FallbackReason::Truncated, "the reply was cut off; keep it short".into()),
+            (
+                FallbackReason::Truncated,
+                "the reply was cut off; keep it short".into(),
+            ),
             content.to_string(),
         ));
     }

@@ -34,7 +34,9 @@ pub fn position_name(view: &TableView, seat: SeatIndex) -> &'static str {
         .map(|k| (button + k) % n)
         .filter(|&s| view.seats[s].as_ref().is_some_and(|v| v.in_hand))
         .collect();
-    let Some(index) = dealt.iter().position(|&s| s == seat) else { return "?" };
+    let Some(index) = dealt.iter().position(|&s| s == seat) else {
+        return "?";
+    };
     let count = dealt.len();
     if count == 2 {
         return if index == 1 { "BTN/SB" } else { "BB" };
@@ -83,7 +85,11 @@ pub fn situation(view: &TableView, seat: SeatIndex) -> String {
         c.seats,
         c.small_blind,
         c.big_blind,
-        if c.ante > 0 { format!(", ante {}", c.ante) } else { String::new() }
+        if c.ante > 0 {
+            format!(", ante {}", c.ante)
+        } else {
+            String::new()
+        }
     );
     if let Some(me) = view.seats.get(seat).and_then(Option::as_ref) {
         let _ = writeln!(
@@ -99,14 +105,24 @@ pub fn situation(view: &TableView, seat: SeatIndex) -> String {
     }
     match view.street {
         Some(street) if !view.board.is_empty() => {
-            let _ = writeln!(s, "Board ({}): {}.", street_name(street), format_cards(&view.board));
+            let _ = writeln!(
+                s,
+                "Board ({}): {}.",
+                street_name(street),
+                format_cards(&view.board)
+            );
         }
         _ => {
             let _ = writeln!(s, "Board: none yet (preflop).");
         }
     }
     let pot: u64 = view.pots.iter().map(|p| p.amount).sum();
-    let _ = writeln!(s, "Pot: {} ({} chips), counting bets on this street.", bb(pot, bbv), pot);
+    let _ = writeln!(
+        s,
+        "Pot: {} ({} chips), counting bets on this street.",
+        bb(pot, bbv),
+        pot
+    );
     let _ = writeln!(s, "Players:");
     for v in view.seats.iter().flatten().filter(|v| v.in_hand) {
         let status = if v.folded {
@@ -144,7 +160,13 @@ pub fn situation(view: &TableView, seat: SeatIndex) -> String {
             Action::Bet { to } => format!("bets {to}"),
             Action::Raise { to } => format!("raises to {to}"),
         };
-        let _ = write!(s, " seat {} {}{};", a.seat, what, if a.all_in { " (all-in)" } else { "" });
+        let _ = write!(
+            s,
+            " seat {} {}{};",
+            a.seat,
+            what,
+            if a.all_in { " (all-in)" } else { "" }
+        );
     }
     if !view.actions.is_empty() {
         s.push('\n');
@@ -234,11 +256,20 @@ mod tests {
     fn the_prompt_states_the_situation_and_hides_other_cards() {
         let mut t = Table::new(TableConfig::new(6, 50, 100)).unwrap();
         for seat in 0..6 {
-            t.apply(Command::Sit { seat, player: format!("p{seat}"), stack: 10_000 }).unwrap();
+            t.apply(Command::Sit {
+                seat,
+                player: format!("p{seat}"),
+                stack: 10_000,
+            })
+            .unwrap();
         }
         t.apply(Command::StartHand { seed: 3 }).unwrap();
         let seat = t.to_act().unwrap();
-        t.apply(Command::Act { seat, action: Action::Raise { to: 300 } }).unwrap();
+        t.apply(Command::Act {
+            seat,
+            action: Action::Raise { to: 300 },
+        })
+        .unwrap();
         let me = t.to_act().unwrap();
         let view = t.view(Viewer::Seat(me));
         let text = situation(&view, me);
@@ -257,14 +288,22 @@ mod tests {
             format["json_schema"]["schema"]["properties"]["action"]["enum"],
             json!(["fold", "call", "raise"])
         );
-        assert_eq!(format["json_schema"]["schema"]["properties"]["amount"]["minimum"], json!(500));
+        assert_eq!(
+            format["json_schema"]["schema"]["properties"]["amount"]["minimum"],
+            json!(500)
+        );
     }
 
     #[test]
     fn positions_are_named_from_the_button() {
         let mut t = Table::new(TableConfig::new(6, 50, 100)).unwrap();
         for seat in 0..6 {
-            t.apply(Command::Sit { seat, player: format!("p{seat}"), stack: 10_000 }).unwrap();
+            t.apply(Command::Sit {
+                seat,
+                player: format!("p{seat}"),
+                stack: 10_000,
+            })
+            .unwrap();
         }
         t.apply(Command::StartHand { seed: 1 }).unwrap();
         let v = t.view(Viewer::Spectator);

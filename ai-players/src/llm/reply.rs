@@ -42,7 +42,10 @@ pub fn parse_reply(text: &str, legal: &LegalActions) -> Result<ParsedReply, Repl
         .replace(['-', '_', ' '], "");
     let amount = match obj.get("amount") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f.round() as u64)) {
+        Some(Value::Number(n)) => match n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f.round() as u64))
+        {
             Some(a) => Some(a),
             None => return Err(ReplyProblem::Illegal(format!("amount {n} is not a chip count"))),
         },
@@ -50,7 +53,11 @@ pub fn parse_reply(text: &str, legal: &LegalActions) -> Result<ParsedReply, Repl
             Ok(a) => Some(a),
             Err(_) => return Err(ReplyProblem::Illegal(format!("amount {s:?} is not a chip count"))),
         },
-        Some(other) => return Err(ReplyProblem::Illegal(format!("amount {other} is not a chip count"))),
+        Some(other) => {
+            return Err(ReplyProblem::Illegal(format!(
+                "amount {other} is not a chip count"
+            )));
+        }
     };
     let action = to_action(&name, amount, legal)?;
     let text_field = |key: &str| {
@@ -92,14 +99,22 @@ fn to_action(name: &str, amount: Option<u64>, legal: &LegalActions) -> Result<Ac
             None if legal.call.is_some() => Action::Call,
             None => return Err(ReplyProblem::Illegal("all-in is not possible now".into())),
         },
-        other => return Err(ReplyProblem::Illegal(format!("{other:?} is not a legal action now"))),
+        other => {
+            return Err(ReplyProblem::Illegal(format!(
+                "{other:?} is not a legal action now"
+            )));
+        }
     };
     debug_assert!(legal.allows(action));
     Ok(action)
 }
 
 fn sized_action(legal: &LegalActions, to: u64) -> Action {
-    if legal.bet.is_some() { Action::Bet { to } } else { Action::Raise { to } }
+    if legal.bet.is_some() {
+        Action::Bet { to }
+    } else {
+        Action::Raise { to }
+    }
 }
 
 /// The first JSON object in the text: the whole text, a fenced block, or
@@ -195,23 +210,43 @@ mod tests {
     #[test]
     fn illegal_and_unparsable_replies_are_told_apart() {
         let legal = facing_bet();
-        assert!(matches!(parse_reply("no idea", &legal), Err(ReplyProblem::Unparsable(_))));
-        assert!(matches!(parse_reply("{\"action\": \"raise\"", &legal), Err(ReplyProblem::Unparsable(_))));
-        assert!(matches!(parse_reply(r#"{"action":"check"}"#, &legal), Err(ReplyProblem::Illegal(_))));
+        assert!(matches!(
+            parse_reply("no idea", &legal),
+            Err(ReplyProblem::Unparsable(_))
+        ));
+        assert!(matches!(
+            parse_reply("{\"action\": \"raise\"", &legal),
+            Err(ReplyProblem::Unparsable(_))
+        ));
+        assert!(matches!(
+            parse_reply(r#"{"action":"check"}"#, &legal),
+            Err(ReplyProblem::Illegal(_))
+        ));
         assert!(matches!(
             parse_reply(r#"{"action":"raise","amount":200}"#, &legal),
             Err(ReplyProblem::Illegal(_))
         ));
-        assert!(matches!(parse_reply(r#"{"action":"raise"}"#, &legal), Err(ReplyProblem::Illegal(_))));
-        assert!(matches!(parse_reply(r#"{"action":"dance"}"#, &legal), Err(ReplyProblem::Illegal(_))));
+        assert!(matches!(
+            parse_reply(r#"{"action":"raise"}"#, &legal),
+            Err(ReplyProblem::Illegal(_))
+        ));
+        assert!(matches!(
+            parse_reply(r#"{"action":"dance"}"#, &legal),
+            Err(ReplyProblem::Illegal(_))
+        ));
     }
 
     #[test]
     fn harmless_wordings_map_to_the_legal_action() {
         let legal = facing_bet();
-        assert_eq!(parse_reply(r#"{"action":"all-in"}"#, &legal).unwrap().action, Action::Raise { to: 5000 });
         assert_eq!(
-            parse_reply(r#"{"action":"bet","amount":400}"#, &legal).unwrap().action,
+            parse_reply(r#"{"action":"all-in"}"#, &legal).unwrap().action,
+            Action::Raise { to: 5000 }
+        );
+        assert_eq!(
+            parse_reply(r#"{"action":"bet","amount":400}"#, &legal)
+                .unwrap()
+                .action,
             Action::Raise { to: 400 }
         );
         let free = LegalActions {
@@ -221,7 +256,13 @@ mod tests {
             bet: Some(AmountRange { min: 100, max: 5000 }),
             raise: None,
         };
-        assert_eq!(parse_reply(r#"{"action":"fold"}"#, &free).unwrap().action, Action::Check);
-        assert_eq!(parse_reply(r#"{"action":"call"}"#, &free).unwrap().action, Action::Check);
+        assert_eq!(
+            parse_reply(r#"{"action":"fold"}"#, &free).unwrap().action,
+            Action::Check
+        );
+        assert_eq!(
+            parse_reply(r#"{"action":"call"}"#, &free).unwrap().action,
+            Action::Check
+        );
     }
 }

@@ -45,7 +45,12 @@ pub fn drain(rx: &mut mpsc::Receiver<UsageRecord>) -> Vec<UsageRecord> {
 pub fn turn(seed: u64, lane: Lane, within: Duration) -> Turn {
     let mut t = Table::new(TableConfig::new(6, 50, 100)).expect("config");
     for seat in 0..6 {
-        t.apply(Command::Sit { seat, player: format!("p{seat}"), stack: 10_000 }).expect("sit");
+        t.apply(Command::Sit {
+            seat,
+            player: format!("p{seat}"),
+            stack: 10_000,
+        })
+        .expect("sit");
     }
     t.apply(Command::StartHand { seed }).expect("start");
     let seat = t.to_act().expect("someone acts");

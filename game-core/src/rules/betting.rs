@@ -239,9 +239,6 @@ impl Table {
     /// Ends the betting on a street: returns the uncalled part of a bet, then
     /// deals the next street (returning the button, left of which action
     /// resumes) or ends the hand (returning `None`).
-    ///
-    /// Kept out of line: it runs a few times a hand, `continue_hand` after
-    /// every action, and inlined it would make every call save more registers.
     fn close_street(&mut self, events: &mut Vec<Event>) -> Option<SeatIndex> {
         let big_blind = self.config.big_blind;
         let hand = self.hand.as_mut()?;
