@@ -149,7 +149,11 @@ impl Gate {
             let mut state = self.state.lock();
             let queue = &mut state.queues[lane.index()];
             if queue.len() >= self.limits.max_queued {
-                return Err(QueueFull::Full);
+                // Callers that gave up (deadline, cancelled) still hold places.
+                queue.retain(|w| !w.tx.is_closed());
+                if queue.len() >= self.limits.max_queued {
+                    return Err(QueueFull::Full);
+                }
             }
             queue.push_back(Waiter { tokens, tx });
         }
