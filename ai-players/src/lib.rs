@@ -12,6 +12,8 @@
 //!   and the bounded sink they go to.
 //! - [`mock`]: a simulated OpenAI-compatible provider (the `mock-llm` binary).
 
+#![warn(missing_docs)]
+
 pub mod agent;
 pub mod bots;
 pub mod config;

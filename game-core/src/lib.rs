@@ -17,6 +17,8 @@
 //! - [`phh`]: Poker Hand History export and import (pokerkit's format).
 //! - [`sim`]: random legal play for tests and benchmarks.
 
+#![warn(missing_docs)]
+
 pub mod card;
 pub mod command;
 pub mod deck;
