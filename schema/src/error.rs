@@ -1,0 +1,124 @@
+//! `StoreError`: what failed in the store, typed so callers can explain it.
+
+use std::sync::Arc;
+
+/// Every way a store operation can fail. Cheap to clone (sources are shared),
+/// so one failed group commit can be reported to every caller in the batch.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database answered with an error or could not be reached.
+    #[error("database error during {op}: {source}")]
+    Database {
+        /// The operation that failed (`append_events`, `load_table`, ...).
+        op: &'static str,
+        /// What the driver reported.
+        #[source]
+        source: Arc<sqlx::Error>,
+    },
+    /// Applying the migrations at start-up failed.
+    #[error("migrating the {backend} database failed: {source}")]
+    Migration {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// What the migrator reported.
+        #[source]
+        source: Arc<sqlx::migrate::MigrateError>,
+    },
+    /// Opening the database failed (bad path or URL, unreachable server).
+    #[error("cannot open the {backend} database: {source}")]
+    Connect {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// What the driver reported.
+        #[source]
+        source: Arc<sqlx::Error>,
+    },
+    /// A row the operation needs does not exist.
+    #[error("{what} {id:?} not found")]
+    NotFound {
+        /// The kind of thing (`table`, `experiment`, ...).
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// A row with this key already exists (an id, a token hash, an event seq).
+    #[error("{what} {id:?} already exists")]
+    Duplicate {
+        /// The kind of thing.
+        what: &'static str,
+        /// Its key.
+        id: String,
+    },
+    /// A row refers to something that does not exist (e.g. events for an unknown table).
+    #[error("{what} refers to a missing row: {detail}")]
+    MissingReference {
+        /// The kind of row being written.
+        what: &'static str,
+        /// What the database said.
+        detail: String,
+    },
+    /// An append would leave a hole in a table's log.
+    #[error("table {table_id:?}: expected event seq {expected}, got {got}")]
+    SequenceGap {
+        /// The table.
+        table_id: String,
+        /// The next seq the log accepts.
+        expected: u64,
+        /// The seq that was sent.
+        got: u64,
+    },
+    /// A value could not be encoded for storage.
+    #[error("cannot encode {what}: {detail}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// Why it failed.
+        detail: String,
+    },
+    /// A stored value is not what this version of the code can read.
+    #[error("corrupt {what} in the store: {detail}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// Why it is unreadable.
+        detail: String,
+    },
+    /// The event writer task is gone (shut down or panicked); nothing more is written.
+    #[error("the event writer has stopped")]
+    WriterClosed,
+}
+
+impl StoreError {
+    /// Maps a driver error for `op`, recognising unique and foreign-key violations.
+    pub(crate) fn db(op: &'static str, what: &'static str, id: &str, err: sqlx::Error) -> StoreError {
+        if let sqlx::Error::Database(db) = &err {
+            match db.kind() {
+                sqlx::error::ErrorKind::UniqueViolation => {
+                    return StoreError::Duplicate {
+                        what,
+                        id: id.to_owned(),
+                    };
+                }
+                sqlx::error::ErrorKind::ForeignKeyViolation => {
+                    return StoreError::MissingReference {
+                        what,
+                        detail: db.message().to_owned(),
+                    };
+                }
+                _ => {}
+            }
+        }
+        StoreError::Database {
+            op,
+            source: Arc::new(err),
+        }
+    }
+
+    /// Maps a driver error for `op`, when no constraint can be the cause.
+    pub(crate) fn op(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+        move |err| StoreError::Database {
+            op,
+            source: Arc::new(err),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! `schema`: Showdown's storage. SQL migrations for SQLite and Postgres, the
+//! [`Repository`] trait, its two implementations, and the [`EventWriter`]
+//! that group-commits the event logs of all tables.
+//!
+//! # Layout
+//! - [`error`]: [`StoreError`], what failed and why.
+//! - [`model`]: the stored rows (tables, events, hands, chat, usage, decisions, experiments).
+//! - [`repository`]: the [`Repository`] trait both backends implement.
+//! - [`sqlite`]: [`SqliteRepo`], WAL, one writer connection plus a read pool.
+//! - [`postgres`]: [`PgRepo`], one pool, optional per-schema isolation.
+//! - [`writer`]: [`EventWriter`], one task batching appends from every table into one transaction.
+//! - `common` (private): the SQL both backends share.
+//!
+//! Migrations live in `migrations/sqlite/` and `migrations/postgres/` and run
+//! when a repository is opened.
+
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod common;
+pub mod error;
+pub mod model;
+pub mod postgres;
+pub mod repository;
+pub mod sqlite;
+pub mod writer;
+
+pub use error::StoreError;
+pub use model::{
+    ChatMessage, DecisionRow, EventRecord, ExperimentRecord, ExperimentStatus, HandRecord, PlayerRecord,
+    RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals, now_ms,
+};
+pub use postgres::{PgConfig, PgRepo};
+pub use repository::{Repository, StoreResult};
+pub use sqlite::{SqliteConfig, SqliteRepo};
+pub use writer::{EventWriter, Receipt, WriterConfig, WriterStats, WriterTask};

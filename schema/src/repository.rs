@@ -1,0 +1,124 @@
+//! The `Repository` trait: everything the server and the experiment runner
+//! read from and write to the store, whatever the backend.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::error::StoreError;
+use crate::model::{
+    ChatMessage, DecisionRow, EventRecord, ExperimentRecord, ExperimentStatus, HandRecord, PlayerRecord,
+    RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals,
+};
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The store, as the rest of Showdown sees it. Implemented by
+/// [`SqliteRepo`](crate::SqliteRepo) and [`PgRepo`](crate::PgRepo); both pass
+/// the same conformance suite (`tests/conformance.rs`). Clones share one pool.
+pub trait Repository: Clone + Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for messages and metrics.
+    fn backend(&self) -> &'static str;
+
+    /// Registers a player; `Duplicate` if the id or token hash is taken.
+    fn create_player(&self, player: &PlayerRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The player whose token hashes to `token_hash`, if any.
+    fn player_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = StoreResult<Option<PlayerRecord>>> + Send;
+    /// The player with this id; `NotFound` otherwise.
+    fn load_player(&self, id: &str) -> impl Future<Output = StoreResult<PlayerRecord>> + Send;
+
+    /// Creates a table; `Duplicate` if the id is taken.
+    fn create_table(&self, table: &TableRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The table with this id; `NotFound` otherwise.
+    fn load_table(&self, id: &str) -> impl Future<Output = StoreResult<TableRecord>> + Send;
+    /// Tables, oldest first, optionally only those with `status`.
+    fn list_tables(
+        &self,
+        status: Option<TableStatus>,
+    ) -> impl Future<Output = StoreResult<Vec<TableRecord>>> + Send;
+    /// Changes a table's status; `NotFound` if there is no such table.
+    fn set_table_status(&self, id: &str, status: TableStatus)
+    -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Inserts events in one transaction, all or nothing. A `(table_id, seq)`
+    /// already stored fails the whole call with `Duplicate`. Gap checks and
+    /// idempotent resends are the [`EventWriter`](crate::EventWriter)'s job.
+    fn append_events(&self, events: &[EventRecord]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Up to `limit` events of a table with seq > `after_seq`, in order.
+    fn events_since(
+        &self,
+        table_id: &str,
+        after_seq: u64,
+        limit: u64,
+    ) -> impl Future<Output = StoreResult<Vec<EventRecord>>> + Send;
+    /// The highest stored seq of a table, 0 if it has no events.
+    fn last_seq(&self, table_id: &str) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Stores a finished hand's summary; `Duplicate` if already recorded.
+    fn record_hand(&self, hand: &HandRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// One hand's summary; `NotFound` otherwise.
+    fn load_hand(&self, table_id: &str, hand: u64) -> impl Future<Output = StoreResult<HandRecord>> + Send;
+    /// Up to `limit` hands of a table numbered after `after_hand`, in order.
+    fn list_hands(
+        &self,
+        table_id: &str,
+        after_hand: u64,
+        limit: u64,
+    ) -> impl Future<Output = StoreResult<Vec<HandRecord>>> + Send;
+
+    /// Stores a chat line and returns its id.
+    fn add_chat(&self, message: &ChatMessage) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// The last `limit` chat lines of a table, oldest first.
+    fn recent_chat(
+        &self,
+        table_id: &str,
+        limit: u64,
+    ) -> impl Future<Output = StoreResult<Vec<ChatMessage>>> + Send;
+
+    /// Stores LLM usage records in one transaction (the executor's sink drains in batches).
+    fn record_usage(&self, rows: &[UsageRow]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Usage rows matching `query`, oldest first.
+    fn list_usage(&self, query: &RecordQuery) -> impl Future<Output = StoreResult<Vec<UsageRow>>> + Send;
+    /// Totals (calls, tokens, cost) over the rows matching `query` (its limit is ignored).
+    fn usage_totals(&self, query: &RecordQuery) -> impl Future<Output = StoreResult<UsageTotals>> + Send;
+
+    /// Stores captured decisions in one transaction.
+    fn record_decisions(&self, rows: &[DecisionRow]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Decisions matching `query`, oldest first.
+    fn list_decisions(
+        &self,
+        query: &RecordQuery,
+    ) -> impl Future<Output = StoreResult<Vec<DecisionRow>>> + Send;
+    /// Sets how long prompts and raw replies are kept (`None`: forever).
+    fn set_capture_retention(
+        &self,
+        retention: Option<Duration>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// How long prompts and raw replies are kept (`None`: forever, the default).
+    fn capture_retention(&self) -> impl Future<Output = StoreResult<Option<Duration>>> + Send;
+    /// Erases the prompt and raw reply of decisions older than the retention
+    /// at `now_ms` (the decision itself stays for statistics); returns how many.
+    fn prune_captures(&self, now_ms: u64) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Creates an experiment; `Duplicate` if the id is taken.
+    fn create_experiment(
+        &self,
+        experiment: &ExperimentRecord,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// One experiment; `NotFound` otherwise.
+    fn load_experiment(&self, id: &str) -> impl Future<Output = StoreResult<ExperimentRecord>> + Send;
+    /// All experiments, oldest first.
+    fn list_experiments(&self) -> impl Future<Output = StoreResult<Vec<ExperimentRecord>>> + Send;
+    /// Records progress (and results, when given); `NotFound` if there is no such experiment.
+    fn update_experiment(
+        &self,
+        id: &str,
+        status: ExperimentStatus,
+        hands_done: u64,
+        results: Option<&str>,
+        now_ms: u64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}

@@ -1,0 +1,407 @@
+//! `EventWriter`: one task that appends the events of every table, batching
+//! them into one transaction per flush (group commit).
+//!
+//! Tables send their events on a bounded channel and get a [`Receipt`] that
+//! resolves once the events are committed. The writer collects requests until
+//! it has `max_batch` events or `flush_after` has passed since the first one,
+//! then commits them all at once, so a thousand tables cost one transaction
+//! per batch instead of one each. While a commit runs, new requests wait in
+//! the channel; when it is full, `append` waits too (backpressure: memory
+//! stays bounded however slow the database is).
+//!
+//! Sequence numbers are assigned by the caller (the table task). The writer
+//! keeps each table's next expected seq (read from the store the first time
+//! it sees a table) and, per request, atomically:
+//! - skips events whose seq is already stored or already accepted (so a
+//!   restarted writer, or a caller re-sending after an error, is idempotent),
+//! - rejects the whole request with [`StoreError::SequenceGap`] if it would
+//!   leave a hole.
+//!
+//! Hence a successful receipt for seq N means every seq up to N of that table
+//! is durable: after a failed commit the table's position is re-read from
+//! the store, so later requests that depended on the lost ones fail as gaps.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::error::StoreError;
+use crate::model::EventRecord;
+use crate::repository::{Repository, StoreResult};
+
+/// How the writer batches.
+#[derive(Clone, Debug)]
+pub struct WriterConfig {
+    /// Requests (appends) that may wait in the channel; `append` waits beyond.
+    pub capacity: usize,
+    /// Commit as soon as a batch holds this many events.
+    pub max_batch: usize,
+    /// Commit at the latest this long after the first request of a batch arrived.
+    pub flush_after: Duration,
+}
+
+impl Default for WriterConfig {
+    /// 4,096 pending requests, batches of up to 4,096 events, 2 ms linger.
+    fn default() -> WriterConfig {
+        WriterConfig {
+            capacity: 4096,
+            max_batch: 4096,
+            flush_after: Duration::from_millis(2),
+        }
+    }
+}
+
+/// Counters of what the writer has committed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions committed (successful batches).
+    pub batches: u64,
+    /// Events committed.
+    pub events: u64,
+    /// Batches that failed.
+    pub failed_batches: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    batches: AtomicU64,
+    events: AtomicU64,
+    failed_batches: AtomicU64,
+}
+
+/// One append: a table's events, and where to say when they are durable.
+struct Request {
+    events: Vec<EventRecord>,
+    done: oneshot::Sender<StoreResult<()>>,
+}
+
+/// The sending side of the writer. Cheap to clone: every table holds one.
+#[derive(Clone, Debug)]
+pub struct EventWriter {
+    tx: mpsc::Sender<Request>,
+    counters: Arc<Counters>,
+}
+
+/// Resolves when the events of one append are committed (or failed).
+#[derive(Debug)]
+#[must_use = "a receipt does nothing unless awaited; drop it to not wait"]
+pub struct Receipt {
+    rx: oneshot::Receiver<StoreResult<()>>,
+}
+
+impl Receipt {
+    /// Waits until the events are durable; `WriterClosed` if the writer died first.
+    pub async fn durable(self) -> StoreResult<()> {
+        self.rx.await.map_err(|_| StoreError::WriterClosed)?
+    }
+}
+
+/// The writer task; join it after dropping every [`EventWriter`] to be sure
+/// the last batch is committed.
+#[derive(Debug)]
+pub struct WriterTask {
+    handle: JoinHandle<()>,
+}
+
+impl WriterTask {
+    /// Waits for the task to finish (it does once every sender is dropped).
+    pub async fn join(self) -> StoreResult<()> {
+        self.handle.await.map_err(|_| StoreError::WriterClosed)
+    }
+
+    /// Stops the task at once; pending receipts resolve to `WriterClosed`.
+    pub fn abort(&self) {
+        self.handle.abort();
+    }
+}
+
+impl EventWriter {
+    /// Starts the writer task for `repo` on the current tokio runtime.
+    pub fn spawn<R: Repository>(repo: R, config: WriterConfig) -> (EventWriter, WriterTask) {
+        let (tx, rx) = mpsc::channel(config.capacity.max(1));
+        let counters = Arc::new(Counters::default());
+        let handle = tokio::spawn(run(repo, rx, config, counters.clone()));
+        (EventWriter { tx, counters }, WriterTask { handle })
+    }
+
+    /// Queues `events` (waiting while the channel is full) and returns a
+    /// receipt for their durability. Events of one table must be sent in seq
+    /// order, from one task.
+    pub async fn append(&self, events: Vec<EventRecord>) -> StoreResult<Receipt> {
+        let (done, rx) = oneshot::channel();
+        self.tx
+            .send(Request { events, done })
+            .await
+            .map_err(|_| StoreError::WriterClosed)?;
+        Ok(Receipt { rx })
+    }
+
+    /// Appends and waits until durable.
+    pub async fn append_durable(&self, events: Vec<EventRecord>) -> StoreResult<()> {
+        self.append(events).await?.durable().await
+    }
+
+    /// Waits until everything sent before this call is committed (or failed).
+    pub async fn flush(&self) -> StoreResult<()> {
+        self.append_durable(Vec::new()).await
+    }
+
+    /// What has been committed so far.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            batches: self.counters.batches.load(Ordering::Relaxed),
+            events: self.counters.events.load(Ordering::Relaxed),
+            failed_batches: self.counters.failed_batches.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The writer loop: gather a batch, commit it, answer every request in it.
+async fn run<R: Repository>(
+    repo: R,
+    mut rx: mpsc::Receiver<Request>,
+    config: WriterConfig,
+    counters: Arc<Counters>,
+) {
+    let mut next: HashMap<String, u64> = HashMap::new();
+    let max_batch = config.max_batch.max(1);
+    loop {
+        let Some(first) = rx.recv().await else { break };
+        let deadline = Instant::now() + config.flush_after;
+        let mut size = first.events.len();
+        let mut batch = vec![first];
+        let mut closed = false;
+        while size < max_batch {
+            let request = match rx.try_recv() {
+                Ok(r) => r,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(r)) => r,
+                        Ok(None) => {
+                            closed = true;
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            };
+            size += request.events.len();
+            batch.push(request);
+        }
+        commit(&repo, &mut next, batch, &counters).await;
+        if closed {
+            break;
+        }
+    }
+}
+
+/// A request whose events passed the sequence check: its slice of the batch.
+struct Accepted {
+    range: Range<usize>,
+    tables: Vec<String>,
+    done: oneshot::Sender<StoreResult<()>>,
+}
+
+/// Checks, commits and answers one batch.
+async fn commit<R: Repository>(
+    repo: &R,
+    next: &mut HashMap<String, u64>,
+    batch: Vec<Request>,
+    counters: &Counters,
+) {
+    // Learn where unseen tables stand.
+    for request in &batch {
+        for event in &request.events {
+            if next.contains_key(&event.table_id) {
+                continue;
+            }
+            match repo.last_seq(&event.table_id).await {
+                Ok(last) => {
+                    next.insert(event.table_id.clone(), last + 1);
+                }
+                Err(e) => {
+                    counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                    for request in batch {
+                        let _ = request.done.send(Err(e.clone()));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    let mut events = Vec::with_capacity(batch.iter().map(|r| r.events.len()).sum());
+    let mut accepted = Vec::with_capacity(batch.len());
+    for request in batch {
+        match check(next, &request.events) {
+            Ok((keep, updates)) => {
+                let start = events.len();
+                let mut tables = Vec::with_capacity(updates.len());
+                for (table, seq) in updates {
+                    next.insert(table.clone(), seq);
+                    tables.push(table);
+                }
+                events.extend(
+                    request
+                        .events
+                        .into_iter()
+                        .zip(keep)
+                        .filter_map(|(e, k)| k.then_some(e)),
+                );
+                accepted.push(Accepted {
+                    range: start..events.len(),
+                    tables,
+                    done: request.done,
+                });
+            }
+            Err(gap) => {
+                let _ = request.done.send(Err(gap));
+            }
+        }
+    }
+    if events.is_empty() {
+        for a in accepted {
+            let _ = a.done.send(Ok(()));
+        }
+        return;
+    }
+
+    match repo.append_events(&events).await {
+        Ok(()) => {
+            counters.batches.fetch_add(1, Ordering::Relaxed);
+            counters.events.fetch_add(events.len() as u64, Ordering::Relaxed);
+            for a in accepted {
+                let _ = a.done.send(Ok(()));
+            }
+        }
+        Err(err @ (StoreError::Duplicate { .. } | StoreError::MissingReference { .. })) => {
+            // One request's fault (an unknown table, a row written behind the
+            // writer's back): commit the others one by one so only it fails.
+            counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %err, "event batch rejected; retrying its appends one by one");
+            let mut failed: HashMap<String, StoreError> = HashMap::new();
+            for a in accepted {
+                if let Some(e) = a.tables.iter().find_map(|t| failed.get(t)) {
+                    let _ = a.done.send(Err(e.clone()));
+                    continue;
+                }
+                let result = repo.append_events(&events[a.range.clone()]).await;
+                if let Err(e) = &result {
+                    for t in &a.tables {
+                        failed.insert(t.clone(), e.clone());
+                    }
+                } else {
+                    counters.batches.fetch_add(1, Ordering::Relaxed);
+                    counters.events.fetch_add(a.range.len() as u64, Ordering::Relaxed);
+                }
+                let _ = a.done.send(result);
+            }
+            for t in failed.keys() {
+                next.remove(t);
+            }
+        }
+        Err(err) => {
+            counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %err, events = events.len(), "event batch failed");
+            for a in accepted {
+                for t in &a.tables {
+                    next.remove(t);
+                }
+                let _ = a.done.send(Err(err.clone()));
+            }
+        }
+    }
+}
+
+/// The sequence check of one request against the tables' next expected seqs:
+/// which events are new, and where each table stands after them.
+type Checked = (Vec<bool>, Vec<(String, u64)>);
+
+/// Checks one request atomically: stored or repeated seqs are skipped, a hole fails it all.
+fn check(next: &HashMap<String, u64>, events: &[EventRecord]) -> StoreResult<Checked> {
+    // Usually one table per request: a short list beats a map.
+    let mut local: Vec<(&str, u64)> = Vec::new();
+    let mut keep = Vec::with_capacity(events.len());
+    for e in events {
+        if e.seq == 0 {
+            return Err(StoreError::Encode {
+                what: "event",
+                detail: format!("table {:?}: seqs start at 1, got 0", e.table_id),
+            });
+        }
+        let pos = local.iter().position(|(t, _)| *t == e.table_id);
+        let expected = match pos {
+            Some(i) => local[i].1,
+            None => next.get(&e.table_id).copied().unwrap_or(1),
+        };
+        if e.seq < expected {
+            keep.push(false);
+            continue;
+        }
+        if e.seq > expected {
+            return Err(StoreError::SequenceGap {
+                table_id: e.table_id.clone(),
+                expected,
+                got: e.seq,
+            });
+        }
+        keep.push(true);
+        match pos {
+            Some(i) => local[i].1 = expected + 1,
+            None => local.push((e.table_id.as_str(), expected + 1)),
+        }
+    }
+    Ok((keep, local.into_iter().map(|(t, s)| (t.to_owned(), s)).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use game_core::Event;
+
+    use super::check;
+    use crate::error::StoreError;
+    use crate::model::EventRecord;
+
+    fn ev(table: &str, seq: u64) -> EventRecord {
+        EventRecord::new(table, seq, 1, &Event::SatIn { seat: 0 }).expect("encode")
+    }
+
+    #[test]
+    fn check_skips_stored_accepts_next_and_rejects_holes() {
+        let next = HashMap::from([("a".to_owned(), 3), ("b".to_owned(), 1)]);
+        let (keep, updates) = check(
+            &next,
+            &[ev("a", 1), ev("a", 2), ev("a", 3), ev("b", 1), ev("a", 4)],
+        )
+        .expect("valid");
+        assert_eq!(keep, vec![false, false, true, true, true]);
+        assert_eq!(updates, vec![("a".to_owned(), 5), ("b".to_owned(), 2)]);
+        // A repeat inside one request is skipped like a stored one.
+        let (keep, _) = check(&next, &[ev("a", 3), ev("a", 3)]).expect("valid");
+        assert_eq!(keep, vec![true, false]);
+        assert!(matches!(
+            check(&next, &[ev("a", 3), ev("a", 5)]),
+            Err(StoreError::SequenceGap {
+                expected: 4,
+                got: 5,
+                ..
+            })
+        ));
+        assert!(matches!(
+            check(&next, &[ev("b", 0)]),
+            Err(StoreError::Encode { .. })
+        ));
+    }
+}

@@ -1,0 +1,554 @@
+//! The conformance suite: one generic body per feature, run against SQLite
+//! and (when `TEST_DATABASE_URL` is set) Postgres.
+
+mod helpers;
+
+use std::time::Duration;
+
+use game_core::{Event, Visibility};
+use helpers::{PgSchema, event, events, sqlite_repo, table};
+use schema::{
+    ChatMessage, DecisionRow, EventWriter, ExperimentRecord, ExperimentStatus, HandRecord, PlayerRecord,
+    RecordQuery, Repository, StoreError, TableStatus, UsageRow, WriterConfig,
+};
+
+/// Instantiates `$body(repo)` once per backend.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (repo, _db) = super::sqlite_repo().await;
+                    super::$name(repo).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(pg) = super::PgSchema::new(concat!("postgres::", stringify!($name))) else {
+                        return;
+                    };
+                    let repo = pg.connect().await;
+                    super::$name(repo.clone()).await;
+                    repo.close().await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    players,
+    tables,
+    events_round_trip,
+    events_are_unique_and_need_a_table,
+    writer_batches_many_tables,
+    writer_rejects_gaps_and_skips_resends,
+    writer_restart_resumes,
+    writer_isolates_a_bad_append,
+    hands,
+    chat,
+    usage,
+    decisions_and_retention,
+    experiments,
+    closed_store_reports_errors,
+);
+
+fn player(id: &str, token_hash: &str) -> PlayerRecord {
+    PlayerRecord {
+        id: id.to_owned(),
+        display_name: format!("Player {id}"),
+        token_hash: token_hash.to_owned(),
+        created_at_ms: 1,
+    }
+}
+
+async fn players<R: Repository>(repo: R) {
+    repo.create_player(&player("p1", "h1")).await.unwrap();
+    repo.create_player(&player("p2", "h2")).await.unwrap();
+    assert!(matches!(
+        repo.create_player(&player("p1", "h3")).await,
+        Err(StoreError::Duplicate { what: "player", .. })
+    ));
+    assert!(matches!(
+        repo.create_player(&player("p3", "h1")).await,
+        Err(StoreError::Duplicate { .. })
+    ));
+    assert_eq!(
+        repo.player_by_token_hash("h2").await.unwrap(),
+        Some(player("p2", "h2"))
+    );
+    assert_eq!(repo.player_by_token_hash("nope").await.unwrap(), None);
+    assert_eq!(repo.load_player("p1").await.unwrap(), player("p1", "h1"));
+    assert!(matches!(
+        repo.load_player("p9").await,
+        Err(StoreError::NotFound { what: "player", .. })
+    ));
+}
+
+async fn tables<R: Repository>(repo: R) {
+    let mut a = table("a");
+    let mut b = table("b");
+    b.created_at_ms += 1;
+    b.config.ante = 1;
+    repo.create_table(&a).await.unwrap();
+    repo.create_table(&b).await.unwrap();
+    assert!(matches!(
+        repo.create_table(&a).await,
+        Err(StoreError::Duplicate { what: "table", .. })
+    ));
+    assert_eq!(repo.load_table("b").await.unwrap(), b);
+    assert_eq!(repo.list_tables(None).await.unwrap(), vec![a.clone(), b.clone()]);
+    repo.set_table_status("a", TableStatus::Running).await.unwrap();
+    a.status = TableStatus::Running;
+    assert_eq!(
+        repo.list_tables(Some(TableStatus::Running)).await.unwrap(),
+        vec![a]
+    );
+    assert_eq!(repo.list_tables(Some(TableStatus::Open)).await.unwrap(), vec![b]);
+    assert!(matches!(
+        repo.set_table_status("zz", TableStatus::Closed).await,
+        Err(StoreError::NotFound { what: "table", .. })
+    ));
+    assert!(matches!(
+        repo.load_table("zz").await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+async fn events_round_trip<R: Repository>(repo: R) {
+    repo.create_table(&table("t")).await.unwrap();
+    repo.create_table(&table("u")).await.unwrap();
+    assert_eq!(repo.last_seq("t").await.unwrap(), 0);
+    let sent = events("t", 1, 300);
+    repo.append_events(&sent).await.unwrap();
+    repo.append_events(&events("u", 1, 5)).await.unwrap();
+    repo.append_events(&[]).await.unwrap();
+    assert_eq!(repo.last_seq("t").await.unwrap(), 300);
+    assert_eq!(repo.events_since("t", 0, 1000).await.unwrap(), sent);
+    assert_eq!(
+        repo.events_since("t", 290, 5).await.unwrap(),
+        sent[290..295].to_vec()
+    );
+    assert!(repo.events_since("t", 300, 10).await.unwrap().is_empty());
+    assert!(repo.events_since("nobody", 0, 10).await.unwrap().is_empty());
+
+    let stored = &repo.events_since("t", 0, 1).await.unwrap()[0];
+    assert_eq!(stored.kind, "deck_shuffled");
+    assert_eq!(stored.visibility, "server");
+    assert!(matches!(stored.event().unwrap(), Event::DeckShuffled { .. }));
+    let second = &repo.events_since("t", 1, 1).await.unwrap()[0];
+    assert_eq!(second.kind, "chips_added");
+    assert_eq!(second.visibility, "public");
+    assert_eq!(second.event().unwrap().visibility(), Visibility::Public);
+}
+
+async fn events_are_unique_and_need_a_table<R: Repository>(repo: R) {
+    repo.create_table(&table("t")).await.unwrap();
+    repo.append_events(&events("t", 1, 3)).await.unwrap();
+    // A batch holding one stored (table, seq) fails as a whole.
+    assert!(matches!(
+        repo.append_events(&events("t", 3, 6)).await,
+        Err(StoreError::Duplicate { what: "event", .. })
+    ));
+    assert_eq!(repo.last_seq("t").await.unwrap(), 3);
+    assert!(matches!(
+        repo.append_events(&events("ghost", 1, 2)).await,
+        Err(StoreError::MissingReference { what: "event", .. })
+    ));
+}
+
+async fn writer_batches_many_tables<R: Repository>(repo: R) {
+    const TABLES: usize = 50;
+    const EVENTS: u64 = 40;
+    for t in 0..TABLES {
+        repo.create_table(&table(&format!("w{t}"))).await.unwrap();
+    }
+    let (writer, task) = EventWriter::spawn(repo.clone(), WriterConfig::default());
+    let mut tasks = Vec::new();
+    for t in 0..TABLES {
+        let writer = writer.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("w{t}");
+            for seq in 1..=EVENTS {
+                let receipt = writer.append(vec![event(&id, seq)]).await.unwrap();
+                if seq % 10 == 0 {
+                    // The end of a hand: wait until it is durable.
+                    receipt.durable().await.unwrap();
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    writer.flush().await.unwrap();
+    let stats = writer.stats();
+    assert_eq!(stats.events, TABLES as u64 * EVENTS);
+    assert!(
+        stats.batches < stats.events / 4,
+        "group commit should batch: {stats:?}"
+    );
+    drop(writer);
+    task.join().await.unwrap();
+    for t in 0..TABLES {
+        let id = format!("w{t}");
+        assert_eq!(
+            repo.events_since(&id, 0, 1000).await.unwrap(),
+            events(&id, 1, EVENTS)
+        );
+    }
+}
+
+async fn writer_rejects_gaps_and_skips_resends<R: Repository>(repo: R) {
+    repo.create_table(&table("g")).await.unwrap();
+    let (writer, _task) = EventWriter::spawn(repo.clone(), WriterConfig::default());
+    writer.append_durable(events("g", 1, 5)).await.unwrap();
+    let gap = writer.append_durable(events("g", 7, 8)).await;
+    assert!(
+        matches!(gap, Err(StoreError::SequenceGap { ref table_id, expected: 6, got: 7 }) if table_id == "g"),
+        "{gap:?}"
+    );
+    // A request that overlaps what is stored only adds the new part.
+    writer.append_durable(events("g", 3, 8)).await.unwrap();
+    // A request with a hole in the middle is rejected as a whole.
+    let mut holed = events("g", 9, 10);
+    holed.push(event("g", 12));
+    assert!(matches!(
+        writer.append_durable(holed).await,
+        Err(StoreError::SequenceGap {
+            expected: 11,
+            got: 12,
+            ..
+        })
+    ));
+    assert!(matches!(
+        writer.append_durable(vec![event("g", 0)]).await,
+        Err(StoreError::Encode { .. })
+    ));
+    assert_eq!(repo.events_since("g", 0, 100).await.unwrap(), events("g", 1, 8));
+}
+
+async fn writer_restart_resumes<R: Repository>(repo: R) {
+    repo.create_table(&table("r")).await.unwrap();
+    let (writer, task) = EventWriter::spawn(repo.clone(), WriterConfig::default());
+    writer.append_durable(events("r", 1, 20)).await.unwrap();
+    drop(writer);
+    task.join().await.unwrap();
+    // A new writer knows nothing; the caller re-sends from its last ack.
+    let (writer, _task) = EventWriter::spawn(repo.clone(), WriterConfig::default());
+    writer.append_durable(events("r", 15, 30)).await.unwrap();
+    assert!(matches!(
+        writer.append_durable(events("r", 32, 33)).await,
+        Err(StoreError::SequenceGap { expected: 31, .. })
+    ));
+    assert_eq!(repo.events_since("r", 0, 100).await.unwrap(), events("r", 1, 30));
+}
+
+async fn writer_isolates_a_bad_append<R: Repository>(repo: R) {
+    repo.create_table(&table("ok1")).await.unwrap();
+    repo.create_table(&table("ok2")).await.unwrap();
+    // Long linger so the three appends share one batch.
+    let config = WriterConfig {
+        flush_after: Duration::from_millis(50),
+        ..WriterConfig::default()
+    };
+    let (writer, _task) = EventWriter::spawn(repo.clone(), config);
+    let a = writer.append(events("ok1", 1, 3)).await.unwrap();
+    let bad = writer.append(events("missing", 1, 3)).await.unwrap();
+    let b = writer.append(events("ok2", 1, 3)).await.unwrap();
+    a.durable().await.unwrap();
+    assert!(matches!(
+        bad.durable().await,
+        Err(StoreError::MissingReference { .. })
+    ));
+    b.durable().await.unwrap();
+    assert_eq!(repo.last_seq("ok1").await.unwrap(), 3);
+    assert_eq!(repo.last_seq("ok2").await.unwrap(), 3);
+}
+
+fn hand(table_id: &str, hand: u64) -> HandRecord {
+    HandRecord {
+        table_id: table_id.to_owned(),
+        hand,
+        seed: u64::MAX - hand,
+        players: r#"[{"seat":0,"stack":200},{"seat":1,"stack":200}]"#.to_owned(),
+        pots: r#"[{"amount":40}]"#.to_owned(),
+        winners: r#"[{"seat":1,"amount":40}]"#.to_owned(),
+        phh: "variant = 'NT'\nactions = ['d dh p1 AsKd']\n".to_owned(),
+        first_seq: hand * 10,
+        last_seq: hand * 10 + 9,
+        ended_at_ms: 5,
+    }
+}
+
+async fn hands<R: Repository>(repo: R) {
+    repo.create_table(&table("h")).await.unwrap();
+    for n in 1..=5 {
+        repo.record_hand(&hand("h", n)).await.unwrap();
+    }
+    assert!(matches!(
+        repo.record_hand(&hand("h", 2)).await,
+        Err(StoreError::Duplicate { what: "hand", .. })
+    ));
+    assert_eq!(repo.load_hand("h", 3).await.unwrap(), hand("h", 3));
+    assert!(matches!(
+        repo.load_hand("h", 9).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let listed = repo.list_hands("h", 2, 2).await.unwrap();
+    assert_eq!(listed, vec![hand("h", 3), hand("h", 4)]);
+    assert!(matches!(
+        repo.record_hand(&hand("nope", 1)).await,
+        Err(StoreError::MissingReference { .. })
+    ));
+}
+
+async fn chat<R: Repository>(repo: R) {
+    repo.create_table(&table("c")).await.unwrap();
+    repo.create_player(&player("p1", "h1")).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5u64 {
+        let m = ChatMessage {
+            id: 0,
+            table_id: "c".to_owned(),
+            player_id: (i % 2 == 0).then(|| "p1".to_owned()),
+            author: format!("author {i}"),
+            body: format!("gg {i} — ünïcode"),
+            at_ms: 100 + i,
+        };
+        ids.push(repo.add_chat(&m).await.unwrap());
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    let last = repo.recent_chat("c", 3).await.unwrap();
+    assert_eq!(last.len(), 3);
+    assert_eq!(last[0].body, "gg 2 — ünïcode");
+    assert_eq!(last[2].id, ids[4]);
+    assert_eq!(last[0].player_id.as_deref(), Some("p1"));
+    assert_eq!(last[1].player_id, None);
+    let ghost = ChatMessage {
+        id: 0,
+        table_id: "c".to_owned(),
+        player_id: Some("ghost".to_owned()),
+        author: "x".to_owned(),
+        body: "x".to_owned(),
+        at_ms: 1,
+    };
+    assert!(matches!(
+        repo.add_chat(&ghost).await,
+        Err(StoreError::MissingReference { .. })
+    ));
+}
+
+fn usage_row(i: u64, experiment: Option<&str>) -> UsageRow {
+    UsageRow {
+        at_ms: 1000 + i,
+        provider: "openai".to_owned(),
+        model: "gpt-test".to_owned(),
+        lane: if experiment.is_some() { "bulk" } else { "live" }.to_owned(),
+        prompt_tokens: 100 + i,
+        completion_tokens: 10,
+        cost_usd: 0.25,
+        latency_ms: 300,
+        queue_wait_ms: 4,
+        retries: (i % 3) as u32,
+        rate_limited: 1,
+        outcome: "ok".to_owned(),
+        http_status: Some(200),
+        table_id: Some("t1".to_owned()),
+        hand: Some(i),
+        experiment_id: experiment.map(str::to_owned),
+    }
+}
+
+async fn usage<R: Repository>(repo: R) {
+    let rows: Vec<UsageRow> = (0..6).map(|i| usage_row(i, (i < 4).then_some("x1"))).collect();
+    repo.record_usage(&rows).await.unwrap();
+    let mut odd = usage_row(9, None);
+    odd.http_status = None;
+    odd.table_id = None;
+    odd.hand = None;
+    odd.outcome = "deadline".to_owned();
+    repo.record_usage(std::slice::from_ref(&odd)).await.unwrap();
+
+    let all = repo.list_usage(&RecordQuery::default()).await.unwrap();
+    assert_eq!(all.len(), 7);
+    assert_eq!(all[..6], rows[..]);
+    assert_eq!(all[6], odd);
+    let x1 = RecordQuery {
+        experiment_id: Some("x1".to_owned()),
+        ..RecordQuery::default()
+    };
+    assert_eq!(repo.list_usage(&x1).await.unwrap(), rows[..4].to_vec());
+    let limited = RecordQuery {
+        table_id: Some("t1".to_owned()),
+        limit: Some(2),
+        ..RecordQuery::default()
+    };
+    assert_eq!(repo.list_usage(&limited).await.unwrap(), rows[..2].to_vec());
+    let totals = repo.usage_totals(&x1).await.unwrap();
+    assert_eq!(totals.calls, 4);
+    assert_eq!(totals.prompt_tokens, 100 + 101 + 102 + 103);
+    assert_eq!(totals.completion_tokens, 40);
+    assert!((totals.cost_usd - 1.0).abs() < 1e-9);
+    let none = RecordQuery {
+        experiment_id: Some("nothing".to_owned()),
+        ..RecordQuery::default()
+    };
+    assert_eq!(repo.usage_totals(&none).await.unwrap().calls, 0);
+}
+
+fn decision(at_ms: u64, fallback: bool) -> DecisionRow {
+    DecisionRow {
+        id: 0,
+        at_ms,
+        table_id: Some("t1".to_owned()),
+        hand: Some(3),
+        seat: 2,
+        experiment_id: None,
+        source: if fallback { "fallback" } else { "model" }.to_owned(),
+        prompt: Some(r#"[{"role":"user","content":"your turn"}]"#.to_owned()),
+        raw_reply: Some(r#"{"action":"raise","amount":12}"#.to_owned()),
+        parsed_action: (!fallback).then(|| r#"{"raise":12}"#.to_owned()),
+        fallback_reason: fallback.then(|| "deadline".to_owned()),
+    }
+}
+
+async fn decisions_and_retention<R: Repository>(repo: R) {
+    let day = 86_400_000;
+    let now = 100 * day;
+    let rows = vec![
+        decision(now - 10 * day, false),
+        decision(now - 2 * day, true),
+        decision(now, false),
+    ];
+    repo.record_decisions(&rows).await.unwrap();
+    let stored = repo.list_decisions(&RecordQuery::default()).await.unwrap();
+    assert_eq!(stored.len(), 3);
+    for (s, r) in stored.iter().zip(&rows) {
+        assert_eq!(DecisionRow { id: 0, ..s.clone() }, *r);
+    }
+    // No retention set: captures are kept.
+    assert_eq!(repo.capture_retention().await.unwrap(), None);
+    assert_eq!(repo.prune_captures(now).await.unwrap(), 0);
+
+    repo.set_capture_retention(Some(Duration::from_millis(7 * day)))
+        .await
+        .unwrap();
+    repo.set_capture_retention(Some(Duration::from_millis(3 * day)))
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.capture_retention().await.unwrap(),
+        Some(Duration::from_millis(3 * day))
+    );
+    assert_eq!(repo.prune_captures(now).await.unwrap(), 1);
+    assert_eq!(repo.prune_captures(now).await.unwrap(), 0);
+    let after = repo.list_decisions(&RecordQuery::default()).await.unwrap();
+    assert_eq!(after[0].prompt, None);
+    assert_eq!(after[0].raw_reply, None);
+    assert_eq!(
+        after[0].parsed_action, rows[0].parsed_action,
+        "the decision itself stays"
+    );
+    assert_eq!(after[1].prompt, rows[1].prompt);
+    repo.set_capture_retention(None).await.unwrap();
+    assert_eq!(repo.capture_retention().await.unwrap(), None);
+    let by_table = RecordQuery {
+        table_id: Some("t1".to_owned()),
+        limit: Some(1),
+        ..RecordQuery::default()
+    };
+    assert_eq!(repo.list_decisions(&by_table).await.unwrap().len(), 1);
+}
+
+async fn experiments<R: Repository>(repo: R) {
+    let x = ExperimentRecord {
+        id: "x1".to_owned(),
+        spec: r#"{"hands":1000,"agents":["llm","tag"]}"#.to_owned(),
+        status: ExperimentStatus::Pending,
+        hands_done: 0,
+        hands_total: 1000,
+        results: None,
+        created_at_ms: 10,
+        updated_at_ms: 10,
+    };
+    repo.create_experiment(&x).await.unwrap();
+    assert!(matches!(
+        repo.create_experiment(&x).await,
+        Err(StoreError::Duplicate {
+            what: "experiment",
+            ..
+        })
+    ));
+    repo.update_experiment("x1", ExperimentStatus::Running, 250, None, 20)
+        .await
+        .unwrap();
+    let loaded = repo.load_experiment("x1").await.unwrap();
+    assert_eq!(loaded.status, ExperimentStatus::Running);
+    assert_eq!(loaded.hands_done, 250);
+    assert_eq!(loaded.updated_at_ms, 20);
+    assert_eq!(loaded.results, None);
+    repo.update_experiment("x1", ExperimentStatus::Done, 1000, Some(r#"{"bb100":12.5}"#), 30)
+        .await
+        .unwrap();
+    // Progress without results keeps the results already stored.
+    repo.update_experiment("x1", ExperimentStatus::Done, 1000, None, 31)
+        .await
+        .unwrap();
+    let done = repo.load_experiment("x1").await.unwrap();
+    assert_eq!(done.results.as_deref(), Some(r#"{"bb100":12.5}"#));
+    assert_eq!(repo.list_experiments().await.unwrap(), vec![done]);
+    assert!(matches!(
+        repo.update_experiment("x9", ExperimentStatus::Failed, 0, None, 1)
+            .await,
+        Err(StoreError::NotFound {
+            what: "experiment",
+            ..
+        })
+    ));
+    assert!(matches!(
+        repo.load_experiment("x9").await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+/// Calls on a store that went away fail with an error that names the operation.
+async fn closed_store_reports_errors<R: Repository>(repo: R) {
+    repo.create_table(&table("t")).await.unwrap();
+    let (writer, _task) = EventWriter::spawn(repo.clone(), WriterConfig::default());
+    writer.append_durable(events("t", 1, 3)).await.unwrap();
+    close(&repo).await;
+    let err = writer.append_durable(events("t", 4, 5)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Database {
+                op: "append_events",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("append_events"), "{err}");
+    let err = repo.load_table("t").await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Database { op: "load_table", .. }),
+        "{err:?}"
+    );
+}
+
+/// Closes whichever backend this is.
+async fn close<R: Repository>(repo: &R) {
+    let any: &dyn std::any::Any = repo;
+    if let Some(r) = any.downcast_ref::<schema::SqliteRepo>() {
+        r.close().await;
+    } else if let Some(r) = any.downcast_ref::<schema::PgRepo>() {
+        r.close().await;
+    } else {
+        panic!("unknown backend");
+    }
+}
