@@ -380,6 +380,30 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn token_budget_paces_calls_and_unused_tokens_come_back() {
+        // 6,000 tokens a minute: 100 a second, a burst of 600.
+        let gate = Gate::start(GateLimits {
+            rpm: 0,
+            tpm: 6_000,
+            ..limits(0, 100)
+        });
+        let start = Instant::now();
+        for _ in 0..3 {
+            drop(gate.enqueue(Lane::Live, 300).unwrap().await.unwrap());
+        }
+        // 900 tokens: the 600 burst, then 300 more at 100 a second.
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(2900) && took <= Duration::from_millis(3100), "{took:?}");
+        // A call that reserved 300 but used 50 gives 250 back at once.
+        let permit = gate.enqueue(Lane::Live, 300).unwrap().await.unwrap();
+        gate.correct_tokens(permit.reserved_tokens, 50);
+        drop(permit);
+        let start = Instant::now();
+        drop(gate.enqueue(Lane::Live, 250).unwrap().await.unwrap());
+        assert!(start.elapsed() < Duration::from_millis(10), "{:?}", start.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn retry_after_pauses_everyone() {
         let gate = Gate::start(limits(0, 10));
         let info = RateLimitInfo {
