@@ -393,14 +393,21 @@ mod tests {
         }
         // 900 tokens: the 600 burst, then 300 more at 100 a second.
         let took = start.elapsed();
-        assert!(took >= Duration::from_millis(2900) && took <= Duration::from_millis(3100), "{took:?}");
+        assert!(
+            took >= Duration::from_millis(2900) && took <= Duration::from_millis(3100),
+            "{took:?}"
+        );
         // A call that reserved 300 but used 50 gives 250 back at once.
         let permit = gate.enqueue(Lane::Live, 300).unwrap().await.unwrap();
         gate.correct_tokens(permit.reserved_tokens, 50);
         drop(permit);
         let start = Instant::now();
         drop(gate.enqueue(Lane::Live, 250).unwrap().await.unwrap());
-        assert!(start.elapsed() < Duration::from_millis(10), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_millis(10),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]
