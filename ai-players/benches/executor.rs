@@ -20,8 +20,8 @@ use ai_players::executor::Executor;
 use ai_players::llm::{LlmAgent, LlmOptions};
 use ai_players::mock::{Latency, Limits, MockConfig, MockLlm};
 use ai_players::usage::{UsageRecord, UsageSink};
-use game_core::sim::SplitMix64;
-use game_core::{Command, Table, TableConfig, Viewer};
+use game_core::sim::{SplitMix64, seated_table};
+use game_core::{Command, TableConfig, Viewer};
 use parking_lot::Mutex;
 use tokio::time::{Duration, Instant};
 
@@ -72,15 +72,7 @@ fn parse_args() -> Load {
 
 /// A real turn from a fresh 6-max hand.
 fn turn(seed: u64, lane: Lane, clock: Duration, table: usize) -> Turn {
-    let mut t = Table::new(TableConfig::new(6, 50, 100)).expect("config");
-    for seat in 0..6 {
-        t.apply(Command::Sit {
-            seat,
-            player: format!("p{seat}"),
-            stack: 10_000,
-        })
-        .expect("sit");
-    }
+    let mut t = seated_table(TableConfig::new(6, 50, 100), 10_000).expect("config");
     t.apply(Command::StartHand { seed }).expect("start");
     let seat = t.to_act().expect("to act");
     Turn {

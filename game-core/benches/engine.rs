@@ -4,23 +4,13 @@
 //! buffer as a server would.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use game_core::sim::{SplitMix64, play_out_with, uniform_action};
+use game_core::sim::{SplitMix64, play_out_with, seated_table, uniform_action};
 use game_core::{Command, Table, TableConfig};
 
 const HANDS: u64 = 1000;
 
 fn six_max() -> Table {
-    let mut table = Table::new(TableConfig::new(6, 50, 100)).expect("valid config");
-    for seat in 0..6 {
-        table
-            .apply(Command::Sit {
-                seat,
-                player: format!("bot {seat}"),
-                stack: 10_000,
-            })
-            .expect("sit");
-    }
-    table
+    seated_table(TableConfig::new(6, 50, 100), 10_000).expect("valid config")
 }
 
 fn hands(c: &mut Criterion) {

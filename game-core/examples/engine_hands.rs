@@ -1,19 +1,12 @@
 //! Plays N random 6-max hands on one thread and prints hands per second:
 //! a quick check outside criterion (`cargo run --release --example engine_hands -- 1000000`).
 
-use game_core::sim::{SplitMix64, play_out_with, uniform_action};
-use game_core::{Command, Table, TableConfig};
+use game_core::sim::{SplitMix64, play_out_with, seated_table, uniform_action};
+use game_core::{Command, TableConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hands: u64 = std::env::args().nth(1).map_or(Ok(1_000_000), |a| a.parse())?;
-    let mut table = Table::new(TableConfig::new(6, 50, 100))?;
-    for seat in 0..6 {
-        table.apply(Command::Sit {
-            seat,
-            player: format!("bot {seat}"),
-            stack: 10_000,
-        })?;
-    }
+    let mut table = seated_table(TableConfig::new(6, 50, 100), 10_000)?;
     let mut rng = SplitMix64::new(1);
     let mut events = Vec::with_capacity(256);
     let mut total_events = 0;

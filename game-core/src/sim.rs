@@ -4,7 +4,21 @@
 
 use crate::command::{Action, Command};
 use crate::event::Event;
-use crate::rules::{LegalActions, RuleError, Table};
+use crate::rules::{LegalActions, RuleError, Table, TableConfig};
+
+/// A table with `config` and every seat taken by player `p{seat}` with
+/// `stack` chips: the starting point of benchmarks, bots' and agents' tests.
+pub fn seated_table(config: TableConfig, stack: u64) -> Result<Table, RuleError> {
+    let mut table = Table::new(config)?;
+    for seat in 0..table.config().seats {
+        table.apply(Command::Sit {
+            seat,
+            player: format!("p{seat}"),
+            stack,
+        })?;
+    }
+    Ok(table)
+}
 
 /// A tiny deterministic generator (SplitMix64): fast, seedable, no dependency.
 #[derive(Clone, Debug)]

@@ -250,19 +250,12 @@ pub fn response_format(legal: &LegalActions) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use game_core::{Command, Table, TableConfig, Viewer};
+    use game_core::sim::seated_table;
+    use game_core::{Command, TableConfig, Viewer};
 
     #[test]
     fn the_prompt_states_the_situation_and_hides_other_cards() {
-        let mut t = Table::new(TableConfig::new(6, 50, 100)).unwrap();
-        for seat in 0..6 {
-            t.apply(Command::Sit {
-                seat,
-                player: format!("p{seat}"),
-                stack: 10_000,
-            })
-            .unwrap();
-        }
+        let mut t = seated_table(TableConfig::new(6, 50, 100), 10_000).unwrap();
         t.apply(Command::StartHand { seed: 3 }).unwrap();
         let seat = t.to_act().unwrap();
         t.apply(Command::Act {
@@ -296,15 +289,7 @@ mod tests {
 
     #[test]
     fn positions_are_named_from_the_button() {
-        let mut t = Table::new(TableConfig::new(6, 50, 100)).unwrap();
-        for seat in 0..6 {
-            t.apply(Command::Sit {
-                seat,
-                player: format!("p{seat}"),
-                stack: 10_000,
-            })
-            .unwrap();
-        }
+        let mut t = seated_table(TableConfig::new(6, 50, 100), 10_000).unwrap();
         t.apply(Command::StartHand { seed: 1 }).unwrap();
         let v = t.view(Viewer::Spectator);
         let names: Vec<&str> = (0..6).map(|s| position_name(&v, s)).collect();

@@ -6,7 +6,8 @@ use ai_players::config::LlmConfig;
 use ai_players::executor::Executor;
 use ai_players::mock::{MockConfig, MockLlm, MockServer};
 use ai_players::usage::{UsageRecord, UsageSink};
-use game_core::{Command, Table, TableConfig, Viewer};
+use game_core::sim::seated_table;
+use game_core::{Command, TableConfig, Viewer};
 use tokio::sync::mpsc;
 use tokio::time::{Duration, Instant};
 
@@ -43,15 +44,7 @@ pub fn drain(rx: &mut mpsc::Receiver<UsageRecord>) -> Vec<UsageRecord> {
 
 /// A real turn: a 6-max hand just dealt, the first seat to act.
 pub fn turn(seed: u64, lane: Lane, within: Duration) -> Turn {
-    let mut t = Table::new(TableConfig::new(6, 50, 100)).expect("config");
-    for seat in 0..6 {
-        t.apply(Command::Sit {
-            seat,
-            player: format!("p{seat}"),
-            stack: 10_000,
-        })
-        .expect("sit");
-    }
+    let mut t = seated_table(TableConfig::new(6, 50, 100), 10_000).expect("config");
     t.apply(Command::StartHand { seed }).expect("start");
     let seat = t.to_act().expect("someone acts");
     Turn {
