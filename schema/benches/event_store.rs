@@ -52,6 +52,7 @@ async fn create_tables<R: Repository>(repo: &R) -> Result<(), schema::StoreError
             config: TableConfig::new(6, 1, 2),
             status: TableStatus::Running,
             created_at_ms: 0,
+            settings: "{}".to_owned(),
         })
         .await?;
     }
@@ -241,6 +242,7 @@ async fn raw() {
                 config: TableConfig::new(6, 1, 2),
                 status: TableStatus::Running,
                 created_at_ms: 0,
+                settings: "{}".to_owned(),
             })
             .await;
     }

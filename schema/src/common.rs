@@ -3,7 +3,8 @@
 //! event insert is written once here and expanded for each backend.
 
 /// Expands `impl Repository for $repo` over a backend whose struct has a
-/// `read` and a `write` pool and an inherent `insert_events` method.
+/// `read` and a `write` pool and an inherent `insert_events` method, plus the
+/// private helpers those methods share (`credit_in`).
 macro_rules! impl_repository {
     ($repo:ty, $db:ty, $backend:literal) => {
         impl $crate::repository::Repository for $repo {
@@ -13,12 +14,14 @@ macro_rules! impl_repository {
 
             async fn create_player(&self, p: &$crate::model::PlayerRecord) -> StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO players (id, display_name, token_hash, created_at_ms) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO players (id, display_name, token_hash, created_at_ms, balance) \
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(&p.id)
                 .bind(&p.display_name)
                 .bind(&p.token_hash)
                 .bind(to_i64("created_at_ms", p.created_at_ms)?)
+                .bind(to_i64("balance", p.balance)?)
                 .execute(&self.write)
                 .await
                 .map_err(|e| StoreError::db("create_player", "player", &p.id, e))?;
@@ -27,7 +30,7 @@ macro_rules! impl_repository {
 
             async fn player_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<PlayerRecord>> {
                 let row = sqlx::query(
-                    "SELECT id, display_name, token_hash, created_at_ms FROM players WHERE token_hash = $1",
+                    "SELECT id, display_name, token_hash, created_at_ms, balance FROM players WHERE token_hash = $1",
                 )
                 .bind(token_hash)
                 .fetch_optional(&self.read)
@@ -38,7 +41,7 @@ macro_rules! impl_repository {
 
             async fn load_player(&self, id: &str) -> StoreResult<PlayerRecord> {
                 let row = sqlx::query(
-                    "SELECT id, display_name, token_hash, created_at_ms FROM players WHERE id = $1",
+                    "SELECT id, display_name, token_hash, created_at_ms, balance FROM players WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(&self.read)
@@ -56,13 +59,15 @@ macro_rules! impl_repository {
                     detail: e.to_string(),
                 })?;
                 sqlx::query(
-                    "INSERT INTO poker_tables (id, name, config, status, created_at_ms) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO poker_tables (id, name, config, status, created_at_ms, settings) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(&t.id)
                 .bind(&t.name)
                 .bind(config)
                 .bind(t.status.name())
                 .bind(to_i64("created_at_ms", t.created_at_ms)?)
+                .bind(&t.settings)
                 .execute(&self.write)
                 .await
                 .map_err(|e| StoreError::db("create_table", "table", &t.id, e))?;
@@ -71,7 +76,7 @@ macro_rules! impl_repository {
 
             async fn load_table(&self, id: &str) -> StoreResult<TableRecord> {
                 let row = sqlx::query(
-                    "SELECT id, name, config, status, created_at_ms FROM poker_tables WHERE id = $1",
+                    "SELECT id, name, config, status, created_at_ms, settings FROM poker_tables WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(&self.read)
@@ -85,7 +90,7 @@ macro_rules! impl_repository {
 
             async fn list_tables(&self, status: Option<TableStatus>) -> StoreResult<Vec<TableRecord>> {
                 let rows = sqlx::query(
-                    "SELECT id, name, config, status, created_at_ms FROM poker_tables \
+                    "SELECT id, name, config, status, created_at_ms, settings FROM poker_tables \
                      WHERE ($1 IS NULL OR status = $1) ORDER BY created_at_ms, id",
                 )
                 .bind(status.map(TableStatus::name))
@@ -451,6 +456,189 @@ macro_rules! impl_repository {
                 }
                 Ok(())
             }
+
+            async fn reserve_buy_in(
+                &self,
+                player_id: &str,
+                table_id: &str,
+                seat: u64,
+                amount: u64,
+                after_seq: u64,
+                now_ms: u64,
+            ) -> StoreResult<PendingBuyIn> {
+                let op = "reserve_buy_in";
+                let needed = to_i64("amount", amount)?;
+                let mut tx = self.write.begin().await.map_err(StoreError::op(op))?;
+                // The balance check and the debit are one statement, so two
+                // concurrent buy-ins can never both spend the same chips.
+                let debited = sqlx::query("UPDATE players SET balance = balance - $1 WHERE id = $2 AND balance >= $1")
+                    .bind(needed)
+                    .bind(player_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::op(op))?;
+                if debited.rows_affected() == 0 {
+                    let balance: Option<i64> = sqlx::query_scalar("SELECT balance FROM players WHERE id = $1")
+                        .bind(player_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(StoreError::op(op))?;
+                    return Err(match balance {
+                        None => StoreError::NotFound { what: "player", id: player_id.to_owned() },
+                        Some(b) => StoreError::InsufficientBalance {
+                            player: player_id.to_owned(),
+                            balance: to_u64("balance", b)?,
+                            needed: amount,
+                        },
+                    });
+                }
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO buy_ins (player_id, table_id, seat, amount, after_seq, created_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(player_id)
+                .bind(table_id)
+                .bind(to_i64("seat", seat)?)
+                .bind(needed)
+                .bind(to_i64("after_seq", after_seq)?)
+                .bind(to_i64("created_at_ms", now_ms)?)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| StoreError::db(op, "buy-in", table_id, e))?;
+                tx.commit().await.map_err(StoreError::op(op))?;
+                Ok(PendingBuyIn {
+                    id: to_u64("buy-in id", id)?,
+                    player_id: player_id.to_owned(),
+                    table_id: table_id.to_owned(),
+                    seat,
+                    amount,
+                    after_seq,
+                    created_at_ms: now_ms,
+                })
+            }
+
+            async fn confirm_buy_in(&self, id: u64) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM buy_ins WHERE id = $1")
+                    .bind(to_i64("buy-in id", id)?)
+                    .execute(&self.write)
+                    .await
+                    .map_err(StoreError::op("confirm_buy_in"))?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn refund_buy_in(&self, id: u64) -> StoreResult<bool> {
+                let op = "refund_buy_in";
+                let mut tx = self.write.begin().await.map_err(StoreError::op(op))?;
+                // Whoever deletes the row credits it: a second refund (or a
+                // concurrent one, which waits on the row) finds nothing to delete.
+                let row: Option<(String, i64)> =
+                    sqlx::query_as("DELETE FROM buy_ins WHERE id = $1 RETURNING player_id, amount")
+                        .bind(to_i64("buy-in id", id)?)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(StoreError::op(op))?;
+                let Some((player_id, amount)) = row else {
+                    return Ok(false);
+                };
+                <$repo>::credit_in(&mut tx, op, &player_id, to_u64("amount", amount)?).await?;
+                tx.commit().await.map_err(StoreError::op(op))?;
+                Ok(true)
+            }
+
+            async fn pending_buy_ins(&self, table_id: &str) -> StoreResult<Vec<PendingBuyIn>> {
+                let rows = sqlx::query(
+                    "SELECT id, player_id, table_id, seat, amount, after_seq, created_at_ms FROM buy_ins \
+                     WHERE table_id = $1 ORDER BY id",
+                )
+                .bind(table_id)
+                .fetch_all(&self.read)
+                .await
+                .map_err(StoreError::op("pending_buy_ins"))?;
+                rows.iter().map(|r| buy_in_row::<$db>(r)).collect()
+            }
+
+            async fn cash_out(
+                &self,
+                table_id: &str,
+                seq: u64,
+                player_id: &str,
+                amount: u64,
+                now_ms: u64,
+            ) -> StoreResult<bool> {
+                let op = "cash_out";
+                let mut tx = self.write.begin().await.map_err(StoreError::op(op))?;
+                // The row is the receipt: only the call that inserts it credits.
+                let recorded = sqlx::query(
+                    "INSERT INTO cash_outs (table_id, seq, player_id, amount, at_ms) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (table_id, seq) DO NOTHING",
+                )
+                .bind(table_id)
+                .bind(to_i64("seq", seq)?)
+                .bind(player_id)
+                .bind(to_i64("amount", amount)?)
+                .bind(to_i64("at_ms", now_ms)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match StoreError::db(op, "cash-out", &format!("{table_id}#{seq}"), e) {
+                    // The player is the only row a cash-out refers to.
+                    StoreError::MissingReference { .. } => {
+                        StoreError::NotFound { what: "player", id: player_id.to_owned() }
+                    }
+                    other => other,
+                })?;
+                if recorded.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                <$repo>::credit_in(&mut tx, op, player_id, amount).await?;
+                tx.commit().await.map_err(StoreError::op(op))?;
+                Ok(true)
+            }
+
+            async fn credit_balance(&self, player_id: &str, amount: u64) -> StoreResult<u64> {
+                let op = "credit_balance";
+                let mut tx = self.write.begin().await.map_err(StoreError::op(op))?;
+                let balance = <$repo>::credit_in(&mut tx, op, player_id, amount).await?;
+                tx.commit().await.map_err(StoreError::op(op))?;
+                Ok(balance)
+            }
+        }
+
+        impl $repo {
+            /// Adds `amount` to a player's balance inside `tx` and returns the
+            /// new balance: `NotFound` for an unknown player, `Encode` (and no
+            /// change) if the sum would not fit the column.
+            async fn credit_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                op: &'static str,
+                player_id: &str,
+                amount: u64,
+            ) -> StoreResult<u64> {
+                let add = to_i64("amount", amount)?;
+                let credited: Option<i64> = sqlx::query_scalar(
+                    "UPDATE players SET balance = balance + $1 WHERE id = $2 AND balance <= $3 RETURNING balance",
+                )
+                .bind(add)
+                .bind(player_id)
+                .bind(i64::MAX - add)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(StoreError::op(op))?;
+                if let Some(balance) = credited {
+                    return to_u64("balance", balance);
+                }
+                let balance: Option<i64> = sqlx::query_scalar("SELECT balance FROM players WHERE id = $1")
+                    .bind(player_id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(StoreError::op(op))?;
+                Err(match balance {
+                    None => StoreError::NotFound { what: "player", id: player_id.to_owned() },
+                    Some(b) => StoreError::Encode {
+                        what: "balance",
+                        detail: format!("{b} + {amount} does not fit a signed 64-bit column"),
+                    },
+                })
+            }
         }
     };
 }
@@ -461,8 +649,8 @@ use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
 use crate::error::StoreError;
 use crate::model::{
-    ChatMessage, DecisionRow, EventRecord, ExperimentRecord, ExperimentStatus, HandRecord, PlayerRecord,
-    RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals, to_i64, to_u64,
+    ChatMessage, DecisionRow, EventRecord, ExperimentRecord, ExperimentStatus, HandRecord, PendingBuyIn,
+    PlayerRecord, RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals, to_i64, to_u64,
 };
 
 /// The settings key holding the capture retention in milliseconds.
@@ -531,6 +719,7 @@ row_fn!(player_row -> PlayerRecord, |row| {
         display_name: get::<DB, String>(row, "display_name")?,
         token_hash: get::<DB, String>(row, "token_hash")?,
         created_at_ms: get_u64::<DB>(row, "created_at_ms")?,
+        balance: get_u64::<DB>(row, "balance")?,
     })
 });
 
@@ -544,6 +733,19 @@ row_fn!(table_row -> TableRecord, |row| {
             detail: e.to_string(),
         })?,
         status: TableStatus::parse(&get::<DB, String>(row, "status")?)?,
+        created_at_ms: get_u64::<DB>(row, "created_at_ms")?,
+        settings: get::<DB, String>(row, "settings")?,
+    })
+});
+
+row_fn!(buy_in_row -> PendingBuyIn, |row| {
+    Ok(PendingBuyIn {
+        id: get_u64::<DB>(row, "id")?,
+        player_id: get::<DB, String>(row, "player_id")?,
+        table_id: get::<DB, String>(row, "table_id")?,
+        seat: get_u64::<DB>(row, "seat")?,
+        amount: get_u64::<DB>(row, "amount")?,
+        after_seq: get_u64::<DB>(row, "after_seq")?,
         created_at_ms: get_u64::<DB>(row, "created_at_ms")?,
     })
 });

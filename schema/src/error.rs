@@ -57,6 +57,24 @@ pub enum StoreError {
         /// What the database said.
         detail: String,
     },
+    /// A player's balance does not cover a buy-in.
+    #[error("player {player:?} has {balance} chips, {needed} needed")]
+    InsufficientBalance {
+        /// The player.
+        player: String,
+        /// Their balance when the buy-in was refused.
+        balance: u64,
+        /// The chips the buy-in asked for.
+        needed: u64,
+    },
+    /// A database URL names a backend this build does not know.
+    #[error(
+        "unsupported database URL scheme {scheme:?} (expected postgres://, postgresql://, sqlite: or a path)"
+    )]
+    UnsupportedUrl {
+        /// The part before `://` (the rest of the URL may hold a password, so it is not kept).
+        scheme: String,
+    },
     /// An append would leave a hole in a table's log.
     #[error("table {table_id:?}: expected event seq {expected}, got {got}")]
     SequenceGap {

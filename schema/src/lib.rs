@@ -4,10 +4,12 @@
 //!
 //! # Layout
 //! - [`error`]: [`StoreError`], what failed and why.
-//! - [`model`]: the stored rows (tables, events, hands, chat, usage, decisions, experiments).
+//! - [`model`]: the stored rows (players and their balances, tables, buy-ins, events, hands,
+//!   chat, usage, decisions, experiments).
 //! - [`repository`]: the [`Repository`] trait both backends implement.
 //! - [`sqlite`]: [`SqliteRepo`], WAL, one writer connection plus a read pool.
 //! - [`postgres`]: [`PgRepo`], one pool, optional per-schema isolation.
+//! - [`any`]: [`AnyRepo`], either backend, picked at run time from a database URL.
 //! - [`writer`]: [`EventWriter`], one task batching appends from every table into one transaction.
 //! - `common` (private): the SQL both backends share.
 //!
@@ -17,6 +19,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod any;
 mod common;
 pub mod error;
 pub mod model;
@@ -25,10 +28,11 @@ pub mod repository;
 pub mod sqlite;
 pub mod writer;
 
+pub use any::AnyRepo;
 pub use error::StoreError;
 pub use model::{
-    ChatMessage, DecisionRow, EventRecord, ExperimentRecord, ExperimentStatus, HandRecord, PlayerRecord,
-    RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals, now_ms,
+    ChatMessage, DecisionRow, EventRecord, ExperimentRecord, ExperimentStatus, HandRecord, PendingBuyIn,
+    PlayerRecord, RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals, now_ms,
 };
 pub use postgres::{PgConfig, PgRepo};
 pub use repository::{Repository, StoreResult};

@@ -19,6 +19,9 @@ pub struct PlayerRecord {
     pub token_hash: String,
     /// Creation time, ms since the Unix epoch.
     pub created_at_ms: u64,
+    /// Chips in the player's account, off the tables. Buy-ins take from it,
+    /// cash-outs and refunds add to it; the store never lets it go negative.
+    pub balance: u64,
 }
 
 /// Whether a table is waiting, playing, or finished.
@@ -68,6 +71,31 @@ pub struct TableRecord {
     /// Where it stands.
     pub status: TableStatus,
     /// Creation time, ms since the Unix epoch.
+    pub created_at_ms: u64,
+    /// Server-owned settings as JSON text (buy-in range, clocks, pace, AI
+    /// seats); the store keeps it verbatim and never parses it.
+    pub settings: String,
+}
+
+/// Chips taken from a player's balance for a seat that the table's event log
+/// does not show yet. Each one ends confirmed (the seat is in the log: the
+/// chips stay at the table) or refunded (the chips go back to the balance).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingBuyIn {
+    /// Assigned by the store when the buy-in is reserved.
+    pub id: u64,
+    /// Whose balance paid.
+    pub player_id: String,
+    /// The table being joined.
+    pub table_id: String,
+    /// The seat asked for.
+    pub seat: u64,
+    /// Chips taken from the balance.
+    pub amount: u64,
+    /// The table's last event seq when the buy-in was reserved: the seat, if
+    /// it was taken, is in the log after this seq.
+    pub after_seq: u64,
+    /// When it was reserved, ms since the Unix epoch.
     pub created_at_ms: u64,
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::error::StoreError;
 use crate::model::{
-    ChatMessage, DecisionRow, EventRecord, ExperimentRecord, ExperimentStatus, HandRecord, PlayerRecord,
-    RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals,
+    ChatMessage, DecisionRow, EventRecord, ExperimentRecord, ExperimentStatus, HandRecord, PendingBuyIn,
+    PlayerRecord, RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals,
 };
 
 /// Result of a store operation.
@@ -121,4 +121,46 @@ pub trait Repository: Clone + Send + Sync + 'static {
         results: Option<&str>,
         now_ms: u64,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Takes `amount` chips from a player's balance for `seat` at a table and
+    /// records the pending buy-in, in one transaction: the balance is checked
+    /// and debited by one conditional statement, so it never goes negative.
+    /// `NotFound` for an unknown player, `InsufficientBalance` (with the
+    /// current balance) if it does not cover `amount`, `MissingReference` for
+    /// an unknown table; nothing changes on error. `after_seq` is the table's
+    /// last event seq, so recovery knows where to look for the seat.
+    fn reserve_buy_in(
+        &self,
+        player_id: &str,
+        table_id: &str,
+        seat: u64,
+        amount: u64,
+        after_seq: u64,
+        now_ms: u64,
+    ) -> impl Future<Output = StoreResult<PendingBuyIn>> + Send;
+    /// The seat is in the table's log: forgets the pending buy-in (its chips
+    /// stay at the table). `false` if it was already gone, so retries are harmless.
+    fn confirm_buy_in(&self, id: u64) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The seat was not taken: deletes the pending buy-in and credits its
+    /// chips back, in one transaction. `false` (and no credit) if it was
+    /// already gone, so two refunds, even concurrent ones, credit once.
+    fn refund_buy_in(&self, id: u64) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// A table's pending buy-ins, oldest first (what recovery must settle).
+    fn pending_buy_ins(&self, table_id: &str) -> impl Future<Output = StoreResult<Vec<PendingBuyIn>>> + Send;
+    /// Pays a player who left a table: records the cash-out of the `SeatLeft`
+    /// event at `seq` and credits `amount` (0 is allowed) to the balance, in
+    /// one transaction. Exactly once: if `(table_id, seq)` is already
+    /// recorded, changes nothing and returns `false`. `NotFound` for an
+    /// unknown player.
+    fn cash_out(
+        &self,
+        table_id: &str,
+        seq: u64,
+        player_id: &str,
+        amount: u64,
+        now_ms: u64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Adds chips to a player's balance (admin grants) and returns the new
+    /// balance; `NotFound` for an unknown player.
+    fn credit_balance(&self, player_id: &str, amount: u64) -> impl Future<Output = StoreResult<u64>> + Send;
 }

@@ -55,6 +55,14 @@ conformance!(
     decisions_and_retention,
     experiments,
     closed_store_reports_errors,
+    balances,
+    table_settings,
+    reserve_buy_in,
+    concurrent_buy_ins_never_overdraw,
+    confirm_buy_in_is_idempotent,
+    refund_buy_in_credits_once,
+    pending_buy_ins_by_table,
+    cash_out_exactly_once,
 );
 
 fn player(id: &str, token_hash: &str) -> PlayerRecord {
@@ -63,7 +71,21 @@ fn player(id: &str, token_hash: &str) -> PlayerRecord {
         display_name: format!("Player {id}"),
         token_hash: token_hash.to_owned(),
         created_at_ms: 1,
+        balance: 0,
     }
+}
+
+/// A player holding `balance` chips in their account.
+fn rich_player(id: &str, balance: u64) -> PlayerRecord {
+    PlayerRecord {
+        balance,
+        ..player(id, &format!("hash-{id}"))
+    }
+}
+
+/// A player's balance, as the store reads it back.
+async fn balance_of<R: Repository>(repo: &R, id: &str) -> u64 {
+    repo.load_player(id).await.unwrap().balance
 }
 
 async fn players<R: Repository>(repo: R) {
@@ -551,4 +573,223 @@ async fn close<R: Repository>(repo: &R) {
     } else {
         panic!("unknown backend");
     }
+}
+
+async fn balances<R: Repository>(repo: R) {
+    let rich = rich_player("p1", 1234);
+    repo.create_player(&rich).await.unwrap();
+    assert_eq!(repo.load_player("p1").await.unwrap(), rich);
+    assert_eq!(repo.player_by_token_hash("hash-p1").await.unwrap(), Some(rich));
+    assert_eq!(repo.credit_balance("p1", 766).await.unwrap(), 2000);
+    assert_eq!(repo.credit_balance("p1", 0).await.unwrap(), 2000);
+    assert_eq!(balance_of(&repo, "p1").await, 2000);
+    assert!(matches!(
+        repo.credit_balance("ghost", 5).await,
+        Err(StoreError::NotFound { what: "player", .. })
+    ));
+    // The column is signed 64-bit: a credit that would overflow it changes nothing.
+    let top = i64::MAX as u64;
+    assert_eq!(repo.credit_balance("p1", top - 2000).await.unwrap(), top);
+    let err = repo.credit_balance("p1", 1).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Encode { what: "balance", .. }),
+        "{err:?}"
+    );
+    assert!(matches!(
+        repo.credit_balance("p1", u64::MAX).await,
+        Err(StoreError::Encode { .. })
+    ));
+    assert_eq!(balance_of(&repo, "p1").await, top);
+}
+
+async fn table_settings<R: Repository>(repo: R) {
+    let plain = table("plain");
+    let mut tuned = table("tuned");
+    tuned.created_at_ms += 1;
+    tuned.settings = r#"{"buy_in":{"min":40,"max":200},"clock_ms":15000,"ai_seats":[2,5]}"#.to_owned();
+    repo.create_table(&plain).await.unwrap();
+    repo.create_table(&tuned).await.unwrap();
+    assert_eq!(repo.load_table("tuned").await.unwrap(), tuned);
+    assert_eq!(repo.load_table("plain").await.unwrap().settings, "{}");
+    assert_eq!(repo.list_tables(None).await.unwrap(), vec![plain, tuned]);
+}
+
+async fn reserve_buy_in<R: Repository>(repo: R) {
+    repo.create_table(&table("t")).await.unwrap();
+    repo.create_player(&rich_player("p1", 500)).await.unwrap();
+    let b = repo.reserve_buy_in("p1", "t", 3, 200, 17, 99).await.unwrap();
+    assert_eq!(
+        (
+            b.player_id.as_str(),
+            b.table_id.as_str(),
+            b.seat,
+            b.amount,
+            b.after_seq,
+            b.created_at_ms
+        ),
+        ("p1", "t", 3, 200, 17, 99)
+    );
+    assert_eq!(balance_of(&repo, "p1").await, 300);
+    assert_eq!(repo.pending_buy_ins("t").await.unwrap(), vec![b.clone()]);
+
+    // Not enough: refused with the current balance, nothing changes.
+    let err = repo.reserve_buy_in("p1", "t", 4, 301, 17, 100).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::InsufficientBalance { ref player, balance: 300, needed: 301 } if player == "p1"),
+        "{err:?}"
+    );
+    assert_eq!(balance_of(&repo, "p1").await, 300);
+    assert_eq!(repo.pending_buy_ins("t").await.unwrap(), vec![b.clone()]);
+
+    assert!(matches!(
+        repo.reserve_buy_in("ghost", "t", 1, 10, 0, 1).await,
+        Err(StoreError::NotFound { what: "player", .. })
+    ));
+    // An unknown table rolls the debit back.
+    assert!(matches!(
+        repo.reserve_buy_in("p1", "nowhere", 1, 100, 0, 1).await,
+        Err(StoreError::MissingReference { .. })
+    ));
+    assert_eq!(balance_of(&repo, "p1").await, 300);
+    assert!(matches!(
+        repo.reserve_buy_in("p1", "t", 1, u64::MAX, 0, 1).await,
+        Err(StoreError::Encode { .. })
+    ));
+
+    // The whole balance can be bought in.
+    let all = repo.reserve_buy_in("p1", "t", 5, 300, 18, 101).await.unwrap();
+    assert!(all.id > b.id);
+    assert_eq!(balance_of(&repo, "p1").await, 0);
+    assert_eq!(repo.pending_buy_ins("t").await.unwrap(), vec![b, all]);
+}
+
+async fn concurrent_buy_ins_never_overdraw<R: Repository>(repo: R) {
+    repo.create_table(&table("t")).await.unwrap();
+    repo.create_player(&rich_player("p1", 100)).await.unwrap();
+    let tries: Vec<_> = (0..10u64)
+        .map(|seat| {
+            let repo = repo.clone();
+            tokio::spawn(async move { repo.reserve_buy_in("p1", "t", seat, 30, 0, 1).await })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tries {
+        match t.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(StoreError::InsufficientBalance {
+                needed: 30, balance, ..
+            }) => assert!(balance < 30),
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+    }
+    assert_eq!(won, 3);
+    assert_eq!(balance_of(&repo, "p1").await, 10);
+    assert_eq!(repo.pending_buy_ins("t").await.unwrap().len(), 3);
+}
+
+async fn confirm_buy_in_is_idempotent<R: Repository>(repo: R) {
+    repo.create_table(&table("t")).await.unwrap();
+    repo.create_player(&rich_player("p1", 500)).await.unwrap();
+    let b = repo.reserve_buy_in("p1", "t", 0, 200, 0, 1).await.unwrap();
+    assert!(repo.confirm_buy_in(b.id).await.unwrap());
+    assert!(!repo.confirm_buy_in(b.id).await.unwrap());
+    assert!(repo.pending_buy_ins("t").await.unwrap().is_empty());
+    // Confirmed chips are at the table: a late refund must not return them.
+    assert!(!repo.refund_buy_in(b.id).await.unwrap());
+    assert_eq!(balance_of(&repo, "p1").await, 300);
+    assert!(!repo.confirm_buy_in(b.id + 1000).await.unwrap());
+}
+
+async fn refund_buy_in_credits_once<R: Repository>(repo: R) {
+    repo.create_table(&table("t")).await.unwrap();
+    repo.create_player(&rich_player("p1", 500)).await.unwrap();
+    let b = repo.reserve_buy_in("p1", "t", 0, 200, 0, 1).await.unwrap();
+    assert!(repo.refund_buy_in(b.id).await.unwrap());
+    assert_eq!(balance_of(&repo, "p1").await, 500);
+    assert!(!repo.refund_buy_in(b.id).await.unwrap());
+    assert!(!repo.confirm_buy_in(b.id).await.unwrap());
+    assert_eq!(balance_of(&repo, "p1").await, 500);
+    assert!(repo.pending_buy_ins("t").await.unwrap().is_empty());
+
+    // Two refunds racing: one credits, the other finds nothing.
+    for round in 0..5 {
+        let b = repo.reserve_buy_in("p1", "t", round, 120, 0, 1).await.unwrap();
+        assert_eq!(balance_of(&repo, "p1").await, 380);
+        let (first, second) = tokio::join!(repo.refund_buy_in(b.id), repo.refund_buy_in(b.id));
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert!(first != second, "exactly one refund wins: {first} {second}");
+        assert_eq!(balance_of(&repo, "p1").await, 500);
+    }
+    // On separate tasks too (both backends run them in parallel).
+    let b = repo.reserve_buy_in("p1", "t", 9, 500, 0, 1).await.unwrap();
+    let racers: Vec<_> = (0..4)
+        .map(|_| {
+            let repo = repo.clone();
+            tokio::spawn(async move { repo.refund_buy_in(b.id).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for r in racers {
+        wins += usize::from(r.await.unwrap().unwrap());
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(balance_of(&repo, "p1").await, 500);
+}
+
+async fn pending_buy_ins_by_table<R: Repository>(repo: R) {
+    repo.create_table(&table("a")).await.unwrap();
+    repo.create_table(&table("b")).await.unwrap();
+    repo.create_player(&rich_player("p1", 1000)).await.unwrap();
+    repo.create_player(&rich_player("p2", 1000)).await.unwrap();
+    let a1 = repo.reserve_buy_in("p1", "a", 0, 100, 5, 10).await.unwrap();
+    let b1 = repo.reserve_buy_in("p1", "b", 0, 100, 0, 11).await.unwrap();
+    let a2 = repo.reserve_buy_in("p2", "a", 1, 150, 6, 12).await.unwrap();
+    let a3 = repo.reserve_buy_in("p1", "a", 2, 50, 7, 13).await.unwrap();
+    assert_eq!(
+        repo.pending_buy_ins("a").await.unwrap(),
+        vec![a1.clone(), a2.clone(), a3.clone()]
+    );
+    assert_eq!(repo.pending_buy_ins("b").await.unwrap(), vec![b1]);
+    assert!(repo.pending_buy_ins("none").await.unwrap().is_empty());
+    assert!(repo.confirm_buy_in(a2.id).await.unwrap());
+    assert!(repo.refund_buy_in(a1.id).await.unwrap());
+    assert_eq!(repo.pending_buy_ins("a").await.unwrap(), vec![a3]);
+    assert_eq!(balance_of(&repo, "p1").await, 1000 - 100 - 50);
+    assert_eq!(balance_of(&repo, "p2").await, 1000 - 150);
+}
+
+async fn cash_out_exactly_once<R: Repository>(repo: R) {
+    repo.create_player(&rich_player("p1", 10)).await.unwrap();
+    repo.create_player(&rich_player("p2", 0)).await.unwrap();
+    assert!(repo.cash_out("t", 40, "p1", 250, 1).await.unwrap());
+    assert_eq!(balance_of(&repo, "p1").await, 260);
+    // The same SeatLeft again (a retry, a replay after a crash) pays nothing,
+    // whatever it claims.
+    assert!(!repo.cash_out("t", 40, "p1", 250, 2).await.unwrap());
+    assert!(!repo.cash_out("t", 40, "p2", 999, 2).await.unwrap());
+    assert_eq!(balance_of(&repo, "p1").await, 260);
+    assert_eq!(balance_of(&repo, "p2").await, 0);
+    // Another seq, or the same seq at another table, is another cash-out.
+    assert!(repo.cash_out("t", 41, "p1", 40, 3).await.unwrap());
+    assert!(repo.cash_out("u", 40, "p2", 70, 3).await.unwrap());
+    assert_eq!(balance_of(&repo, "p1").await, 300);
+    assert_eq!(balance_of(&repo, "p2").await, 70);
+    // Leaving with nothing is recorded (and still only once).
+    assert!(repo.cash_out("t", 50, "p2", 0, 4).await.unwrap());
+    assert!(!repo.cash_out("t", 50, "p2", 0, 4).await.unwrap());
+    assert_eq!(balance_of(&repo, "p2").await, 70);
+    assert!(matches!(
+        repo.cash_out("t", 60, "ghost", 5, 5).await,
+        Err(StoreError::NotFound { what: "player", .. })
+    ));
+    // A failed cash-out records nothing: the seq is still free.
+    assert!(repo.cash_out("t", 60, "p1", 5, 5).await.unwrap());
+    assert_eq!(balance_of(&repo, "p1").await, 305);
+
+    let (first, second) = tokio::join!(
+        repo.cash_out("t", 70, "p1", 100, 6),
+        repo.cash_out("t", 70, "p1", 100, 6)
+    );
+    assert!(first.unwrap() != second.unwrap(), "exactly one racer pays");
+    assert_eq!(balance_of(&repo, "p1").await, 405);
 }

@@ -133,7 +133,7 @@ pub fn events(table_id: &str, from: u64, to: u64) -> Vec<EventRecord> {
     (from..=to).map(|s| event(table_id, s)).collect()
 }
 
-/// A table record with default stakes.
+/// A table record with default stakes and empty settings.
 pub fn table(id: &str) -> TableRecord {
     TableRecord {
         id: id.to_owned(),
@@ -141,6 +141,7 @@ pub fn table(id: &str) -> TableRecord {
         config: TableConfig::new(6, 1, 2),
         status: TableStatus::Open,
         created_at_ms: 1_700_000_000_000,
+        settings: "{}".to_owned(),
     }
 }
 

@@ -1,0 +1,154 @@
+//! `AnyRepo`: either backend, chosen at run time from a database URL (the
+//! server's `--database-url`), so code above the store is written once
+//! against one concrete type instead of being generic over [`Repository`].
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::StoreError;
+use crate::model::{
+    ChatMessage, DecisionRow, EventRecord, ExperimentRecord, ExperimentStatus, HandRecord, PendingBuyIn,
+    PlayerRecord, RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals,
+};
+use crate::postgres::PgRepo;
+use crate::repository::{Repository, StoreResult};
+use crate::sqlite::SqliteRepo;
+
+/// A store of either backend. Cheap to clone, like the repository inside.
+#[derive(Clone, Debug)]
+pub enum AnyRepo {
+    /// The embedded SQLite store.
+    Sqlite(SqliteRepo),
+    /// The Postgres store.
+    Postgres(PgRepo),
+}
+
+impl AnyRepo {
+    /// Opens the store `url` names and migrates it:
+    /// `postgres://…` or `postgresql://…` connects to Postgres;
+    /// `sqlite://PATH`, `sqlite:PATH` or a plain file path opens (creating if
+    /// needed) a SQLite file. Any other `scheme://` is `UnsupportedUrl`.
+    pub async fn open(url: &str) -> StoreResult<AnyRepo> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(AnyRepo::Postgres(PgRepo::connect(url).await?));
+        }
+        let path = match url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Some(path) => path,
+            None => {
+                if let Some((scheme, _)) = url.split_once("://") {
+                    return Err(StoreError::UnsupportedUrl {
+                        scheme: scheme.to_owned(),
+                    });
+                }
+                url
+            }
+        };
+        if path.is_empty() {
+            return Err(StoreError::Connect {
+                backend: "sqlite",
+                source: Arc::new(sqlx::Error::Configuration(
+                    format!("{url:?} names no database file").into(),
+                )),
+            });
+        }
+        Ok(AnyRepo::Sqlite(SqliteRepo::open(Path::new(path)).await?))
+    }
+
+    /// Closes the store's connections; later calls fail with a `Database` error.
+    pub async fn close(&self) {
+        match self {
+            AnyRepo::Sqlite(repo) => repo.close().await,
+            AnyRepo::Postgres(repo) => repo.close().await,
+        }
+    }
+}
+
+impl From<SqliteRepo> for AnyRepo {
+    fn from(repo: SqliteRepo) -> AnyRepo {
+        AnyRepo::Sqlite(repo)
+    }
+}
+
+impl From<PgRepo> for AnyRepo {
+    fn from(repo: PgRepo) -> AnyRepo {
+        AnyRepo::Postgres(repo)
+    }
+}
+
+/// Implements each listed `Repository` method by forwarding it to the inner repository.
+macro_rules! delegate {
+    ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $out:ty;)*) => {
+        $(
+            async fn $name(&self $(, $arg: $ty)*) -> StoreResult<$out> {
+                match self {
+                    AnyRepo::Sqlite(repo) => repo.$name($($arg),*).await,
+                    AnyRepo::Postgres(repo) => repo.$name($($arg),*).await,
+                }
+            }
+        )*
+    };
+}
+
+impl Repository for AnyRepo {
+    fn backend(&self) -> &'static str {
+        match self {
+            AnyRepo::Sqlite(repo) => repo.backend(),
+            AnyRepo::Postgres(repo) => repo.backend(),
+        }
+    }
+
+    delegate! {
+        fn create_player(&self, player: &PlayerRecord) -> ();
+        fn player_by_token_hash(&self, token_hash: &str) -> Option<PlayerRecord>;
+        fn load_player(&self, id: &str) -> PlayerRecord;
+        fn create_table(&self, table: &TableRecord) -> ();
+        fn load_table(&self, id: &str) -> TableRecord;
+        fn list_tables(&self, status: Option<TableStatus>) -> Vec<TableRecord>;
+        fn set_table_status(&self, id: &str, status: TableStatus) -> ();
+        fn append_events(&self, events: &[EventRecord]) -> ();
+        fn events_since(&self, table_id: &str, after_seq: u64, limit: u64) -> Vec<EventRecord>;
+        fn last_seq(&self, table_id: &str) -> u64;
+        fn record_hand(&self, hand: &HandRecord) -> ();
+        fn load_hand(&self, table_id: &str, hand: u64) -> HandRecord;
+        fn list_hands(&self, table_id: &str, after_hand: u64, limit: u64) -> Vec<HandRecord>;
+        fn add_chat(&self, message: &ChatMessage) -> u64;
+        fn recent_chat(&self, table_id: &str, limit: u64) -> Vec<ChatMessage>;
+        fn record_usage(&self, rows: &[UsageRow]) -> ();
+        fn list_usage(&self, query: &RecordQuery) -> Vec<UsageRow>;
+        fn usage_totals(&self, query: &RecordQuery) -> UsageTotals;
+        fn record_decisions(&self, rows: &[DecisionRow]) -> ();
+        fn list_decisions(&self, query: &RecordQuery) -> Vec<DecisionRow>;
+        fn set_capture_retention(&self, retention: Option<Duration>) -> ();
+        fn capture_retention(&self) -> Option<Duration>;
+        fn prune_captures(&self, now_ms: u64) -> u64;
+        fn create_experiment(&self, experiment: &ExperimentRecord) -> ();
+        fn load_experiment(&self, id: &str) -> ExperimentRecord;
+        fn list_experiments(&self) -> Vec<ExperimentRecord>;
+        fn update_experiment(
+            &self,
+            id: &str,
+            status: ExperimentStatus,
+            hands_done: u64,
+            results: Option<&str>,
+            now_ms: u64
+        ) -> ();
+        fn reserve_buy_in(
+            &self,
+            player_id: &str,
+            table_id: &str,
+            seat: u64,
+            amount: u64,
+            after_seq: u64,
+            now_ms: u64
+        ) -> PendingBuyIn;
+        fn confirm_buy_in(&self, id: u64) -> bool;
+        fn refund_buy_in(&self, id: u64) -> bool;
+        fn pending_buy_ins(&self, table_id: &str) -> Vec<PendingBuyIn>;
+        fn cash_out(&self, table_id: &str, seq: u64, player_id: &str, amount: u64, now_ms: u64) -> bool;
+        fn credit_balance(&self, player_id: &str, amount: u64) -> u64;
+    }
+}
