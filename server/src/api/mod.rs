@@ -1,0 +1,179 @@
+//! The HTTP surface: REST API (players, tables, hand histories, chat),
+//! `/ws`, Socket.IO, `/metrics`, `/healthz`, `/readyz` and the web client.
+//! Errors are JSON `{"error": {"code", "message"}}` with the right status,
+//! mapped in one place ([`ApiError`]).
+
+mod error;
+mod players;
+mod tables;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use parking_lot::Mutex;
+use schema::Repository;
+use serde::de::DeserializeOwned;
+
+pub use error::ApiError;
+
+use crate::app::App;
+use crate::auth::{hash_token, plausible_token};
+use crate::limits::{Limits, RateLimiter, RateVerdict};
+use crate::table::registry::store_failure;
+use crate::transport::protocol::{ErrorCode, Failure};
+
+/// Largest REST request body.
+const MAX_BODY: usize = 64 * 1024;
+
+/// The whole router.
+pub fn router(app: App) -> Router {
+    let limiter = std::sync::Arc::new(IpLimiter::default());
+    let api = Router::new()
+        .route("/api/players", post(players::register))
+        .route("/api/me", get(players::me))
+        .route("/api/tables", get(tables::list).post(tables::create))
+        .route("/api/tables/{id}", get(tables::get_one))
+        .route("/api/tables/{id}/sit", post(tables::sit))
+        .route("/api/tables/{id}/stand", post(tables::stand))
+        .route("/api/tables/{id}/hands", get(tables::hands))
+        .route("/api/tables/{id}/hands/{hand}", get(tables::hand))
+        .route("/api/tables/{id}/hands/{hand}/phh", get(tables::hand_phh))
+        .route("/api/tables/{id}/chat", get(tables::chat))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(limiter, rate_limit));
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/ws", get(crate::transport::ws::handler))
+        .merge(api)
+        .layer(crate::transport::socketio::layer(app.clone()))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(app)
+}
+
+async fn not_found() -> Response {
+    ApiError(Failure::new(ErrorCode::InvalidRequest, "no such endpoint")).with_status(StatusCode::NOT_FOUND)
+}
+
+async fn index() -> Html<&'static str> {
+    Html(include_str!("../../../web/index.html"))
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when the store answers and the server is not shutting down.
+async fn readyz(State(app): State<App>) -> Response {
+    if app.is_shutting_down() {
+        return ApiError(Failure::new(ErrorCode::ShuttingDown, "shutting down")).into_response();
+    }
+    match app.repo.last_seq("readyz-probe").await {
+        Ok(_) => "ready".into_response(),
+        Err(e) => ApiError(store_failure(&e)).into_response(),
+    }
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    let text = app.metrics.render(app.writer.stats(), app.repo.backend());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Parses a JSON body with a JSON error on failure.
+pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let code = if e.is_syntax() || e.is_eof() { ErrorCode::MalformedJson } else { ErrorCode::InvalidRequest };
+        ApiError(Failure::new(code, format!("request body: {e}")))
+    })
+}
+
+/// The bearer token of a request, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// The player a request's bearer token names.
+pub(crate) async fn authenticate(app: &App, headers: &HeaderMap) -> Result<schema::PlayerRecord, ApiError> {
+    let token = bearer(headers)
+        .ok_or_else(|| ApiError(Failure::new(ErrorCode::Unauthorized, "missing `Authorization: Bearer TOKEN`")))?;
+    if !plausible_token(token) {
+        return Err(ApiError(Failure::new(ErrorCode::Unauthorized, "malformed token")));
+    }
+    app.repo
+        .player_by_token_hash(&hash_token(token))
+        .await
+        .map_err(|e| ApiError(store_failure(&e)))?
+        .ok_or_else(|| ApiError(Failure::new(ErrorCode::Unauthorized, "unknown token")))
+}
+
+/// Whether the request carries the admin API key (`x-api-key` or bearer).
+pub(crate) fn is_admin(app: &App, headers: &HeaderMap) -> bool {
+    let Some(key) = app.config.api_key.as_deref().filter(|k| !k.is_empty()) else {
+        return false;
+    };
+    let given = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| bearer(headers));
+    given.is_some_and(|g| constant_time_eq(g.as_bytes(), key.as_bytes()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Per-client-address rate limit on state-changing REST calls.
+#[derive(Default)]
+struct IpLimiter {
+    buckets: Mutex<HashMap<IpAddr, RateLimiter>>,
+}
+
+/// Most addresses tracked; beyond, the map starts over (a flood of
+/// addresses cannot grow memory).
+const MAX_TRACKED_ADDRESSES: usize = 10_000;
+
+async fn rate_limit(
+    State(limiter): State<std::sync::Arc<IpLimiter>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::GET {
+        let ip = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        if let Some(ip) = ip {
+            let verdict = {
+                let mut buckets = limiter.buckets.lock();
+                if buckets.len() >= MAX_TRACKED_ADDRESSES && !buckets.contains_key(&ip) {
+                    buckets.clear();
+                }
+                let limits = Limits {
+                    messages_per_sec: 10,
+                    message_burst: 30,
+                    flood_strikes: u32::MAX,
+                    ..Limits::default()
+                };
+                buckets.entry(ip).or_insert_with(|| RateLimiter::new(&limits)).check()
+            };
+            if verdict != RateVerdict::Allow {
+                return ApiError(Failure::new(ErrorCode::RateLimited, "too many requests; slow down"))
+                    .into_response();
+            }
+        }
+    }
+    next.run(request).await
+}

@@ -1,0 +1,367 @@
+//! Tables: create (with AI seats), lobby list, one table, sit and stand,
+//! hand histories (JSON and PHH) and chat history.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use game_core::TableConfig;
+use schema::{Repository, TableStatus};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, authenticate, is_admin, parse_body};
+use crate::app::App;
+use crate::table::registry::store_failure;
+use crate::table::{AiSeat, Pace, TableCommand, TableSettings};
+use crate::transport::protocol::{ErrorCode, Failure};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AiSeatRequest {
+    #[serde(default)]
+    seat: Option<usize>,
+    agent: String,
+    #[serde(default)]
+    stack: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateTable {
+    #[serde(default)]
+    name: Option<String>,
+    seats: usize,
+    small_blind: u64,
+    big_blind: u64,
+    #[serde(default)]
+    ante: u64,
+    #[serde(default)]
+    min_buy_in: Option<u64>,
+    #[serde(default)]
+    max_buy_in: Option<u64>,
+    #[serde(default)]
+    turn_clock_ms: Option<u64>,
+    #[serde(default)]
+    time_bank_ms: Option<u64>,
+    #[serde(default)]
+    pace: Option<Pace>,
+    #[serde(default)]
+    actions_per_sec: Option<f64>,
+    #[serde(default)]
+    ai_seats: Vec<AiSeatRequest>,
+}
+
+/// `POST /api/tables` (a player's bearer token or the admin key) → 201 with the lobby line.
+pub async fn create(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !is_admin(&app, &headers) {
+        authenticate(&app, &headers).await?;
+    }
+    let request: CreateTable = parse_body(&body)?;
+    let config = TableConfig {
+        seats: request.seats,
+        small_blind: request.small_blind,
+        big_blind: request.big_blind,
+        ante: request.ante,
+    };
+    config
+        .validate()
+        .map_err(|e| ApiError(Failure::new(ErrorCode::InvalidRequest, e.to_string())))?;
+    let mut settings = TableSettings::for_big_blind(config.big_blind);
+    if let Some(v) = request.min_buy_in {
+        settings.min_buy_in = v;
+    }
+    if let Some(v) = request.max_buy_in {
+        settings.max_buy_in = v;
+    }
+    if settings.min_buy_in > settings.max_buy_in {
+        // One bound given alone moves the other with it.
+        if request.max_buy_in.is_none() {
+            settings.max_buy_in = settings.min_buy_in;
+        } else if request.min_buy_in.is_none() {
+            settings.min_buy_in = settings.max_buy_in;
+        }
+    }
+    if let Some(v) = request.turn_clock_ms {
+        settings.turn_clock_ms = v;
+    }
+    if let Some(v) = request.time_bank_ms {
+        settings.time_bank_ms = v;
+    }
+    settings.pace = request.pace.unwrap_or_default();
+    settings.actions_per_sec = request.actions_per_sec;
+    let mut taken = vec![false; config.seats];
+    for ai in request.ai_seats.iter().filter_map(|a| a.seat) {
+        if let Some(slot) = taken.get_mut(ai) {
+            *slot = true;
+        }
+    }
+    for ai in request.ai_seats {
+        let seat = match ai.seat {
+            Some(seat) => seat,
+            // Unplaced AI seats fill from seat 1 up, leaving seat 0 for the creator.
+            None => (1..config.seats)
+                .chain(0..1)
+                .find(|s| !taken[*s])
+                .ok_or_else(|| ApiError(Failure::new(ErrorCode::InvalidRequest, "more AI seats than seats")))?,
+        };
+        if let Some(slot) = taken.get_mut(seat) {
+            *slot = true;
+        }
+        settings.ai_seats.push(AiSeat {
+            seat,
+            agent: ai.agent,
+            stack: ai.stack.unwrap_or(settings.max_buy_in),
+        });
+    }
+    let name = request
+        .name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| format!("NLHE {}/{}", config.small_blind, config.big_blind));
+    if name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(ApiError(Failure::new(ErrorCode::InvalidRequest, "a table name is 1 to 64 printable characters")));
+    }
+    let handle = app.tables.create(&app, name, config, settings).await?;
+    Ok((StatusCode::CREATED, Json(json!(handle.summary()))))
+}
+
+/// `GET /api/tables` → the lobby: live tables, then stored ones not in memory.
+pub async fn list(State(app): State<App>) -> Result<Json<Value>, ApiError> {
+    let live = app.tables.all();
+    let mut tables: Vec<Value> = live.iter().map(|t| json!(t.summary())).collect();
+    let stored = app.repo.list_tables(None).await.map_err(|e| ApiError(store_failure(&e)))?;
+    for record in stored {
+        if record.status == TableStatus::Closed || live.iter().any(|t| *t.id == *record.id) {
+            continue;
+        }
+        let settings: Option<TableSettings> = serde_json::from_str(&record.settings).ok();
+        tables.push(json!({
+            "id": record.id,
+            "name": record.name,
+            "seats": record.config.seats,
+            "small_blind": record.config.small_blind,
+            "big_blind": record.config.big_blind,
+            "ante": record.config.ante,
+            "pace": settings.as_ref().map(|s| s.pace),
+            "min_buy_in": settings.as_ref().map(|s| s.min_buy_in),
+            "max_buy_in": settings.as_ref().map(|s| s.max_buy_in),
+            "spectators": 0,
+            "live": false,
+        }));
+    }
+    Ok(Json(json!({ "tables": tables })))
+}
+
+/// `GET /api/tables/{id}` → the lobby line and a spectator snapshot (loads the table).
+pub async fn get_one(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let handle = app.tables.open(&app, &id).await?;
+    let snapshot = handle.snapshot(None);
+    let summary = serde_json::to_string(&handle.summary()).unwrap_or_else(|_| "{}".to_owned());
+    let body = format!(r#"{{"table":{summary},"snapshot":{snapshot}}}"#);
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SitRequest {
+    seat: usize,
+    buy_in: u64,
+}
+
+/// `POST /api/tables/{id}/sit {"seat", "buy_in"}` (bearer) → `{seat, stack}`.
+pub async fn sit(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let player = authenticate(&app, &headers).await?;
+    let request: SitRequest = parse_body(&body)?;
+    let handle = app.tables.open(&app, &id).await?;
+    let stack = crate::transport::session::sit(
+        &app,
+        &handle,
+        &player.id,
+        player.display_name,
+        request.seat,
+        request.buy_in,
+    )
+    .await?;
+    Ok(Json(json!({"table": id, "seat": request.seat, "stack": stack})))
+}
+
+/// `POST /api/tables/{id}/stand` (bearer) → `{cashed_out, after_hand}`.
+pub async fn stand(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let player = authenticate(&app, &headers).await?;
+    let handle = app.tables.open(&app, &id).await?;
+    let result = handle
+        .request(|reply| TableCommand::Stand {
+            player_id: player.id.clone(),
+            reply,
+        })
+        .await?;
+    Ok(Json(json!({"table": id, "cashed_out": result.cashed_out, "after_hand": result.after_hand})))
+}
+
+#[derive(Deserialize)]
+pub struct Page {
+    #[serde(default)]
+    after: u64,
+    #[serde(default)]
+    limit: Option<u64>,
+}
+
+async fn known_table(app: &App, id: &str) -> Result<(), ApiError> {
+    app.repo.load_table(id).await.map_err(|e| ApiError(store_failure(&e)))?;
+    Ok(())
+}
+
+fn hand_json(record: &schema::HandRecord, full: bool) -> Value {
+    let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+    json!({
+        "hand": record.hand,
+        "stacks": parse(&record.players),
+        "pots": parse(&record.pots),
+        "winners": parse(&record.winners),
+        "first_seq": record.first_seq,
+        "last_seq": record.last_seq,
+        "ended_at_ms": record.ended_at_ms,
+        "phh": if full { record.phh.clone() } else { mask_phh(&record.phh) },
+    })
+}
+
+/// `GET /api/tables/{id}/hands?after=N&limit=M` → finished hands, oldest first.
+/// Cards never shown at the table are masked unless the admin key is given.
+pub async fn hands(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    known_table(&app, &id).await?;
+    let limit = page.limit.unwrap_or(50).clamp(1, 500);
+    let full = is_admin(&app, &headers);
+    let records = app
+        .repo
+        .list_hands(&id, page.after, limit)
+        .await
+        .map_err(|e| ApiError(store_failure(&e)))?;
+    let hands: Vec<Value> = records.iter().map(|r| hand_json(r, full)).collect();
+    Ok(Json(json!({"table": id, "hands": hands})))
+}
+
+async fn load_hand(app: &App, id: &str, hand: &str) -> Result<schema::HandRecord, ApiError> {
+    let number: u64 = hand
+        .parse()
+        .map_err(|_| ApiError(Failure::new(ErrorCode::InvalidRequest, "a hand number is a positive integer")))?;
+    app.repo.load_hand(id, number).await.map_err(|e| {
+        ApiError(match e {
+            schema::StoreError::NotFound { .. } => {
+                Failure::new(ErrorCode::TableNotFound, format!("hand {number} of table {id} not found"))
+            }
+            other => store_failure(&other),
+        })
+    })
+}
+
+/// `GET /api/tables/{id}/hands/{hand}` → one hand as JSON.
+pub async fn hand(
+    State(app): State<App>,
+    Path((id, hand)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let record = load_hand(&app, &id, &hand).await?;
+    Ok(Json(hand_json(&record, is_admin(&app, &headers))))
+}
+
+/// `GET /api/tables/{id}/hands/{hand}/phh` → one hand as PHH text.
+pub async fn hand_phh(
+    State(app): State<App>,
+    Path((id, hand)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let record = load_hand(&app, &id, &hand).await?;
+    let text = if is_admin(&app, &headers) { record.phh } else { mask_phh(&record.phh) };
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ChatQuery {
+    #[serde(default)]
+    limit: Option<u64>,
+}
+
+/// `GET /api/tables/{id}/chat?limit=N` → the last chat lines, oldest first.
+pub async fn chat(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(query): Query<ChatQuery>,
+) -> Result<Json<Value>, ApiError> {
+    known_table(&app, &id).await?;
+    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let lines = app
+        .repo
+        .recent_chat(&id, limit)
+        .await
+        .map_err(|e| ApiError(store_failure(&e)))?;
+    let lines: Vec<Value> = lines
+        .into_iter()
+        .map(|m| json!({"id": m.id, "from": m.author, "player_id": m.player_id, "text": m.body, "at_ms": m.at_ms}))
+        .collect();
+    Ok(Json(json!({"table": id, "chat": lines})))
+}
+
+/// Replaces hole cards that were never shown (`d dh pN CARDS` without a
+/// matching `pN sm CARDS`) with `????`, as PHH writes unknown cards.
+pub fn mask_phh(phh: &str) -> String {
+    let mut out = String::with_capacity(phh.len());
+    let mut rest = phh;
+    while let Some(at) = rest.find("d dh p") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + "d dh p".len()..];
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        let player = &tail[..digits];
+        let after_player = &tail[digits..];
+        let cards_len = after_player
+            .strip_prefix(' ')
+            .map_or(0, |c| c.bytes().take_while(u8::is_ascii_alphanumeric).count());
+        if digits == 0 || cards_len == 0 {
+            out.push_str("d dh p");
+            rest = tail;
+            continue;
+        }
+        let cards = &after_player[1..1 + cards_len];
+        let shown = phh.contains(&format!("p{player} sm {cards}"));
+        out.push_str("d dh p");
+        out.push_str(player);
+        out.push(' ');
+        out.push_str(if shown { cards } else { "????" });
+        rest = &after_player[1 + cards_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_phh;
+
+    #[test]
+    fn masks_unshown_hole_cards() {
+        let phh = "actions = [\n  'd dh p1 AsKd',\n  'd dh p2 7c2h',\n  'p1 sm AsKd',\n]\n";
+        let masked = mask_phh(phh);
+        assert!(masked.contains("'d dh p1 AsKd'"), "{masked}");
+        assert!(masked.contains("'d dh p2 ????'"), "{masked}");
+        assert!(!masked.contains("7c2h"));
+    }
+}

@@ -1,0 +1,315 @@
+//! The running server: configuration, shared state ([`App`]), start-up
+//! (open the store, restore live tables, bind) and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ai_players::config::LlmConfig;
+use ai_players::executor::Executor;
+use ai_players::usage::UsageSink;
+use anyhow::Context as _;
+use schema::{AnyRepo, DecisionRow, EventWriter, Repository, UsageRow, WriterConfig};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::table::agents::Agents;
+use crate::table::registry::Tables;
+
+/// Clocks that are not per table.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    /// How long a disconnected player keeps the seat before being stood up.
+    pub disconnect_grace: Duration,
+    /// How long a table with no players and nobody watching stays in memory.
+    pub idle_ttl: Duration,
+    /// The pause between hands at realtime tables.
+    pub between_hands: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            disconnect_grace: Duration::from_secs(120),
+            idle_ttl: Duration::from_secs(300),
+            between_hands: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Everything `showdown serve` can be told.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// `sqlite://PATH`, a file path, or `postgres://...`.
+    pub database_url: String,
+    /// The LLM executor's TOML config, if LLM seats are wanted.
+    pub llm_config: Option<PathBuf>,
+    /// Key for admin endpoints (`Authorization: Bearer KEY` or `x-api-key`); none disables them.
+    pub api_key: Option<String>,
+    /// Capacity limits.
+    pub limits: Limits,
+    /// Grace periods and pauses.
+    pub timing: Timing,
+    /// Chips a newly registered player gets.
+    pub starting_balance: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://showdown.db".to_owned(),
+            llm_config: None,
+            api_key: None,
+            limits: Limits::default(),
+            timing: Timing::default(),
+            starting_balance: 10_000,
+        }
+    }
+}
+
+/// Shared server state; cheap to clone.
+#[derive(Clone)]
+pub struct App(Arc<AppInner>);
+
+/// What [`App`] holds.
+pub struct AppInner {
+    /// The configuration it was started with.
+    pub config: ServerConfig,
+    /// The store.
+    pub repo: AnyRepo,
+    /// The group-committing event writer all tables share.
+    pub writer: EventWriter,
+    /// Live tables.
+    pub tables: Tables,
+    /// Agent factory (bots, and LLM seats when configured).
+    pub agents: Agents,
+    /// Prometheus series.
+    pub metrics: Metrics,
+    /// Open client connections.
+    pub connections: AtomicUsize,
+    shutdown: watch::Sender<bool>,
+    decisions: mpsc::Sender<DecisionRow>,
+}
+
+impl Deref for App {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+impl App {
+    /// Resolves to a change when shutdown begins.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Queues a captured AI decision for the store (dropped with a warning if the queue is full).
+    pub fn record_decision(&self, row: DecisionRow) {
+        if self.decisions.try_send(row).is_err() {
+            warn!("decision queue full: a decision record was dropped");
+        }
+    }
+
+    /// Takes a connection slot, or `None` at the limit.
+    pub fn connect(&self) -> Option<ConnectionSlot> {
+        let max = self.config.limits.max_connections;
+        let taken = self
+            .connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
+        match taken {
+            Ok(_) => Some(ConnectionSlot { app: self.clone() }),
+            Err(_) => {
+                self.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+}
+
+/// A held connection slot; released on drop.
+pub struct ConnectionSlot {
+    app: App,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.app.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A started server.
+pub struct Server {
+    /// The address it listens on (useful with port 0).
+    pub addr: SocketAddr,
+    app: App,
+    serve: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Opens the store, restores the tables that were live, binds and serves.
+    pub async fn start(config: ServerConfig) -> anyhow::Result<Server> {
+        let repo = AnyRepo::open(&config.database_url)
+            .await
+            .with_context(|| format!("opening the database {}", redact(&config.database_url)))?;
+        let (writer, _writer_task) = EventWriter::spawn(repo.clone(), WriterConfig::default());
+        let (sink, usage_rx) = UsageSink::bounded(10_000);
+        let executor = match &config.llm_config {
+            Some(path) => {
+                let path_text = path.to_string_lossy();
+                let llm = LlmConfig::from_file(&path_text)
+                    .with_context(|| format!("reading the LLM config {path_text}"))?;
+                Some(Executor::new(&llm, sink).context("starting the LLM executor")?)
+            }
+            None => None,
+        };
+        let (decisions, decisions_rx) = mpsc::channel(10_000);
+        let (shutdown, _) = watch::channel(false);
+        let app = App(Arc::new(AppInner {
+            config: config.clone(),
+            repo: repo.clone(),
+            writer,
+            tables: Tables::default(),
+            agents: Agents::new(executor),
+            metrics: Metrics::default(),
+            connections: AtomicUsize::new(0),
+            shutdown,
+            decisions,
+        }));
+        let background = vec![
+            tokio::spawn(drain_usage(app.clone(), usage_rx)),
+            tokio::spawn(drain_decisions(app.clone(), decisions_rx)),
+        ];
+        let restored = app.tables.restore_all(&app).await.context("restoring live tables")?;
+        if restored > 0 {
+            info!(restored, "restored live tables from the event log");
+        }
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("binding {}", config.bind))?;
+        let addr = listener.local_addr()?;
+        let router = crate::api::router(app.clone());
+        let mut stop = app.shutdown_signal();
+        let serve = tokio::spawn(async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        info!(%addr, backend = repo.backend(), "listening");
+        Ok(Server {
+            addr,
+            app,
+            serve,
+            background,
+        })
+    }
+
+    /// The shared state (for in-process tests and tools).
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Stops accepting, closes sessions with a reason, lets every table
+    /// persist, and flushes the event writer.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        info!("shutting down");
+        self.app.shutdown.send_replace(true);
+        self.app.tables.shutdown().await;
+        self.app.writer.flush().await.context("flushing the event writer")?;
+        if tokio::time::timeout(Duration::from_secs(5), self.serve).await.is_err() {
+            warn!("connections did not close within 5 s");
+        }
+        for task in self.background {
+            task.abort();
+        }
+        info!("stopped");
+        Ok(())
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Stores LLM usage records in batches and counts them in the metrics.
+async fn drain_usage(app: App, mut rx: mpsc::Receiver<ai_players::usage::UsageRecord>) {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, 500).await > 0 {
+        let rows: Vec<UsageRow> = batch
+            .drain(..)
+            .map(|r| {
+                app.metrics.llm_call(
+                    r.lane.index(),
+                    r.outcome.name(),
+                    Duration::from_millis(r.queue_wait_ms),
+                );
+                UsageRow {
+                    at_ms: r.at_ms,
+                    provider: r.provider,
+                    model: r.model,
+                    lane: r.lane.name().to_owned(),
+                    prompt_tokens: r.tokens.prompt,
+                    completion_tokens: r.tokens.completion,
+                    cost_usd: r.cost_usd,
+                    latency_ms: r.latency_ms,
+                    queue_wait_ms: r.queue_wait_ms,
+                    retries: r.retries,
+                    rate_limited: r.rate_limited,
+                    outcome: r.outcome.name().to_owned(),
+                    http_status: r.status,
+                    table_id: r.context.table_id,
+                    hand: r.context.hand,
+                    experiment_id: r.context.experiment_id,
+                }
+            })
+            .collect();
+        if let Err(e) = app.repo.record_usage(&rows).await {
+            warn!(rows = rows.len(), "cannot store LLM usage: {e}");
+        }
+    }
+}
+
+/// Stores captured AI decisions in batches.
+async fn drain_decisions(app: App, mut rx: mpsc::Receiver<DecisionRow>) {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, 500).await > 0 {
+        if let Err(e) = app.repo.record_decisions(&batch).await {
+            warn!(rows = batch.len(), "cannot store AI decisions: {e}");
+        }
+        batch.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,112 @@
+//! The `showdown` command line. Every flag also reads an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::app::{ServerConfig, Timing};
+use crate::limits::Limits;
+
+/// Showdown: a real-time No-Limit Hold'em server.
+#[derive(Debug, Parser)]
+#[command(name = "showdown", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CliCommand,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// Run the server (SQLite by default; heuristic bots need no configuration).
+    Serve(ServeArgs),
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `showdown serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SHOWDOWN_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Database: `sqlite://PATH` (or a file path), or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "SHOWDOWN_DATABASE_URL", default_value = "sqlite://showdown.db")]
+    pub database_url: String,
+    /// TOML config of LLM providers and models (see docs/llm.example.toml); enables `llm:` seats.
+    #[arg(long, env = "SHOWDOWN_LLM_CONFIG")]
+    pub llm_config: Option<PathBuf>,
+    /// Admin API key (full hand histories, table creation without a player token).
+    #[arg(long, env = "SHOWDOWN_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Log format.
+    #[arg(long, env = "SHOWDOWN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Live tables held in memory.
+    #[arg(long, env = "SHOWDOWN_MAX_TABLES", default_value_t = Limits::default().max_tables)]
+    pub max_tables: usize,
+    /// Open client connections.
+    #[arg(long, env = "SHOWDOWN_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
+    pub max_connections: usize,
+    /// Spectators per table.
+    #[arg(long, env = "SHOWDOWN_MAX_SPECTATORS", default_value_t = Limits::default().max_spectators_per_table)]
+    pub max_spectators: usize,
+    /// Sustained messages per second per connection.
+    #[arg(long, env = "SHOWDOWN_MESSAGES_PER_SEC", default_value_t = Limits::default().messages_per_sec)]
+    pub messages_per_sec: u32,
+    /// Burst of messages above the sustained rate.
+    #[arg(long, env = "SHOWDOWN_MESSAGE_BURST", default_value_t = Limits::default().message_burst)]
+    pub message_burst: u32,
+    /// Largest client frame, bytes.
+    #[arg(long, env = "SHOWDOWN_MAX_FRAME_BYTES", default_value_t = Limits::default().max_frame_bytes)]
+    pub max_frame_bytes: usize,
+    /// Seconds a disconnected player keeps the seat.
+    #[arg(long, env = "SHOWDOWN_DISCONNECT_GRACE_SECS", default_value_t = 120)]
+    pub disconnect_grace_secs: u64,
+    /// Seconds an abandoned table stays in memory.
+    #[arg(long, env = "SHOWDOWN_IDLE_TTL_SECS", default_value_t = 300)]
+    pub idle_ttl_secs: u64,
+    /// Pause between hands at realtime tables, ms.
+    #[arg(long, env = "SHOWDOWN_BETWEEN_HANDS_MS", default_value_t = 3000)]
+    pub between_hands_ms: u64,
+    /// Chips a new player starts with.
+    #[arg(long, env = "SHOWDOWN_STARTING_BALANCE", default_value_t = 10_000)]
+    pub starting_balance: u64,
+}
+
+impl ServeArgs {
+    /// The server configuration these options describe.
+    pub fn config(&self) -> ServerConfig {
+        ServerConfig {
+            bind: self.bind,
+            database_url: self.database_url.clone(),
+            llm_config: self.llm_config.clone(),
+            api_key: self.api_key.clone().filter(|k| !k.is_empty()),
+            limits: Limits {
+                max_tables: self.max_tables,
+                max_connections: self.max_connections,
+                max_spectators_per_table: self.max_spectators,
+                messages_per_sec: self.messages_per_sec,
+                message_burst: self.message_burst,
+                max_frame_bytes: self.max_frame_bytes,
+                ..Limits::default()
+            },
+            timing: Timing {
+                disconnect_grace: Duration::from_secs(self.disconnect_grace_secs),
+                idle_ttl: Duration::from_secs(self.idle_ttl_secs),
+                between_hands: Duration::from_millis(self.between_hands_ms),
+            },
+            starting_balance: self.starting_balance,
+        }
+    }
+}

@@ -1,0 +1,614 @@
+//! Live tables. Each table is one tokio task ([`task`]) that owns the
+//! authoritative engine state behind a per-table `parking_lot::Mutex`, takes
+//! commands on a bounded channel, runs the turn clock and publishes sequenced
+//! deltas on a broadcast channel. Joining clients read a snapshot and
+//! subscribe under the same lock, so no delta falls between the two.
+//!
+//! - [`settings`]: what a table is (buy-ins, clocks, pace, AI seats).
+//! - [`agents`]: agent specs (`bot:NAME`, `llm:provider/model`) to agents.
+//! - [`task`]: the table task and its clock.
+//! - [`registry`]: the live tables, loading from the store on demand, restore at start.
+
+pub mod agents;
+pub mod registry;
+pub mod settings;
+pub mod task;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use game_core::{Event, Table, Viewer};
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::transport::protocol::{ErrorCode, Failure};
+pub use settings::{AiSeat, Pace, TableSettings};
+
+/// Who may receive a delta.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Everyone in the room.
+    All,
+    /// Only this player's connections (their hole cards).
+    Player(Arc<str>),
+    /// No client (server-only events: the seed, a stacked deck).
+    Nobody,
+}
+
+/// One message published to a table's room, serialised once for all receivers.
+#[derive(Debug)]
+pub struct Delta {
+    /// The event's seq; `None` for room messages outside the log (chat, presence).
+    pub seq: Option<u64>,
+    /// Who may receive it.
+    pub audience: Audience,
+    /// The whole server message, ready to send.
+    pub json: Arc<str>,
+    /// Receivers must drop their state and take a fresh snapshot (the table was reloaded).
+    pub resync: bool,
+    /// The seat this event seats or unseats (`seat_taken`, `seat_left`).
+    pub seat_change: Option<usize>,
+}
+
+impl Delta {
+    /// Whether a connection acting as `player` (if any) may receive this.
+    pub fn visible_to(&self, player: Option<&str>) -> bool {
+        match &self.audience {
+            Audience::All => true,
+            Audience::Player(id) => player == Some(&**id),
+            Audience::Nobody => false,
+        }
+    }
+}
+
+/// A seated human or AI as the room sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeatInfo {
+    /// Seat number.
+    pub seat: usize,
+    /// Player id (`p_...`) or agent spec.
+    pub player_id: String,
+    /// Name shown.
+    pub name: String,
+    /// `human`, `bot` or `llm`.
+    pub kind: &'static str,
+    /// Whether the player has a connection in the room (AI seats: always).
+    pub connected: bool,
+    /// Time bank left, ms.
+    pub time_bank_ms: u64,
+}
+
+/// The running turn clock, as clients see it.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ClockInfo {
+    /// The seat to act.
+    pub seat: usize,
+    /// Time left on the turn clock, ms (time bank not included).
+    pub remaining_ms: u64,
+    /// The seat's time bank, used after the turn clock, ms.
+    pub time_bank_ms: u64,
+    /// When the seat times out, ms since the Unix epoch (turn clock plus bank).
+    pub deadline_ms: u64,
+}
+
+/// A chat line kept in memory.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChatLine {
+    /// Name shown.
+    pub from: String,
+    /// Player id, if a registered player wrote it.
+    pub player_id: Option<String>,
+    /// The text.
+    pub text: String,
+    /// When, ms since the Unix epoch.
+    pub at_ms: u64,
+}
+
+/// What a client sees when it joins or is resynced.
+#[derive(Debug, Serialize)]
+pub struct SnapshotMessage<'a> {
+    /// Always `snapshot`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Table id.
+    pub table: &'a str,
+    /// Table name.
+    pub name: &'a str,
+    /// The seq of the last event included in this view.
+    pub seq: u64,
+    /// Changes whenever the table is reloaded from the store; send it back with `last_seq`.
+    pub epoch: u64,
+    /// The viewer's seat, if seated.
+    pub you: Option<usize>,
+    /// The table from the viewer's point of view.
+    pub view: game_core::TableView,
+    /// Who sits where.
+    pub seats: Vec<SeatInfo>,
+    /// The running turn clock.
+    pub clock: Option<ClockInfo>,
+    /// Buy-ins, clocks and pace.
+    pub settings: &'a TableSettings,
+    /// Recent chat, oldest first.
+    pub chat: Vec<&'a ChatLine>,
+    /// Spectators in the room.
+    pub spectators: usize,
+}
+
+/// How a join starts.
+pub enum JoinStart {
+    /// A full snapshot (JSON text), then live deltas.
+    Snapshot(Arc<str>),
+    /// Missed events: first those in the store after `store_after` up to
+    /// `ring_from` (exclusive; none if equal), then `ring`, then live deltas.
+    Replay {
+        /// The client's last seq.
+        store_after: u64,
+        /// First seq held in `ring`.
+        ring_from: u64,
+        /// Recent deltas the client missed.
+        ring: Vec<Arc<Delta>>,
+        /// The table's seq now.
+        seq: u64,
+        /// The table's epoch.
+        epoch: u64,
+        /// The player's current seat (for filtering store events).
+        seat: Option<usize>,
+    },
+}
+
+/// A subscription to a table's room. Dropping it leaves the room.
+pub struct Subscription {
+    /// Live deltas after the start.
+    pub rx: broadcast::Receiver<Arc<Delta>>,
+    /// What to send first.
+    pub start: JoinStart,
+    pub(crate) guard: WatcherGuard,
+}
+
+/// Counts a room member while it lives.
+pub(crate) struct WatcherGuard {
+    shared: Arc<TableShared>,
+    spectator: bool,
+}
+
+impl Drop for WatcherGuard {
+    fn drop(&mut self) {
+        let mut state = self.shared.state.lock();
+        state.watchers = state.watchers.saturating_sub(1);
+        if self.spectator {
+            state.spectators = state.spectators.saturating_sub(1);
+        }
+        if state.watchers == 0 {
+            state.idle_since = Some(Instant::now());
+        }
+    }
+}
+
+/// Why a join was refused.
+#[derive(Debug)]
+pub enum JoinError {
+    /// The table was evicted in the meantime: look it up again.
+    Closed,
+    /// A limit or rule said no.
+    Refused(Failure),
+}
+
+/// A reply channel for commands.
+pub type Reply<T> = oneshot::Sender<Result<T, Failure>>;
+
+/// What a seated player did with `stand`.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct StandResult {
+    /// Chips returned to the balance now (0 if leaving after the hand).
+    pub cashed_out: u64,
+    /// True when the seat is in a hand: it folds and leaves when the hand ends.
+    pub after_hand: bool,
+}
+
+/// Commands a table task takes.
+pub enum TableCommand {
+    /// Seat a player whose buy-in is already reserved in the store.
+    Sit {
+        /// Player id.
+        player_id: String,
+        /// Display name.
+        name: String,
+        /// Seat.
+        seat: usize,
+        /// The reserved buy-in (confirmed or refunded by the table).
+        buy_in: schema::PendingBuyIn,
+        /// Answer.
+        reply: Reply<u64>,
+    },
+    /// A player leaves the table.
+    Stand {
+        /// Player id.
+        player_id: String,
+        /// Answer.
+        reply: Reply<StandResult>,
+    },
+    /// A player skips (true) or rejoins (false) the next hands.
+    SitOut {
+        /// Player id.
+        player_id: String,
+        /// Out or in.
+        out: bool,
+        /// Answer.
+        reply: Reply<()>,
+    },
+    /// A player acts.
+    Act {
+        /// Player id.
+        player_id: String,
+        /// The action.
+        action: game_core::Action,
+        /// Answer (the resulting seq).
+        reply: Reply<u64>,
+    },
+    /// A chat line.
+    Chat {
+        /// The line.
+        line: ChatLine,
+        /// Answer.
+        reply: Reply<()>,
+    },
+    /// A player's connection joined (+1) or left (-1) the room.
+    Presence {
+        /// Player id.
+        player_id: String,
+        /// +1 or -1.
+        change: i32,
+    },
+    /// An AI seat's answer.
+    AiDecision {
+        /// The turn it answers.
+        turn: u64,
+        /// The seat.
+        seat: usize,
+        /// The decision.
+        decision: Box<ai_players::Decision>,
+    },
+    /// Persist and stop.
+    Shutdown,
+}
+
+/// Per-seat bookkeeping beside the engine.
+#[derive(Clone, Debug)]
+pub(crate) struct Occupant {
+    pub id: Arc<str>,
+    pub name: String,
+    pub kind: &'static str,
+    pub connections: u32,
+    pub disconnected_at: Option<Instant>,
+    pub bank_ms: u64,
+    pub leaving: bool,
+}
+
+/// The turn clock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock {
+    pub seat: usize,
+    pub turn: u64,
+    pub started: Instant,
+    /// Turn clock only.
+    pub clock_end: Instant,
+    /// Turn clock plus time bank: the seat times out here.
+    pub deadline: Instant,
+}
+
+/// Everything behind the table lock.
+pub(crate) struct TableState {
+    pub engine: Table,
+    pub seq: u64,
+    pub epoch: u64,
+    /// The seq the table was loaded (or reloaded) at: events up to it are durable.
+    pub loaded_seq: u64,
+    /// Deltas with seq >= `ring_from`; everything before `ring_from` is durable.
+    pub ring: VecDeque<Arc<Delta>>,
+    pub ring_from: u64,
+    pub occupants: Vec<Option<Occupant>>,
+    pub chat: VecDeque<ChatLine>,
+    pub clock: Option<Clock>,
+    pub watchers: usize,
+    pub spectators: usize,
+    pub idle_since: Option<Instant>,
+    pub closed: bool,
+}
+
+/// Most deltas kept for resuming clients (a hand rarely has more; beyond, a snapshot).
+pub(crate) const RING_CAPACITY: usize = 512;
+/// Chat lines kept in memory per table.
+pub(crate) const CHAT_CAPACITY: usize = 200;
+/// Chat lines in a snapshot.
+const SNAPSHOT_CHAT: usize = 50;
+/// Broadcast buffer per table: a receiver further behind is resynced.
+pub(crate) const BROADCAST_CAPACITY: usize = 256;
+
+/// A table's shared part: the handle sessions and the API hold.
+pub struct TableShared {
+    /// Table id.
+    pub id: Arc<str>,
+    /// Name shown in the lobby.
+    pub name: String,
+    /// Stakes and size.
+    pub config: game_core::TableConfig,
+    /// Buy-ins, clocks, pace, AI seats.
+    pub settings: TableSettings,
+    pub(crate) state: Mutex<TableState>,
+    pub(crate) events: broadcast::Sender<Arc<Delta>>,
+    pub(crate) commands: mpsc::Sender<TableCommand>,
+}
+
+/// A cheap handle to a live table.
+pub type TableHandle = Arc<TableShared>;
+
+/// A lobby line.
+#[derive(Clone, Debug, Serialize)]
+pub struct TableSummary {
+    /// Table id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Seats.
+    pub seats: usize,
+    /// Seats taken.
+    pub seated: usize,
+    /// Humans seated.
+    pub humans: usize,
+    /// Small blind.
+    pub small_blind: u64,
+    /// Big blind.
+    pub big_blind: u64,
+    /// Ante.
+    pub ante: u64,
+    /// Spectators watching.
+    pub spectators: usize,
+    /// Pace.
+    pub pace: Pace,
+    /// Buy-in range.
+    pub min_buy_in: u64,
+    /// Buy-in range.
+    pub max_buy_in: u64,
+    /// Current hand number.
+    pub hand: u64,
+    /// Whether it is in memory now.
+    pub live: bool,
+}
+
+impl TableShared {
+    /// Sends a command, failing with `unavailable` if the table stopped or is
+    /// overloaded for a whole second.
+    pub async fn send(&self, command: TableCommand) -> Result<(), Failure> {
+        let timeout = std::time::Duration::from_secs(1);
+        match self.commands.send_timeout(command, timeout).await {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => Err(Failure::new(
+                ErrorCode::Unavailable,
+                "the table is busy; try again",
+            )),
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => {
+                Err(Failure::new(ErrorCode::Unavailable, "the table is restarting; join again"))
+            }
+        }
+    }
+
+    /// Sends a command that answers and waits for the answer.
+    pub async fn request<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> TableCommand,
+    ) -> Result<T, Failure> {
+        let (tx, rx) = oneshot::channel();
+        self.send(make(tx)).await?;
+        rx.await
+            .unwrap_or_else(|_| Err(Failure::new(ErrorCode::Unavailable, "the table stopped; join again")))
+    }
+
+    /// The seat `player` occupies, if any.
+    pub fn seat_of(&self, player: &str) -> Option<usize> {
+        self.state.lock().seat_of(player)
+    }
+
+    /// The table's lobby line.
+    pub fn summary(&self) -> TableSummary {
+        let state = self.state.lock();
+        let seated = state.occupants.iter().flatten().count();
+        let humans = state.occupants.iter().flatten().filter(|o| o.kind == "human").count();
+        TableSummary {
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            seats: self.config.seats,
+            seated,
+            humans,
+            small_blind: self.config.small_blind,
+            big_blind: self.config.big_blind,
+            ante: self.config.ante,
+            spectators: state.spectators,
+            pace: self.settings.pace,
+            min_buy_in: self.settings.min_buy_in,
+            max_buy_in: self.settings.max_buy_in,
+            hand: state.engine.hand_number(),
+            live: true,
+        }
+    }
+
+    /// The current seq and the sum of all chips at the table.
+    pub fn chip_count(&self) -> (u64, u64) {
+        let state = self.state.lock();
+        (state.seq, state.engine.total_chips())
+    }
+
+    /// Joins the room. `player` is the joining player (for `Role::Player`),
+    /// `last_seq`/`epoch` what the client saw before. The snapshot (or the
+    /// replay plan) and the subscription are taken under one lock.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        player: Option<&str>,
+        spectator: bool,
+        resume: Option<(u64, Option<u64>)>,
+        max_spectators: usize,
+    ) -> Result<Subscription, JoinError> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(JoinError::Closed);
+        }
+        if spectator && state.spectators >= max_spectators {
+            return Err(JoinError::Refused(Failure::new(
+                ErrorCode::SpectatorsFull,
+                format!("this table has its maximum of {max_spectators} spectators"),
+            )));
+        }
+        let rx = self.events.subscribe();
+        let seat = player.and_then(|p| state.seat_of(p));
+        let start = match resume.and_then(|(last, epoch)| state.replay_plan(last, epoch, seat)) {
+            Some(plan) => plan,
+            None => JoinStart::Snapshot(self.snapshot_locked(&state, seat)),
+        };
+        state.watchers += 1;
+        state.idle_since = None;
+        if spectator {
+            state.spectators += 1;
+        }
+        drop(state);
+        Ok(Subscription {
+            rx,
+            start,
+            guard: WatcherGuard {
+                shared: self.clone(),
+                spectator,
+            },
+        })
+    }
+
+    /// A new receiver and a snapshot taken together, for a subscriber that fell behind.
+    pub fn resync(&self, player: Option<&str>) -> (broadcast::Receiver<Arc<Delta>>, Arc<str>) {
+        let state = self.state.lock();
+        let rx = self.events.subscribe();
+        let seat = player.and_then(|p| state.seat_of(p));
+        (rx, self.snapshot_locked(&state, seat))
+    }
+
+    /// A fresh snapshot for `player` (or a spectator).
+    pub fn snapshot(&self, player: Option<&str>) -> Arc<str> {
+        let state = self.state.lock();
+        let seat = player.and_then(|p| state.seat_of(p));
+        self.snapshot_locked(&state, seat)
+    }
+
+    fn snapshot_locked(&self, state: &TableState, seat: Option<usize>) -> Arc<str> {
+        let viewer = seat.map_or(Viewer::Spectator, Viewer::Seat);
+        let chat_skip = state.chat.len().saturating_sub(SNAPSHOT_CHAT);
+        let message = SnapshotMessage {
+            kind: "snapshot",
+            table: &self.id,
+            name: &self.name,
+            seq: state.seq,
+            epoch: state.epoch,
+            you: seat,
+            view: state.engine.view(viewer),
+            seats: state.seat_infos(),
+            clock: state.clock_info(),
+            settings: &self.settings,
+            chat: state.chat.iter().skip(chat_skip).collect(),
+            spectators: state.spectators,
+        };
+        // A snapshot is plain data (strings, numbers, lists): serialising it cannot fail.
+        serde_json::to_string(&message)
+            .unwrap_or_else(|e| format!(r#"{{"type":"error","code":"internal","message":"{e}"}}"#))
+            .into()
+    }
+}
+
+impl TableState {
+    pub(crate) fn seat_of(&self, player: &str) -> Option<usize> {
+        self.occupants
+            .iter()
+            .position(|o| o.as_ref().is_some_and(|o| &*o.id == player))
+    }
+
+    pub(crate) fn seat_infos(&self) -> Vec<SeatInfo> {
+        self.occupants
+            .iter()
+            .enumerate()
+            .filter_map(|(seat, o)| {
+                o.as_ref().map(|o| SeatInfo {
+                    seat,
+                    player_id: o.id.to_string(),
+                    name: o.name.clone(),
+                    kind: o.kind,
+                    connected: o.kind != "human" || o.connections > 0,
+                    time_bank_ms: o.bank_ms,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) fn clock_info(&self) -> Option<ClockInfo> {
+        let clock = self.clock?;
+        let now = Instant::now();
+        let bank = self.occupants.get(clock.seat)?.as_ref().map_or(0, |o| o.bank_ms);
+        let left = clock.deadline.saturating_duration_since(now);
+        Some(ClockInfo {
+            seat: clock.seat,
+            remaining_ms: millis(clock.clock_end.saturating_duration_since(now)),
+            time_bank_ms: bank,
+            deadline_ms: schema::now_ms() + millis(left),
+        })
+    }
+
+    /// How a client that saw up to `last` (in `epoch`) catches up, or `None`
+    /// for a snapshot. Events after the last load are trusted only within
+    /// the same epoch: a client may have seen events a crash never stored.
+    fn replay_plan(&self, last: u64, epoch: Option<u64>, seat: Option<usize>) -> Option<JoinStart> {
+        if last > self.seq {
+            return None;
+        }
+        if epoch != Some(self.epoch) && last > self.loaded_seq {
+            return None;
+        }
+        if self.seq - last > RESUME_MAX_EVENTS {
+            return None;
+        }
+        let ring: Vec<Arc<Delta>> = self
+            .ring
+            .iter()
+            .filter(|d| d.seq.is_some_and(|s| s > last))
+            .cloned()
+            .collect();
+        Some(JoinStart::Replay {
+            store_after: last,
+            ring_from: self.ring_from.max(last + 1),
+            ring,
+            seq: self.seq,
+            epoch: self.epoch,
+            seat,
+        })
+    }
+}
+
+/// Most events a resuming client is sent; further behind, a snapshot is smaller.
+pub(crate) const RESUME_MAX_EVENTS: u64 = 2_000;
+
+/// Whole milliseconds of a duration.
+pub(crate) fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The server message for one event, as published and as replayed.
+#[derive(Serialize)]
+pub(crate) struct EventMessage<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub table: &'a str,
+    pub seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<u64>,
+    pub event: &'a Event,
+    /// For `turn_started`: the clock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockInfo>,
+    /// For `seat_taken`: who sat down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub player: Option<&'a SeatInfo>,
+}

@@ -1,0 +1,8 @@
+//! Client transports. Both speak the same JSON protocol ([`protocol`]) and
+//! share one session layer ([`session`]); [`ws`] and [`socketio`] only move
+//! frames between a socket and a [`session::Session`].
+
+pub mod protocol;
+pub mod session;
+pub mod socketio;
+pub mod ws;

@@ -1,0 +1,720 @@
+//! One client connection, whatever the transport: decodes frames, enforces
+//! the rate limit, authenticates, joins rooms, forwards each room's deltas
+//! (filtered for what this client may see) and answers with `ack` or
+//! `error`. WebSocket and Socket.IO only move text in and out.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use game_core::{Action, Event};
+use schema::{Repository, StoreError};
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::AbortHandle;
+use tracing::debug;
+
+use super::protocol::{ActionKind, ClientMessage, ErrorCode, Failure, Role, decode};
+use crate::app::App;
+use crate::auth::{hash_token, plausible_token};
+use crate::limits::{RateLimiter, RateVerdict};
+use crate::table::registry::store_failure;
+use crate::table::{ChatLine, Delta, EventMessage, JoinError, JoinStart, TableCommand, TableHandle};
+
+/// Frames waiting to be written to one client. A client that does not read
+/// fills this and its forwarders fall behind the table's broadcast buffer,
+/// which resyncs them with a snapshot: memory per client stays bounded.
+pub const OUTBOUND_CAPACITY: usize = 256;
+
+/// A frame for the transport to write.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A JSON message.
+    Text(Arc<str>),
+    /// Close the connection with a code and reason.
+    Close(u16, String),
+}
+
+/// Whether the transport should keep the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep reading.
+    Continue,
+    /// Close (the session already queued the close frame).
+    Close,
+}
+
+/// A registered player behind this connection.
+#[derive(Clone, Debug)]
+struct Identity {
+    id: Arc<str>,
+    name: String,
+    token_hash: String,
+}
+
+struct Joined {
+    handle: TableHandle,
+    forwarder: AbortHandle,
+    as_player: bool,
+}
+
+/// One connection's protocol state.
+pub struct Session {
+    app: App,
+    out: mpsc::Sender<Outbound>,
+    identity: Option<Identity>,
+    joined: HashMap<String, Joined>,
+    limiter: RateLimiter,
+}
+
+impl Session {
+    /// A session that writes to `out`; sends the `hello` message.
+    pub async fn start(app: App, out: mpsc::Sender<Outbound>) -> Session {
+        let limits = &app.config.limits;
+        let hello = json!({
+            "type": "hello",
+            "server": "showdown",
+            "version": env!("CARGO_PKG_VERSION"),
+            "protocol": 1,
+            "limits": {
+                "max_frame_bytes": limits.max_frame_bytes,
+                "messages_per_sec": limits.messages_per_sec,
+                "message_burst": limits.message_burst,
+            },
+        });
+        let limiter = RateLimiter::new(limits);
+        let session = Session {
+            app,
+            out,
+            identity: None,
+            joined: HashMap::new(),
+            limiter,
+        };
+        session.send_value(&hello).await;
+        session
+    }
+
+    async fn send_value(&self, value: &Value) {
+        self.send(value.to_string().into()).await;
+    }
+
+    async fn send(&self, text: Arc<str>) {
+        self.app.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
+        let _ = self.out.send(Outbound::Text(text)).await;
+    }
+
+    async fn error(&self, id: Option<u64>, table: Option<&str>, failure: &Failure) {
+        self.app.metrics.error(failure.code.name());
+        let mut value = json!({"type": "error", "code": failure.code, "message": failure.message});
+        if let Some(id) = id {
+            value["id"] = json!(id);
+        }
+        if let Some(table) = table {
+            value["table"] = json!(table);
+        }
+        self.send_value(&value).await;
+    }
+
+    async fn ack(&self, id: Option<u64>, of: &str, table: Option<&str>, extra: Value) {
+        let mut value = json!({"type": "ack", "of": of});
+        if let Some(id) = id {
+            value["id"] = json!(id);
+        }
+        if let Some(table) = table {
+            value["table"] = json!(table);
+        }
+        if let Value::Object(extra) = extra {
+            for (k, v) in extra {
+                value[k] = v;
+            }
+        }
+        self.send_value(&value).await;
+    }
+
+    /// A frame over the size limit: report it and close (1009).
+    pub async fn oversized(&mut self, len: usize) -> Flow {
+        let max = self.app.config.limits.max_frame_bytes;
+        let failure = Failure::new(
+            ErrorCode::FrameTooLarge,
+            format!("frame of {len} bytes exceeds the limit of {max} bytes"),
+        );
+        self.error(None, None, &failure).await;
+        let _ = self
+            .out
+            .send(Outbound::Close(1009, "frame too large".to_owned()))
+            .await;
+        Flow::Close
+    }
+
+    /// Handles one text frame.
+    pub async fn on_frame(&mut self, text: &str) -> Flow {
+        self.app.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
+        if text.len() > self.app.config.limits.max_frame_bytes {
+            return self.oversized(text.len()).await;
+        }
+        match self.limiter.check() {
+            RateVerdict::Allow => {}
+            RateVerdict::Refuse => {
+                let wait = self.limiter.retry_after().as_millis().max(1);
+                let failure = Failure::new(
+                    ErrorCode::RateLimited,
+                    format!("too many messages; this one was dropped, retry in {wait} ms"),
+                );
+                self.error(None, None, &failure).await;
+                return Flow::Continue;
+            }
+            RateVerdict::Disconnect => {
+                let failure = Failure::new(ErrorCode::RateLimited, "flooding past the rate limit; closing");
+                self.error(None, None, &failure).await;
+                let _ = self
+                    .out
+                    .send(Outbound::Close(1008, "rate limit exceeded".to_owned()))
+                    .await;
+                return Flow::Close;
+            }
+        }
+        let message = match decode(text) {
+            Ok(message) => message,
+            Err((id, failure)) => {
+                self.error(id, None, &failure).await;
+                return Flow::Continue;
+            }
+        };
+        self.dispatch(message).await;
+        Flow::Continue
+    }
+
+    async fn dispatch(&mut self, message: ClientMessage) {
+        match message {
+            ClientMessage::Join {
+                id,
+                table,
+                role,
+                token,
+                last_seq,
+                epoch,
+            } => {
+                if let Err(f) = self.join(id, &table, role, token, last_seq, epoch).await {
+                    self.error(id, Some(&table), &f).await;
+                }
+            }
+            ClientMessage::Leave { id, table } => match self.leave(&table).await {
+                true => self.ack(id, "leave", Some(&table), Value::Null).await,
+                false => {
+                    let f = Failure::new(ErrorCode::NotJoined, "you have not joined this table");
+                    self.error(id, Some(&table), &f).await;
+                }
+            },
+            ClientMessage::Sit {
+                id,
+                table,
+                seat,
+                buy_in,
+            } => match self.sit(&table, seat, buy_in).await {
+                Ok(stack) => self.ack(id, "sit", Some(&table), json!({"seat": seat, "stack": stack})).await,
+                Err(f) => self.error(id, Some(&table), &f).await,
+            },
+            ClientMessage::Stand { id, table } => {
+                let result = match self.player_table(&table) {
+                    Ok((handle, player)) => {
+                        handle
+                            .request(|reply| TableCommand::Stand {
+                                player_id: player.to_string(),
+                                reply,
+                            })
+                            .await
+                    }
+                    Err(f) => Err(f),
+                };
+                match result {
+                    Ok(r) => {
+                        let extra = json!({"cashed_out": r.cashed_out, "after_hand": r.after_hand});
+                        self.ack(id, "stand", Some(&table), extra).await;
+                    }
+                    Err(f) => self.error(id, Some(&table), &f).await,
+                }
+            }
+            ClientMessage::SitOut { id, table } => self.sit_out(id, &table, true).await,
+            ClientMessage::SitIn { id, table } => self.sit_out(id, &table, false).await,
+            ClientMessage::Act {
+                id,
+                table,
+                action,
+                amount,
+            } => match self.act(&table, action, amount).await {
+                Ok(seq) => self.ack(id, "act", Some(&table), json!({"seq": seq})).await,
+                Err(f) => self.error(id, Some(&table), &f).await,
+            },
+            ClientMessage::Chat { id, table, text } => match self.chat(&table, text).await {
+                Ok(()) => self.ack(id, "chat", Some(&table), Value::Null).await,
+                Err(f) => self.error(id, Some(&table), &f).await,
+            },
+            ClientMessage::Ping { id } => {
+                let mut value = json!({"type": "pong"});
+                if let Some(id) = id {
+                    value["id"] = json!(id);
+                }
+                self.send_value(&value).await;
+            }
+        }
+    }
+
+    async fn authenticate(&mut self, token: Option<String>) -> Result<Identity, Failure> {
+        let token = token.ok_or_else(|| {
+            Failure::new(ErrorCode::Unauthorized, "joining as a player needs your token")
+        })?;
+        if !plausible_token(&token) {
+            return Err(Failure::new(ErrorCode::Unauthorized, "malformed token"));
+        }
+        let hash = hash_token(&token);
+        if let Some(identity) = self.identity.as_ref().filter(|i| i.token_hash == hash) {
+            return Ok(identity.clone());
+        }
+        if self.identity.is_some() {
+            return Err(Failure::new(
+                ErrorCode::Forbidden,
+                "this connection already acts for another player",
+            ));
+        }
+        let player = self
+            .app
+            .repo
+            .player_by_token_hash(&hash)
+            .await
+            .map_err(|e| store_failure(&e))?
+            .ok_or_else(|| Failure::new(ErrorCode::Unauthorized, "unknown token"))?;
+        let identity = Identity {
+            id: player.id.into(),
+            name: player.display_name,
+            token_hash: hash,
+        };
+        self.identity = Some(identity.clone());
+        Ok(identity)
+    }
+
+    async fn join(
+        &mut self,
+        id: Option<u64>,
+        table: &str,
+        role: Role,
+        token: Option<String>,
+        last_seq: Option<u64>,
+        epoch: Option<u64>,
+    ) -> Result<(), Failure> {
+        let max = self.app.config.limits.max_joined_tables;
+        if !self.joined.contains_key(table) && self.joined.len() >= max {
+            return Err(Failure::new(
+                ErrorCode::InvalidRequest,
+                format!("a connection may join at most {max} tables"),
+            ));
+        }
+        let player = match role {
+            Role::Player => Some(self.authenticate(token).await?),
+            Role::Spectator => None,
+        };
+        // Joining again (e.g. to resync) replaces the old subscription.
+        self.leave(table).await;
+        let player_id = player.as_ref().map(|p| p.id.clone());
+        let spectator = role == Role::Spectator;
+        let max_spectators = self.app.config.limits.max_spectators_per_table;
+        let resume = last_seq.map(|l| (l, epoch));
+        let mut attempt = 0;
+        let (handle, subscription) = loop {
+            let handle = self.app.tables.open(&self.app, table).await?;
+            match handle.subscribe(player_id.as_deref(), spectator, resume, max_spectators) {
+                Ok(sub) => break (handle, sub),
+                Err(JoinError::Closed) if attempt == 0 => attempt += 1,
+                Err(JoinError::Closed) => {
+                    return Err(Failure::new(ErrorCode::Unavailable, "the table is reloading; join again"));
+                }
+                Err(JoinError::Refused(f)) => return Err(f),
+            }
+        };
+        let seat = player_id.as_deref().and_then(|p| handle.seat_of(p));
+        self.ack(
+            id,
+            "join",
+            Some(table),
+            json!({"as": if spectator { "spectator" } else { "player" }, "seat": seat}),
+        )
+        .await;
+        if let Some(p) = &player_id {
+            let _ = handle
+                .send(TableCommand::Presence {
+                    player_id: p.to_string(),
+                    change: 1,
+                })
+                .await;
+        }
+        let forwarder = tokio::spawn(forward(
+            self.app.clone(),
+            handle.clone(),
+            player_id,
+            subscription,
+            self.out.clone(),
+        ));
+        self.joined.insert(
+            table.to_owned(),
+            Joined {
+                handle,
+                forwarder: forwarder.abort_handle(),
+                as_player: !spectator,
+            },
+        );
+        Ok(())
+    }
+
+    /// Leaves a room; false if it was not joined.
+    async fn leave(&mut self, table: &str) -> bool {
+        let Some(joined) = self.joined.remove(table) else {
+            return false;
+        };
+        joined.forwarder.abort();
+        if joined.as_player
+            && let Some(identity) = &self.identity
+        {
+            let _ = joined
+                .handle
+                .send(TableCommand::Presence {
+                    player_id: identity.id.to_string(),
+                    change: -1,
+                })
+                .await;
+        }
+        true
+    }
+
+    /// The joined table and the player for a seat command.
+    fn player_table(&self, table: &str) -> Result<(TableHandle, Arc<str>), Failure> {
+        let joined = self
+            .joined
+            .get(table)
+            .ok_or_else(|| Failure::new(ErrorCode::NotJoined, "join the table first"))?;
+        let identity = match (&self.identity, joined.as_player) {
+            (Some(identity), true) => identity,
+            _ => {
+                return Err(Failure::new(
+                    ErrorCode::Unauthorized,
+                    "join the table as a player (with your token) first",
+                ));
+            }
+        };
+        Ok((joined.handle.clone(), identity.id.clone()))
+    }
+
+    async fn sit(&mut self, table: &str, seat: usize, buy_in: u64) -> Result<u64, Failure> {
+        let (handle, player) = self.player_table(table)?;
+        let name = self.identity.as_ref().map(|i| i.name.clone()).unwrap_or_default();
+        sit(&self.app, &handle, &player, name, seat, buy_in).await
+    }
+
+    async fn sit_out(&mut self, id: Option<u64>, table: &str, out: bool) {
+        let result = match self.player_table(table) {
+            Ok((handle, player)) => {
+                handle
+                    .request(|reply| TableCommand::SitOut {
+                        player_id: player.to_string(),
+                        out,
+                        reply,
+                    })
+                    .await
+            }
+            Err(f) => Err(f),
+        };
+        let of = if out { "sit_out" } else { "sit_in" };
+        match result {
+            Ok(()) => self.ack(id, of, Some(table), Value::Null).await,
+            Err(f) => self.error(id, Some(table), &f).await,
+        }
+    }
+
+    async fn act(&mut self, table: &str, action: ActionKind, amount: Option<u64>) -> Result<u64, Failure> {
+        let (handle, player) = self.player_table(table)?;
+        let need_amount = |what: &str| {
+            Failure::new(
+                ErrorCode::InvalidMessage,
+                format!("{what} needs an `amount`: the total to {what} to"),
+            )
+        };
+        let action = match action {
+            ActionKind::Fold => Action::Fold,
+            ActionKind::Check => Action::Check,
+            ActionKind::Call => Action::Call,
+            ActionKind::Bet => Action::Bet {
+                to: amount.ok_or_else(|| need_amount("bet"))?,
+            },
+            ActionKind::Raise => Action::Raise {
+                to: amount.ok_or_else(|| need_amount("raise"))?,
+            },
+        };
+        handle
+            .request(|reply| TableCommand::Act {
+                player_id: player.to_string(),
+                action,
+                reply,
+            })
+            .await
+    }
+
+    async fn chat(&mut self, table: &str, text: String) -> Result<(), Failure> {
+        let joined = self
+            .joined
+            .get(table)
+            .ok_or_else(|| Failure::new(ErrorCode::NotJoined, "join the table first"))?;
+        let identity = self.identity.as_ref().ok_or_else(|| {
+            Failure::new(ErrorCode::Unauthorized, "only registered players may chat")
+        })?;
+        let text = text.trim();
+        let max = self.app.config.limits.max_chat_chars;
+        if text.is_empty() {
+            return Err(Failure::new(ErrorCode::InvalidRequest, "empty chat message"));
+        }
+        if text.chars().count() > max {
+            return Err(Failure::new(
+                ErrorCode::InvalidRequest,
+                format!("chat messages may be at most {max} characters"),
+            ));
+        }
+        let line = ChatLine {
+            from: identity.name.clone(),
+            player_id: Some(identity.id.to_string()),
+            text: text.to_owned(),
+            at_ms: schema::now_ms(),
+        };
+        joined.handle.request(|reply| TableCommand::Chat { line, reply }).await
+    }
+
+    /// Leaves every room (the connection is gone).
+    pub async fn close(mut self) {
+        let tables: Vec<String> = self.joined.keys().cloned().collect();
+        for table in tables {
+            self.leave(&table).await;
+        }
+    }
+}
+
+/// Reserves the buy-in in the store, then asks the table to seat the player
+/// (the table confirms or refunds it). Shared by the protocol and REST.
+pub async fn sit(
+    app: &App,
+    handle: &TableHandle,
+    player: &str,
+    name: String,
+    seat: usize,
+    buy_in: u64,
+) -> Result<u64, Failure> {
+    let settings = &handle.settings;
+    if buy_in < settings.min_buy_in || buy_in > settings.max_buy_in {
+        return Err(Failure::new(
+            ErrorCode::InvalidBuyIn,
+            format!(
+                "the buy-in must be between {} and {}",
+                settings.min_buy_in, settings.max_buy_in
+            ),
+        ));
+    }
+    if seat >= handle.config.seats {
+        return Err(Failure::new(
+            ErrorCode::InvalidRequest,
+            format!("seat {seat} does not exist (seats 0 to {})", handle.config.seats - 1),
+        ));
+    }
+    if handle.seat_of(player).is_some() {
+        return Err(Failure::new(ErrorCode::AlreadySeated, "you already sit at this table"));
+    }
+    let (after_seq, _) = handle.chip_count();
+    let pending = app
+        .repo
+        .reserve_buy_in(player, &handle.id, seat as u64, buy_in, after_seq, schema::now_ms())
+        .await
+        .map_err(|e| match e {
+            StoreError::InsufficientBalance { balance, needed, .. } => Failure::new(
+                ErrorCode::InsufficientBalance,
+                format!("your balance is {balance}, the buy-in is {needed}"),
+            ),
+            other => store_failure(&other),
+        })?;
+    let pending_id = pending.id;
+    let result = handle
+        .request(|reply| TableCommand::Sit {
+            player_id: player.to_owned(),
+            name,
+            seat,
+            buy_in: pending,
+            reply,
+        })
+        .await;
+    if result.is_err() {
+        // The command may never have reached the table: refund unless the
+        // table already settled it (refunds are exactly-once).
+        let _ = app.repo.refund_buy_in(pending_id).await;
+    }
+    result
+}
+
+/// Sends a room's deltas to one client: first the snapshot or the missed
+/// events, then live deltas it may see; resyncs with a snapshot when it falls behind.
+async fn forward(
+    app: App,
+    handle: TableHandle,
+    player: Option<Arc<str>>,
+    subscription: crate::table::Subscription,
+    out: mpsc::Sender<Outbound>,
+) {
+    let crate::table::Subscription { mut rx, start, guard } = subscription;
+    // Held until the forwarder ends: the client stays counted in the room.
+    let _guard = guard;
+    let send = |text: Arc<str>| {
+        let out = out.clone();
+        let app = app.clone();
+        async move {
+            app.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
+            out.send(Outbound::Text(text)).await.is_ok()
+        }
+    };
+    match start {
+        JoinStart::Snapshot(json) => {
+            if !send(json).await {
+                return;
+            }
+        }
+        JoinStart::Replay {
+            store_after,
+            ring_from,
+            ring,
+            seq,
+            epoch,
+            seat,
+        } => {
+            let missed = missed_events(&app, &handle, player.as_deref(), store_after, ring_from, &ring, seat).await;
+            match missed {
+                Some(frames) => {
+                    for frame in frames {
+                        if !send(frame).await {
+                            return;
+                        }
+                    }
+                    let resumed = json!({"type": "resumed", "table": &*handle.id, "seq": seq, "epoch": epoch});
+                    if !send(resumed.to_string().into()).await {
+                        return;
+                    }
+                }
+                None => {
+                    let (new_rx, snapshot) = handle.resync(player.as_deref());
+                    rx = new_rx;
+                    if !send(snapshot).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    loop {
+        match rx.recv().await {
+            Ok(delta) => {
+                if delta.resync {
+                    let (new_rx, snapshot) = handle.resync(player.as_deref());
+                    rx = new_rx;
+                    if !send(snapshot).await {
+                        return;
+                    }
+                } else if delta.visible_to(player.as_deref()) && !send(delta.json.clone()).await {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                debug!(table = %handle.id, skipped, "subscriber fell behind; resyncing");
+                app.metrics.broadcast_lag_resyncs.fetch_add(1, Ordering::Relaxed);
+                let (new_rx, snapshot) = handle.resync(player.as_deref());
+                rx = new_rx;
+                if !send(snapshot).await {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => {
+                let value = json!({
+                    "type": "error", "code": ErrorCode::Unavailable, "table": &*handle.id,
+                    "message": "the table stopped; join again",
+                });
+                let _ = send(value.to_string().into()).await;
+                return;
+            }
+        }
+    }
+}
+
+/// The frames a resuming client missed: stored events (seq in
+/// `(after, ring_from)`) then `ring`. `None` if the store cannot provide
+/// them all (a snapshot is sent instead).
+async fn missed_events(
+    app: &App,
+    handle: &TableHandle,
+    player: Option<&str>,
+    after: u64,
+    ring_from: u64,
+    ring: &[Arc<Delta>],
+    seat: Option<usize>,
+) -> Option<Vec<Arc<str>>> {
+    let stored_count = ring_from.saturating_sub(after + 1);
+    let mut frames = Vec::new();
+    if stored_count > 0 {
+        let records = tokio::time::timeout(
+            Duration::from_secs(5),
+            app.repo.events_since(&handle.id, after, stored_count),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        if records.len() as u64 != stored_count {
+            return None;
+        }
+        let mut events = Vec::with_capacity(records.len());
+        for (i, record) in records.iter().enumerate() {
+            if record.seq != after + 1 + i as u64 {
+                return None;
+            }
+            events.push(record.event().ok()?);
+        }
+        // Hole cards of the player's seat are sent only while that seat was
+        // provably theirs: from their own `seat_taken`, or throughout when
+        // nobody sat down or left there in the whole range.
+        let changed = seat.is_some_and(|s| {
+            ring.iter().any(|d| d.seat_change == Some(s))
+                || events.iter().any(|e| {
+                    matches!(e, Event::SeatTaken { seat, .. } | Event::SeatLeft { seat, .. } if *seat == s)
+                })
+        });
+        let mut owner: Option<bool> = None;
+        for (record, event) in records.iter().zip(&events) {
+            match event {
+                Event::SeatTaken { seat: s, player: p, .. } if Some(*s) == seat => {
+                    owner = Some(Some(p.as_str()) == player);
+                }
+                Event::SeatLeft { seat: s, .. } if Some(*s) == seat => owner = Some(false),
+                _ => {}
+            }
+            let visible = match event.visibility() {
+                game_core::Visibility::Public => true,
+                game_core::Visibility::Server => false,
+                game_core::Visibility::Seat(s) => {
+                    Some(s) == seat && player.is_some() && owner.unwrap_or(!changed)
+                }
+            };
+            if visible {
+                let message = EventMessage {
+                    kind: "event",
+                    table: &handle.id,
+                    seq: record.seq,
+                    at_ms: None,
+                    event,
+                    clock: None,
+                    player: None,
+                };
+                frames.push(serde_json::to_string(&message).ok()?.into());
+            }
+        }
+    }
+    frames.extend(ring.iter().filter(|d| d.visible_to(player)).map(|d| d.json.clone()));
+    Some(frames)
+}

@@ -1,0 +1,123 @@
+//! Socket.IO (socketioxide) on the default namespace. Clients emit
+//! `message` events whose payload is a protocol message; the server emits
+//! `message` events with the same JSON as the WebSocket transport.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use serde_json::Value;
+use serde_json::value::RawValue;
+use socketioxide::SocketIo;
+use socketioxide::extract::{Data, SocketRef};
+use socketioxide::layer::SocketIoLayer;
+use tokio::sync::mpsc;
+
+use super::protocol::{ErrorCode, Failure};
+use super::session::{Flow, OUTBOUND_CAPACITY, Outbound, Session};
+use crate::app::App;
+
+/// Frames a Socket.IO client may have queued for its session before the
+/// server refuses more (the rate limiter normally acts long before).
+const INBOUND_CAPACITY: usize = 64;
+
+/// The Socket.IO layer, mounted on the router (path `/socket.io/`).
+pub fn layer(app: App) -> SocketIoLayer {
+    let max_payload = app.config.limits.max_frame_bytes.saturating_mul(64).max(64 * 1024) as u64;
+    let (layer, io) = SocketIo::builder().max_payload(max_payload).build_layer();
+    io.ns("/", move |socket: SocketRef| {
+        let app = app.clone();
+        async move { connect(app, socket) }
+    });
+    layer
+}
+
+fn emit_text(socket: &SocketRef, text: &str) -> bool {
+    match RawValue::from_string(text.to_owned()) {
+        Ok(raw) => socket.emit("message", &raw).is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn connect(app: App, socket: SocketRef) {
+    let Some(slot) = app.connect() else {
+        let max = app.config.limits.max_connections;
+        let failure = Failure::new(
+            ErrorCode::TooManyConnections,
+            format!("the server holds its maximum of {max} connections; try again later"),
+        );
+        let value = serde_json::json!({"type": "error", "code": failure.code, "message": failure.message});
+        emit_text(&socket, &value.to_string());
+        let _ = socket.disconnect();
+        return;
+    };
+    app.metrics.connections_socketio.fetch_add(1, Ordering::Relaxed);
+    let (inbound, mut inbound_rx) = mpsc::channel::<Result<String, usize>>(INBOUND_CAPACITY);
+    let (closed_tx, mut closed_rx) = tokio::sync::oneshot::channel::<()>();
+    let max_frame = app.config.limits.max_frame_bytes;
+    socket.on("message", move |Data(value): Data<Value>| {
+        let inbound = inbound.clone();
+        async move {
+            let text = match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            let item = if text.len() > max_frame { Err(text.len()) } else { Ok(text) };
+            // A full queue means the client floods faster than it is served: drop.
+            let _ = inbound.try_send(item);
+        }
+    });
+    let closed_tx = Arc::new(parking_lot::Mutex::new(Some(closed_tx)));
+    socket.on_disconnect(move || {
+        let closed_tx = closed_tx.clone();
+        async move {
+            if let Some(tx) = closed_tx.lock().take() {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let (out, mut out_rx) = mpsc::channel::<Outbound>(OUTBOUND_CAPACITY);
+    let writer_socket = socket.clone();
+    tokio::spawn(async move {
+        while let Some(frame) = out_rx.recv().await {
+            match frame {
+                Outbound::Text(text) => {
+                    if !emit_text(&writer_socket, &text) {
+                        break;
+                    }
+                }
+                Outbound::Close(_, _) => {
+                    let _ = writer_socket.disconnect();
+                    break;
+                }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut session = Session::start(app.clone(), out.clone()).await;
+        let mut shutdown = app.shutdown_signal();
+        loop {
+            tokio::select! {
+                item = inbound_rx.recv() => match item {
+                    Some(Ok(text)) => {
+                        if session.on_frame(&text).await == Flow::Close {
+                            break;
+                        }
+                    }
+                    Some(Err(len)) => {
+                        session.oversized(len).await;
+                        break;
+                    }
+                    None => break,
+                },
+                _ = &mut closed_rx => break,
+                () = super::ws::stopped(&mut shutdown) => {
+                    let _ = out.send(Outbound::Close(1001, "server shutting down".to_owned())).await;
+                    break;
+                }
+            }
+        }
+        session.close().await;
+        app.metrics.connections_socketio.fetch_sub(1, Ordering::Relaxed);
+        drop(slot);
+    });
+}

@@ -1,0 +1,119 @@
+//! Plain WebSocket at `/ws` (axum). Text frames carry protocol messages;
+//! the session decides everything else.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use super::protocol::{ErrorCode, Failure};
+use super::session::{Flow, OUTBOUND_CAPACITY, Outbound, Session};
+use crate::api::ApiError;
+use crate::app::{App, ConnectionSlot};
+
+/// A client that cannot take a frame for this long is disconnected.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Upgrades to a WebSocket, or answers 503 at the connection limit.
+pub async fn handler(State(app): State<App>, upgrade: WebSocketUpgrade) -> Response {
+    if app.is_shutting_down() {
+        return ApiError(Failure::new(ErrorCode::ShuttingDown, "the server is shutting down")).into_response();
+    }
+    let Some(slot) = app.connect() else {
+        let max = app.config.limits.max_connections;
+        return ApiError(Failure::new(
+            ErrorCode::TooManyConnections,
+            format!("the server holds its maximum of {max} connections; try again later"),
+        ))
+        .into_response();
+    };
+    // Frames up to 64x the protocol limit are read and answered with
+    // `frame_too_large`; beyond that the socket layer refuses them outright.
+    let hard_limit = app.config.limits.max_frame_bytes.saturating_mul(64).max(64 * 1024);
+    upgrade
+        .max_message_size(hard_limit)
+        .max_frame_size(hard_limit)
+        .on_upgrade(move |socket| run(app, socket, slot))
+}
+
+async fn run(app: App, socket: WebSocket, slot: ConnectionSlot) {
+    app.metrics.connections_ws.fetch_add(1, Ordering::Relaxed);
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut out_rx) = mpsc::channel::<Outbound>(OUTBOUND_CAPACITY);
+    let mut writer = tokio::spawn(async move {
+        while let Some(frame) = out_rx.recv().await {
+            match frame {
+                Outbound::Text(text) => {
+                    let sent = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Text(text.as_ref().into())));
+                    if !matches!(sent.await, Ok(Ok(()))) {
+                        return;
+                    }
+                }
+                Outbound::Close(code, reason) => {
+                    let frame = CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    };
+                    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+                    return;
+                }
+            }
+        }
+    });
+    let mut session = Session::start(app.clone(), out.clone()).await;
+    let mut shutdown = app.shutdown_signal();
+    loop {
+        tokio::select! {
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    if session.on_frame(text.as_str()).await == Flow::Close {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Binary(bytes))) => {
+                    let flow = if bytes.len() > app.config.limits.max_frame_bytes {
+                        session.oversized(bytes.len()).await
+                    } else {
+                        match std::str::from_utf8(&bytes) {
+                            Ok(text) => session.on_frame(text).await,
+                            Err(_) => session.on_frame("\u{0}binary frame that is not UTF-8").await,
+                        }
+                    };
+                    if flow == Flow::Close {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Err(_)) => {
+                    // Oversized beyond the hard limit, or a protocol violation.
+                    let _ = out.try_send(Outbound::Close(1009, "frame too large or invalid".to_owned()));
+                    break;
+                }
+            },
+            () = stopped(&mut shutdown) => {
+                let _ = out.send(Outbound::Close(1001, "server shutting down".to_owned())).await;
+                break;
+            }
+            _ = &mut writer => break,
+        }
+    }
+    session.close().await;
+    drop(out);
+    if !writer.is_finished() {
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut writer).await;
+        writer.abort();
+    }
+    app.metrics.connections_ws.fetch_sub(1, Ordering::Relaxed);
+    drop(slot);
+}
+
+/// Resolves once shutdown begins (the watch guard is dropped inside, so the
+/// caller's future stays `Send`).
+pub(crate) async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
