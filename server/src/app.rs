@@ -130,7 +130,9 @@ impl App {
         let max = self.config.limits.max_connections;
         let taken = self
             .connections
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            });
         match taken {
             Ok(_) => Some(ConnectionSlot { app: self.clone() }),
             Err(_) => {
@@ -195,7 +197,11 @@ impl Server {
             tokio::spawn(drain_usage(app.clone(), usage_rx)),
             tokio::spawn(drain_decisions(app.clone(), decisions_rx)),
         ];
-        let restored = app.tables.restore_all(&app).await.context("restoring live tables")?;
+        let restored = app
+            .tables
+            .restore_all(&app)
+            .await
+            .context("restoring live tables")?;
         if restored > 0 {
             info!(restored, "restored live tables from the event log");
         }
@@ -206,11 +212,14 @@ impl Server {
         let router = crate::api::router(app.clone());
         let mut stop = app.shutdown_signal();
         let serve = tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
         });
         info!(%addr, backend = repo.backend(), "listening");
         Ok(Server {
@@ -232,8 +241,15 @@ impl Server {
         info!("shutting down");
         self.app.shutdown.send_replace(true);
         self.app.tables.shutdown().await;
-        self.app.writer.flush().await.context("flushing the event writer")?;
-        if tokio::time::timeout(Duration::from_secs(5), self.serve).await.is_err() {
+        self.app
+            .writer
+            .flush()
+            .await
+            .context("flushing the event writer")?;
+        if tokio::time::timeout(Duration::from_secs(5), self.serve)
+            .await
+            .is_err()
+        {
             warn!("connections did not close within 5 s");
         }
         for task in self.background {

@@ -1,8 +1,8 @@
 //! `showdown`: the server binary.
 
 use clap::Parser;
-use server::cli::{Cli, CliCommand, LogFormat};
 use server::Server;
+use server::cli::{Cli, CliCommand, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]

@@ -10,7 +10,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 /// Bucket bounds, in seconds, of the latency histograms.
-const BUCKETS: [f64; 12] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
+];
 
 /// A latency histogram with [`BUCKETS`].
 #[derive(Debug, Default)]
@@ -45,7 +47,11 @@ impl Histogram {
         }
         let total = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {total}");
-        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
         let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "{name}_sum{braces} {sum}");
         let _ = writeln!(out, "{name}_count{braces} {total}");
@@ -162,17 +168,42 @@ impl Metrics {
             "Idle tables evicted from memory.",
             load(&self.tables_evicted),
         );
-        counter(&mut out, "showdown_events_total", "Events published by tables.", load(&self.events));
-        counter(&mut out, "showdown_hands_total", "Hands completed.", load(&self.hands));
+        counter(
+            &mut out,
+            "showdown_events_total",
+            "Events published by tables.",
+            load(&self.events),
+        );
+        counter(
+            &mut out,
+            "showdown_hands_total",
+            "Hands completed.",
+            load(&self.hands),
+        );
         counter(
             &mut out,
             "showdown_broadcast_lag_resyncs_total",
             "Subscribers that fell behind and were resynced with a snapshot.",
             load(&self.broadcast_lag_resyncs),
         );
-        counter(&mut out, "showdown_frames_out_total", "Frames sent to clients.", load(&self.frames_out));
-        counter(&mut out, "showdown_frames_in_total", "Frames received from clients.", load(&self.frames_in));
-        counter(&mut out, "showdown_turn_timeouts_total", "Turns decided by the clock.", load(&self.timeouts));
+        counter(
+            &mut out,
+            "showdown_frames_out_total",
+            "Frames sent to clients.",
+            load(&self.frames_out),
+        );
+        counter(
+            &mut out,
+            "showdown_frames_in_total",
+            "Frames received from clients.",
+            load(&self.frames_in),
+        );
+        counter(
+            &mut out,
+            "showdown_turn_timeouts_total",
+            "Turns decided by the clock.",
+            load(&self.timeouts),
+        );
         let _ = writeln!(
             out,
             "# HELP showdown_protocol_errors_total Errors sent to clients, by code.\n# TYPE showdown_protocol_errors_total counter"
@@ -185,7 +216,10 @@ impl Metrics {
             "# HELP showdown_llm_calls_total LLM calls by lane and outcome.\n# TYPE showdown_llm_calls_total counter"
         );
         for ((lane, outcome), n) in self.llm_calls.lock().iter() {
-            let _ = writeln!(out, "showdown_llm_calls_total{{lane=\"{lane}\",outcome=\"{outcome}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "showdown_llm_calls_total{{lane=\"{lane}\",outcome=\"{outcome}\"}} {n}"
+            );
         }
         let _ = writeln!(
             out,
@@ -199,7 +233,11 @@ impl Metrics {
             "# HELP showdown_llm_queue_wait_seconds Time LLM calls waited for capacity, by lane.\n# TYPE showdown_llm_queue_wait_seconds histogram"
         );
         for (lane, h) in LANES.iter().zip(&self.llm_queue_wait) {
-            h.render(&mut out, "showdown_llm_queue_wait_seconds", &format!("lane=\"{lane}\""));
+            h.render(
+                &mut out,
+                "showdown_llm_queue_wait_seconds",
+                &format!("lane=\"{lane}\""),
+            );
         }
         let _ = writeln!(
             out,
@@ -222,7 +260,11 @@ impl Metrics {
             "# HELP showdown_store_failed_batches_total Group commits that failed.\n# TYPE showdown_store_failed_batches_total counter\nshowdown_store_failed_batches_total{{backend=\"{backend}\"}} {}",
             store.failed_batches
         );
-        let avg = if store.batches == 0 { 0.0 } else { store.events as f64 / store.batches as f64 };
+        let avg = if store.batches == 0 {
+            0.0
+        } else {
+            store.events as f64 / store.batches as f64
+        };
         let _ = writeln!(
             out,
             "# HELP showdown_store_batch_size_avg Mean events per group commit.\n# TYPE showdown_store_batch_size_avg gauge\nshowdown_store_batch_size_avg{{backend=\"{backend}\"}} {avg}"

@@ -14,7 +14,11 @@ pub struct ApiError(pub Failure);
 impl ApiError {
     /// Overrides the status (e.g. 404 for an unknown route).
     pub fn with_status(self, status: StatusCode) -> Response {
-        (status, Json(json!({"error": {"code": self.0.code, "message": self.0.message}}))).into_response()
+        (
+            status,
+            Json(json!({"error": {"code": self.0.code, "message": self.0.message}})),
+        )
+            .into_response()
     }
 }
 

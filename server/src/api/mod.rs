@@ -90,7 +90,11 @@ async fn metrics(State(app): State<App>) -> Response {
 /// Parses a JSON body with a JSON error on failure.
 pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
-        let code = if e.is_syntax() || e.is_eof() { ErrorCode::MalformedJson } else { ErrorCode::InvalidRequest };
+        let code = if e.is_syntax() || e.is_eof() {
+            ErrorCode::MalformedJson
+        } else {
+            ErrorCode::InvalidRequest
+        };
         ApiError(Failure::new(code, format!("request body: {e}")))
     })
 }
@@ -107,8 +111,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// The player a request's bearer token names.
 pub(crate) async fn authenticate(app: &App, headers: &HeaderMap) -> Result<schema::PlayerRecord, ApiError> {
-    let token = bearer(headers)
-        .ok_or_else(|| ApiError(Failure::new(ErrorCode::Unauthorized, "missing `Authorization: Bearer TOKEN`")))?;
+    let token = bearer(headers).ok_or_else(|| {
+        ApiError(Failure::new(
+            ErrorCode::Unauthorized,
+            "missing `Authorization: Bearer TOKEN`",
+        ))
+    })?;
     if !plausible_token(token) {
         return Err(ApiError(Failure::new(ErrorCode::Unauthorized, "malformed token")));
     }
@@ -167,11 +175,17 @@ async fn rate_limit(
                     flood_strikes: u32::MAX,
                     ..Limits::default()
                 };
-                buckets.entry(ip).or_insert_with(|| RateLimiter::new(&limits)).check()
+                buckets
+                    .entry(ip)
+                    .or_insert_with(|| RateLimiter::new(&limits))
+                    .check()
             };
             if verdict != RateVerdict::Allow {
-                return ApiError(Failure::new(ErrorCode::RateLimited, "too many requests; slow down"))
-                    .into_response();
+                return ApiError(Failure::new(
+                    ErrorCode::RateLimited,
+                    "too many requests; slow down",
+                ))
+                .into_response();
             }
         }
     }

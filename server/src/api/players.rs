@@ -54,7 +54,10 @@ pub async fn register(State(app): State<App>, body: Bytes) -> Result<(StatusCode
             Err(e) => return Err(ApiError(store_failure(&e))),
         }
     }
-    Err(ApiError(Failure::new(ErrorCode::Internal, "could not allocate a player id")))
+    Err(ApiError(Failure::new(
+        ErrorCode::Internal,
+        "could not allocate a player id",
+    )))
 }
 
 /// `GET /api/me` (bearer) → `{id, name, balance, seats}`.

@@ -108,7 +108,12 @@ pub async fn create(
             None => (1..config.seats)
                 .chain(0..1)
                 .find(|s| !taken[*s])
-                .ok_or_else(|| ApiError(Failure::new(ErrorCode::InvalidRequest, "more AI seats than seats")))?,
+                .ok_or_else(|| {
+                    ApiError(Failure::new(
+                        ErrorCode::InvalidRequest,
+                        "more AI seats than seats",
+                    ))
+                })?,
         };
         if let Some(slot) = taken.get_mut(seat) {
             *slot = true;
@@ -125,7 +130,10 @@ pub async fn create(
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| format!("NLHE {}/{}", config.small_blind, config.big_blind));
     if name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(ApiError(Failure::new(ErrorCode::InvalidRequest, "a table name is 1 to 64 printable characters")));
+        return Err(ApiError(Failure::new(
+            ErrorCode::InvalidRequest,
+            "a table name is 1 to 64 printable characters",
+        )));
     }
     let handle = app.tables.create(&app, name, config, settings).await?;
     Ok((StatusCode::CREATED, Json(json!(handle.summary()))))
@@ -135,7 +143,11 @@ pub async fn create(
 pub async fn list(State(app): State<App>) -> Result<Json<Value>, ApiError> {
     let live = app.tables.all();
     let mut tables: Vec<Value> = live.iter().map(|t| json!(t.summary())).collect();
-    let stored = app.repo.list_tables(None).await.map_err(|e| ApiError(store_failure(&e)))?;
+    let stored = app
+        .repo
+        .list_tables(None)
+        .await
+        .map_err(|e| ApiError(store_failure(&e)))?;
     for record in stored {
         if record.status == TableStatus::Closed || live.iter().any(|t| *t.id == *record.id) {
             continue;
@@ -210,7 +222,9 @@ pub async fn stand(
             reply,
         })
         .await?;
-    Ok(Json(json!({"table": id, "cashed_out": result.cashed_out, "after_hand": result.after_hand})))
+    Ok(Json(
+        json!({"table": id, "cashed_out": result.cashed_out, "after_hand": result.after_hand}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -222,7 +236,10 @@ pub struct Page {
 }
 
 async fn known_table(app: &App, id: &str) -> Result<(), ApiError> {
-    app.repo.load_table(id).await.map_err(|e| ApiError(store_failure(&e)))?;
+    app.repo
+        .load_table(id)
+        .await
+        .map_err(|e| ApiError(store_failure(&e)))?;
     Ok(())
 }
 
@@ -261,14 +278,18 @@ pub async fn hands(
 }
 
 async fn load_hand(app: &App, id: &str, hand: &str) -> Result<schema::HandRecord, ApiError> {
-    let number: u64 = hand
-        .parse()
-        .map_err(|_| ApiError(Failure::new(ErrorCode::InvalidRequest, "a hand number is a positive integer")))?;
+    let number: u64 = hand.parse().map_err(|_| {
+        ApiError(Failure::new(
+            ErrorCode::InvalidRequest,
+            "a hand number is a positive integer",
+        ))
+    })?;
     app.repo.load_hand(id, number).await.map_err(|e| {
         ApiError(match e {
-            schema::StoreError::NotFound { .. } => {
-                Failure::new(ErrorCode::TableNotFound, format!("hand {number} of table {id} not found"))
-            }
+            schema::StoreError::NotFound { .. } => Failure::new(
+                ErrorCode::TableNotFound,
+                format!("hand {number} of table {id} not found"),
+            ),
             other => store_failure(&other),
         })
     })
@@ -291,7 +312,11 @@ pub async fn hand_phh(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let record = load_hand(&app, &id, &hand).await?;
-    let text = if is_admin(&app, &headers) { record.phh } else { mask_phh(&record.phh) };
+    let text = if is_admin(&app, &headers) {
+        record.phh
+    } else {
+        mask_phh(&record.phh)
+    };
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 

@@ -54,7 +54,9 @@ impl Agents {
                 .split_once('/')
                 .ok_or_else(|| unknown(format!("LLM spec {spec:?} must be llm:PROVIDER/MODEL")))?;
             if executor.max_tokens(provider, model).is_none() {
-                return Err(unknown(format!("model {provider}/{model} is not in the LLM configuration")));
+                return Err(unknown(format!(
+                    "model {provider}/{model} is not in the LLM configuration"
+                )));
             }
             let mut options = LlmOptions::new(provider, model);
             for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -68,11 +70,12 @@ impl Agents {
                         options.personality = value;
                     }
                     "temperature" => {
-                        options.temperature = value
-                            .parse::<f32>()
-                            .ok()
-                            .filter(|t| (0.0..=2.0).contains(t))
-                            .ok_or_else(|| unknown("temperature must be a number from 0 to 2".into()))?;
+                        options.temperature =
+                            value
+                                .parse::<f32>()
+                                .ok()
+                                .filter(|t| (0.0..=2.0).contains(t))
+                                .ok_or_else(|| unknown("temperature must be a number from 0 to 2".into()))?;
                     }
                     "capture" => options.capture = value == "true" || value == "1",
                     other => return Err(unknown(format!("unknown LLM option {other:?}"))),
@@ -138,12 +141,18 @@ mod tests {
         let agents = Agents::new(None);
         assert!(agents.validate("bot:tight-aggressive").is_ok());
         assert!(agents.validate("bot:calling-station").is_ok());
-        assert_eq!(agents.validate("bot:nope").err().map(|f| f.code), Some(ErrorCode::UnknownAgent));
+        assert_eq!(
+            agents.validate("bot:nope").err().map(|f| f.code),
+            Some(ErrorCode::UnknownAgent)
+        );
         assert_eq!(
             agents.validate("llm:openai/gpt").err().map(|f| f.code),
             Some(ErrorCode::UnknownAgent)
         );
-        assert_eq!(agents.validate("human").err().map(|f| f.code), Some(ErrorCode::UnknownAgent));
+        assert_eq!(
+            agents.validate("human").err().map(|f| f.code),
+            Some(ErrorCode::UnknownAgent)
+        );
         assert_eq!(decode_query("a+b%21%2"), "a b!%2");
         assert_eq!(Agents::display_name("bot:random", 2), "random bot #3");
         assert_eq!(Agents::display_name("llm:mock/m1?personality=x", 0), "mock/m1 #1");

@@ -388,21 +388,23 @@ impl TableShared {
                 ErrorCode::Unavailable,
                 "the table is busy; try again",
             )),
-            Err(mpsc::error::SendTimeoutError::Closed(_)) => {
-                Err(Failure::new(ErrorCode::Unavailable, "the table is restarting; join again"))
-            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(Failure::new(
+                ErrorCode::Unavailable,
+                "the table is restarting; join again",
+            )),
         }
     }
 
     /// Sends a command that answers and waits for the answer.
-    pub async fn request<T>(
-        &self,
-        make: impl FnOnce(Reply<T>) -> TableCommand,
-    ) -> Result<T, Failure> {
+    pub async fn request<T>(&self, make: impl FnOnce(Reply<T>) -> TableCommand) -> Result<T, Failure> {
         let (tx, rx) = oneshot::channel();
         self.send(make(tx)).await?;
-        rx.await
-            .unwrap_or_else(|_| Err(Failure::new(ErrorCode::Unavailable, "the table stopped; join again")))
+        rx.await.unwrap_or_else(|_| {
+            Err(Failure::new(
+                ErrorCode::Unavailable,
+                "the table stopped; join again",
+            ))
+        })
     }
 
     /// The seat `player` occupies, if any.
@@ -414,7 +416,12 @@ impl TableShared {
     pub fn summary(&self) -> TableSummary {
         let state = self.state.lock();
         let seated = state.occupants.iter().flatten().count();
-        let humans = state.occupants.iter().flatten().filter(|o| o.kind == "human").count();
+        let humans = state
+            .occupants
+            .iter()
+            .flatten()
+            .filter(|o| o.kind == "human")
+            .count();
         TableSummary {
             id: self.id.to_string(),
             name: self.name.clone(),

@@ -44,12 +44,19 @@ pub(crate) struct Loaded {
 pub fn store_failure(e: &StoreError) -> Failure {
     match e {
         StoreError::NotFound { what, id } => Failure::new(
-            if *what == "player" { ErrorCode::PlayerNotFound } else { ErrorCode::TableNotFound },
+            if *what == "player" {
+                ErrorCode::PlayerNotFound
+            } else {
+                ErrorCode::TableNotFound
+            },
             format!("{what} {id} not found"),
         ),
         other => {
             error!("store error: {other}");
-            Failure::new(ErrorCode::Unavailable, "the store is unavailable; try again shortly")
+            Failure::new(
+                ErrorCode::Unavailable,
+                "the store is unavailable; try again shortly",
+            )
         }
     }
 }
@@ -96,7 +103,10 @@ impl Tables {
         self.check_capacity(app)?;
         let record = app.repo.load_table(id).await.map_err(|e| store_failure(&e))?;
         if record.status == TableStatus::Closed {
-            return Err(Failure::new(ErrorCode::TableNotFound, format!("table {id} is closed")));
+            return Err(Failure::new(
+                ErrorCode::TableNotFound,
+                format!("table {id} is closed"),
+            ));
         }
         let handle = self.start(app, record).await?;
         app.metrics.tables_loaded.fetch_add(1, Ordering::Relaxed);
@@ -105,7 +115,10 @@ impl Tables {
 
     fn check_capacity(&self, app: &App) -> Result<(), Failure> {
         if app.is_shutting_down() {
-            return Err(Failure::new(ErrorCode::ShuttingDown, "the server is shutting down"));
+            return Err(Failure::new(
+                ErrorCode::ShuttingDown,
+                "the server is shutting down",
+            ));
         }
         let max = app.config.limits.max_tables;
         if self.len() >= max {
@@ -141,7 +154,10 @@ impl Tables {
             created_at_ms: schema::now_ms(),
             settings: settings_json,
         };
-        app.repo.create_table(&record).await.map_err(|e| store_failure(&e))?;
+        app.repo
+            .create_table(&record)
+            .await
+            .map_err(|e| store_failure(&e))?;
         self.start(app, record).await
     }
 
@@ -183,14 +199,22 @@ impl Tables {
             events,
             commands,
         });
-        let task = TableTask::new(shared.clone(), app.clone(), rx, loaded.hand_log, loaded.hand_first_seq);
+        let task = TableTask::new(
+            shared.clone(),
+            app.clone(),
+            rx,
+            loaded.hand_log,
+            loaded.hand_first_seq,
+        );
         let metrics_app = app.clone();
         let handle = tokio::spawn(async move {
             metrics_app.metrics.tables_live.fetch_add(1, Ordering::Relaxed);
             task.run().await;
             metrics_app.metrics.tables_live.fetch_sub(1, Ordering::Relaxed);
         });
-        self.live.lock().insert(shared.id.clone(), (shared.clone(), Some(handle)));
+        self.live
+            .lock()
+            .insert(shared.id.clone(), (shared.clone(), Some(handle)));
         Ok(shared)
     }
 
@@ -224,12 +248,18 @@ pub(crate) async fn load_state(
     let mut events = Vec::new();
     let mut after = 0;
     loop {
-        let page = repo.events_since(id, after, LOAD_PAGE).await.map_err(|e| store_failure(&e))?;
+        let page = repo
+            .events_since(id, after, LOAD_PAGE)
+            .await
+            .map_err(|e| store_failure(&e))?;
         let n = page.len() as u64;
         for record in page {
             if record.seq != after + 1 {
                 error!(table = %id, "event log has a gap at {}", after + 1);
-                return Err(Failure::new(ErrorCode::Internal, "the table's event log is damaged"));
+                return Err(Failure::new(
+                    ErrorCode::Internal,
+                    "the table's event log is damaged",
+                ));
             }
             after = record.seq;
             events.push(record.event().map_err(|e| store_failure(&e))?);

@@ -72,7 +72,10 @@ impl TableSettings {
             return bad("min_buy_in must be at least 1 and at most max_buy_in".into());
         }
         if self.max_buy_in > game_core::rules::MAX_CHIPS / 16 {
-            return bad(format!("max_buy_in may be at most {}", game_core::rules::MAX_CHIPS / 16));
+            return bad(format!(
+                "max_buy_in may be at most {}",
+                game_core::rules::MAX_CHIPS / 16
+            ));
         }
         if self.min_buy_in < config.big_blind {
             return bad("min_buy_in must be at least the big blind".into());
@@ -91,7 +94,11 @@ impl TableSettings {
         let mut taken = vec![false; config.seats];
         for ai in &self.ai_seats {
             let Some(slot) = taken.get_mut(ai.seat) else {
-                return bad(format!("AI seat {} does not exist (seats 0 to {})", ai.seat, config.seats - 1));
+                return bad(format!(
+                    "AI seat {} does not exist (seats 0 to {})",
+                    ai.seat,
+                    config.seats - 1
+                ));
             };
             if *slot {
                 return bad(format!("seat {} has two AI players", ai.seat));

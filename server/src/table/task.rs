@@ -146,7 +146,11 @@ impl TableTask {
         let mut wake = far;
         if let Some(clock) = state.clock {
             let ai = self.agents.get(clock.seat).is_some_and(Option::is_some);
-            wake = wake.min(if ai { clock.deadline + AI_GRACE } else { clock.deadline });
+            wake = wake.min(if ai {
+                clock.deadline + AI_GRACE
+            } else {
+                clock.deadline
+            });
         }
         if let Some(at) = self.next_hand_at {
             wake = wake.min(at);
@@ -179,7 +183,11 @@ impl TableTask {
                 let id = buy_in.id;
                 let ok = result.is_ok();
                 tokio::spawn(async move {
-                    let settled = if ok { repo.confirm_buy_in(id).await } else { repo.refund_buy_in(id).await };
+                    let settled = if ok {
+                        repo.confirm_buy_in(id).await
+                    } else {
+                        repo.refund_buy_in(id).await
+                    };
                     if let Err(e) = settled {
                         // The table reconciles pending buy-ins from its log when it next loads.
                         warn!("settling buy-in {id} failed (reconciled at next load): {e}");
@@ -191,7 +199,11 @@ impl TableTask {
                 let result = self.stand(&player_id).await;
                 let _ = reply.send(result);
             }
-            TableCommand::SitOut { player_id, out, reply } => {
+            TableCommand::SitOut {
+                player_id,
+                out,
+                reply,
+            } => {
                 let result = self.sit_out(&player_id, out).await;
                 let _ = reply.send(result);
             }
@@ -208,7 +220,9 @@ impl TableTask {
                 let _ = reply.send(Ok(()));
             }
             TableCommand::Presence { player_id, change } => self.presence(&player_id, change).await,
-            TableCommand::AiDecision { turn, seat, decision } => self.ai_decision(turn, seat, *decision).await,
+            TableCommand::AiDecision { turn, seat, decision } => {
+                self.ai_decision(turn, seat, *decision).await
+            }
             TableCommand::Shutdown => {}
         }
     }
@@ -251,7 +265,7 @@ impl TableTask {
                         seat: *seat,
                         turn: self.turn,
                         started: now,
-                                clock_end,
+                        clock_end,
                         deadline: clock_end + Duration::from_millis(bank),
                     });
                     applied.turn = Some(*seat);
@@ -328,7 +342,10 @@ impl TableTask {
             self.hand_log.push(event);
             applied.last_seq = seq;
         }
-        self.app.metrics.events.fetch_add(applied.records.len() as u64, Ordering::Relaxed);
+        self.app
+            .metrics
+            .events
+            .fetch_add(applied.records.len() as u64, Ordering::Relaxed);
         self.last_action_at = now;
         applied
     }
@@ -411,7 +428,10 @@ impl TableTask {
         tokio::spawn(async move {
             let mut delay = Duration::from_millis(100);
             loop {
-                match repo.cash_out(&table, seq, &player, amount, schema::now_ms()).await {
+                match repo
+                    .cash_out(&table, seq, &player, amount, schema::now_ms())
+                    .await
+                {
                     Ok(_) => return,
                     Err(e) => {
                         warn!(%table, seq, "cash-out failed, retrying (also reconciled at next load): {e}");
@@ -550,7 +570,12 @@ impl TableTask {
     }
 
     async fn ai_decision(&mut self, turn: u64, seat: usize, decision: ai_players::Decision) {
-        let current = self.shared.state.lock().clock.is_some_and(|c| c.turn == turn && c.seat == seat);
+        let current = self
+            .shared
+            .state
+            .lock()
+            .clock
+            .is_some_and(|c| c.turn == turn && c.seat == seat);
         if !current || turn != self.turn {
             return;
         }
@@ -767,24 +792,34 @@ impl TableTask {
     /// Stores the finished hand's summary and PHH (in the background).
     fn record_hand(&mut self) {
         let log = std::mem::take(&mut self.hand_log);
-        let Some(Event::HandEnded { hand, stacks }) = log.iter().rev().find(|e| matches!(e, Event::HandEnded { .. }))
+        let Some(Event::HandEnded { hand, stacks }) =
+            log.iter().rev().find(|e| matches!(e, Event::HandEnded { .. }))
         else {
             return;
         };
         let names: Vec<Option<String>> = {
             let state = self.shared.state.lock();
-            state.occupants.iter().map(|o| o.as_ref().map(|o| o.id.to_string())).collect()
+            state
+                .occupants
+                .iter()
+                .map(|o| o.as_ref().map(|o| o.id.to_string()))
+                .collect()
         };
         let phh = game_core::phh::to_phh(&self.shared.config, &log, &names).unwrap_or_else(|e| {
             warn!(table = %self.shared.id, hand, "cannot export PHH: {e}");
             String::new()
         });
         let players = serde_json::to_string(&stacks).unwrap_or_default();
-        let pots: Vec<&Event> = log.iter().filter(|e| matches!(e, Event::PotAwarded { .. })).collect();
+        let pots: Vec<&Event> = log
+            .iter()
+            .filter(|e| matches!(e, Event::PotAwarded { .. }))
+            .collect();
         let winners: Vec<(usize, u64)> = log
             .iter()
             .filter_map(|e| match e {
-                Event::PotAwarded { winners, .. } => Some(winners.iter().map(|w| (w.seat, w.amount)).collect::<Vec<_>>()),
+                Event::PotAwarded { winners, .. } => {
+                    Some(winners.iter().map(|w| (w.seat, w.amount)).collect::<Vec<_>>())
+                }
                 _ => None,
             })
             .flatten()
@@ -822,14 +857,23 @@ impl TableTask {
             if seat >= self.shared.config.seats {
                 return Err(Failure::new(
                     ErrorCode::InvalidRequest,
-                    format!("seat {seat} does not exist (seats 0 to {})", self.shared.config.seats - 1),
+                    format!(
+                        "seat {seat} does not exist (seats 0 to {})",
+                        self.shared.config.seats - 1
+                    ),
                 ));
             }
             if state.seat_of(&player_id).is_some() {
-                return Err(Failure::new(ErrorCode::AlreadySeated, "you already sit at this table"));
+                return Err(Failure::new(
+                    ErrorCode::AlreadySeated,
+                    "you already sit at this table",
+                ));
             }
             if state.occupants[seat].is_some() || state.engine.seats()[seat].is_some() {
-                return Err(Failure::new(ErrorCode::SeatTaken, format!("seat {seat} is taken")));
+                return Err(Failure::new(
+                    ErrorCode::SeatTaken,
+                    format!("seat {seat} is taken"),
+                ));
             }
             state.occupants[seat] = Some(Occupant {
                 id: player_id.as_str().into(),
@@ -854,9 +898,16 @@ impl TableTask {
         };
         self.persist(applied.records).await;
         if !self.durable().await {
-            return Err(Failure::new(ErrorCode::Unavailable, "the store is unavailable; try again"));
+            return Err(Failure::new(
+                ErrorCode::Unavailable,
+                "the store is unavailable; try again",
+            ));
         }
-        self.schedule_hand(Duration::from_millis(if self.settings_pace_auto() { 0 } else { 1_000 }));
+        self.schedule_hand(Duration::from_millis(if self.settings_pace_auto() {
+            0
+        } else {
+            1_000
+        }));
         Ok(buy_in.amount)
     }
 
@@ -899,14 +950,22 @@ impl TableTask {
             .shared
             .seat_of(player)
             .ok_or_else(|| Failure::new(ErrorCode::NotSeated, "you do not sit at this table"))?;
-        let command = if out { Command::SitOut { seat } } else { Command::SitIn { seat } };
+        let command = if out {
+            Command::SitOut { seat }
+        } else {
+            Command::SitIn { seat }
+        };
         let applied = self
             .apply(command)
             .map_err(|e| Failure::new(ErrorCode::InvalidRequest, e.to_string()))?;
         self.auto_sat_out[seat] = false;
         self.after(applied).await;
         if !out {
-            self.schedule_hand(Duration::from_millis(if self.settings_pace_auto() { 0 } else { 1_000 }));
+            self.schedule_hand(Duration::from_millis(if self.settings_pace_auto() {
+                0
+            } else {
+                1_000
+            }));
         }
         Ok(())
     }
@@ -1022,7 +1081,11 @@ impl TableTask {
             self.auto_sat_out[seat] = false;
             if let Ok(applied) = self.apply(Command::SitIn { seat }) {
                 self.after(applied).await;
-                self.schedule_hand(Duration::from_millis(if self.settings_pace_auto() { 0 } else { 1_000 }));
+                self.schedule_hand(Duration::from_millis(if self.settings_pace_auto() {
+                    0
+                } else {
+                    1_000
+                }));
             }
         }
     }

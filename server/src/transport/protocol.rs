@@ -251,16 +251,33 @@ pub const CLIENT_TYPES: [&str; 9] = [
 /// Decodes one client frame, or says precisely what is wrong with it (with
 /// the request `id` when one could be read, so the error can echo it).
 pub fn decode(text: &str) -> Result<ClientMessage, (Option<u64>, Failure)> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| (None, Failure::new(ErrorCode::MalformedJson, format!("not valid JSON: {e}"))))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        (
+            None,
+            Failure::new(ErrorCode::MalformedJson, format!("not valid JSON: {e}")),
+        )
+    })?;
     let Value::Object(object) = &value else {
-        return Err((None, Failure::new(ErrorCode::MalformedJson, "a message must be a JSON object")));
+        return Err((
+            None,
+            Failure::new(ErrorCode::MalformedJson, "a message must be a JSON object"),
+        ));
     };
     let id = object.get("id").and_then(Value::as_u64);
     let kind = match object.get("type") {
         Some(Value::String(kind)) => kind.as_str(),
-        Some(_) => return Err((id, Failure::new(ErrorCode::MissingType, "`type` must be a string"))),
-        None => return Err((id, Failure::new(ErrorCode::MissingType, "the message has no `type`"))),
+        Some(_) => {
+            return Err((
+                id,
+                Failure::new(ErrorCode::MissingType, "`type` must be a string"),
+            ));
+        }
+        None => {
+            return Err((
+                id,
+                Failure::new(ErrorCode::MissingType, "the message has no `type`"),
+            ));
+        }
     };
     if !CLIENT_TYPES.contains(&kind) {
         let shown: String = kind.chars().take(40).collect();
@@ -268,7 +285,10 @@ pub fn decode(text: &str) -> Result<ClientMessage, (Option<u64>, Failure)> {
             id,
             Failure::new(
                 ErrorCode::UnknownType,
-                format!("unknown message type {shown:?}; expected one of {}", CLIENT_TYPES.join(", ")),
+                format!(
+                    "unknown message type {shown:?}; expected one of {}",
+                    CLIENT_TYPES.join(", ")
+                ),
             ),
         ));
     }
@@ -327,8 +347,14 @@ mod tests {
         assert_eq!(code(r#"{"table":"t"}"#), ErrorCode::MissingType);
         assert_eq!(code(r#"{"type":5}"#), ErrorCode::MissingType);
         assert_eq!(code(r#"{"type":"explode"}"#), ErrorCode::UnknownType);
-        assert_eq!(code(r#"{"type":"act","table":"t","action":"shove"}"#), ErrorCode::InvalidMessage);
-        assert_eq!(code(r#"{"type":"sit","table":"t","seat":-1,"buy_in":5}"#), ErrorCode::InvalidMessage);
+        assert_eq!(
+            code(r#"{"type":"act","table":"t","action":"shove"}"#),
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(
+            code(r#"{"type":"sit","table":"t","seat":-1,"buy_in":5}"#),
+            ErrorCode::InvalidMessage
+        );
         assert_eq!(code(r#"{"type":"ping","extra":1}"#), ErrorCode::InvalidMessage);
         let (id, _) = decode(r#"{"type":"act","id":9,"table":"t"}"#).expect_err("no action");
         assert_eq!(id, Some(9));

@@ -212,7 +212,10 @@ impl Session {
                 seat,
                 buy_in,
             } => match self.sit(&table, seat, buy_in).await {
-                Ok(stack) => self.ack(id, "sit", Some(&table), json!({"seat": seat, "stack": stack})).await,
+                Ok(stack) => {
+                    self.ack(id, "sit", Some(&table), json!({"seat": seat, "stack": stack}))
+                        .await
+                }
                 Err(f) => self.error(id, Some(&table), &f).await,
             },
             ClientMessage::Stand { id, table } => {
@@ -261,9 +264,8 @@ impl Session {
     }
 
     async fn authenticate(&mut self, token: Option<String>) -> Result<Identity, Failure> {
-        let token = token.ok_or_else(|| {
-            Failure::new(ErrorCode::Unauthorized, "joining as a player needs your token")
-        })?;
+        let token = token
+            .ok_or_else(|| Failure::new(ErrorCode::Unauthorized, "joining as a player needs your token"))?;
         if !plausible_token(&token) {
             return Err(Failure::new(ErrorCode::Unauthorized, "malformed token"));
         }
@@ -326,7 +328,10 @@ impl Session {
                 Ok(sub) => break (handle, sub),
                 Err(JoinError::Closed) if attempt == 0 => attempt += 1,
                 Err(JoinError::Closed) => {
-                    return Err(Failure::new(ErrorCode::Unavailable, "the table is reloading; join again"));
+                    return Err(Failure::new(
+                        ErrorCode::Unavailable,
+                        "the table is reloading; join again",
+                    ));
                 }
                 Err(JoinError::Refused(f)) => return Err(f),
             }
@@ -462,9 +467,10 @@ impl Session {
             .joined
             .get(table)
             .ok_or_else(|| Failure::new(ErrorCode::NotJoined, "join the table first"))?;
-        let identity = self.identity.as_ref().ok_or_else(|| {
-            Failure::new(ErrorCode::Unauthorized, "only registered players may chat")
-        })?;
+        let identity = self
+            .identity
+            .as_ref()
+            .ok_or_else(|| Failure::new(ErrorCode::Unauthorized, "only registered players may chat"))?;
         let text = text.trim();
         let max = self.app.config.limits.max_chat_chars;
         if text.is_empty() {
@@ -482,7 +488,10 @@ impl Session {
             text: text.to_owned(),
             at_ms: schema::now_ms(),
         };
-        joined.handle.request(|reply| TableCommand::Chat { line, reply }).await
+        joined
+            .handle
+            .request(|reply| TableCommand::Chat { line, reply })
+            .await
     }
 
     /// Leaves every room (the connection is gone).
@@ -517,16 +526,29 @@ pub async fn sit(
     if seat >= handle.config.seats {
         return Err(Failure::new(
             ErrorCode::InvalidRequest,
-            format!("seat {seat} does not exist (seats 0 to {})", handle.config.seats - 1),
+            format!(
+                "seat {seat} does not exist (seats 0 to {})",
+                handle.config.seats - 1
+            ),
         ));
     }
     if handle.seat_of(player).is_some() {
-        return Err(Failure::new(ErrorCode::AlreadySeated, "you already sit at this table"));
+        return Err(Failure::new(
+            ErrorCode::AlreadySeated,
+            "you already sit at this table",
+        ));
     }
     let (after_seq, _) = handle.chip_count();
     let pending = app
         .repo
-        .reserve_buy_in(player, &handle.id, seat as u64, buy_in, after_seq, schema::now_ms())
+        .reserve_buy_in(
+            player,
+            &handle.id,
+            seat as u64,
+            buy_in,
+            after_seq,
+            schema::now_ms(),
+        )
         .await
         .map_err(|e| match e {
             StoreError::InsufficientBalance { balance, needed, .. } => Failure::new(
@@ -587,7 +609,16 @@ async fn forward(
             epoch,
             seat,
         } => {
-            let missed = missed_events(&app, &handle, player.as_deref(), store_after, ring_from, &ring, seat).await;
+            let missed = missed_events(
+                &app,
+                &handle,
+                player.as_deref(),
+                store_after,
+                ring_from,
+                &ring,
+                seat,
+            )
+            .await;
             match missed {
                 Some(frames) => {
                     for frame in frames {
@@ -595,7 +626,8 @@ async fn forward(
                             return;
                         }
                     }
-                    let resumed = json!({"type": "resumed", "table": &*handle.id, "seq": seq, "epoch": epoch});
+                    let resumed =
+                        json!({"type": "resumed", "table": &*handle.id, "seq": seq, "epoch": epoch});
                     if !send(resumed.to_string().into()).await {
                         return;
                     }
@@ -688,7 +720,9 @@ async fn missed_events(
         let mut owner: Option<bool> = None;
         for (record, event) in records.iter().zip(&events) {
             match event {
-                Event::SeatTaken { seat: s, player: p, .. } if Some(*s) == seat => {
+                Event::SeatTaken {
+                    seat: s, player: p, ..
+                } if Some(*s) == seat => {
                     owner = Some(Some(p.as_str()) == player);
                 }
                 Event::SeatLeft { seat: s, .. } if Some(*s) == seat => owner = Some(false),
@@ -715,6 +749,10 @@ async fn missed_events(
             }
         }
     }
-    frames.extend(ring.iter().filter(|d| d.visible_to(player)).map(|d| d.json.clone()));
+    frames.extend(
+        ring.iter()
+            .filter(|d| d.visible_to(player))
+            .map(|d| d.json.clone()),
+    );
     Some(frames)
 }

@@ -22,7 +22,12 @@ const INBOUND_CAPACITY: usize = 64;
 
 /// The Socket.IO layer, mounted on the router (path `/socket.io/`).
 pub fn layer(app: App) -> SocketIoLayer {
-    let max_payload = app.config.limits.max_frame_bytes.saturating_mul(64).max(64 * 1024) as u64;
+    let max_payload = app
+        .config
+        .limits
+        .max_frame_bytes
+        .saturating_mul(64)
+        .max(64 * 1024) as u64;
     let (layer, io) = SocketIo::builder().max_payload(max_payload).build_layer();
     io.ns("/", move |socket: SocketRef| {
         let app = app.clone();
@@ -61,7 +66,11 @@ fn connect(app: App, socket: SocketRef) {
                 Value::String(s) => s,
                 other => other.to_string(),
             };
-            let item = if text.len() > max_frame { Err(text.len()) } else { Ok(text) };
+            let item = if text.len() > max_frame {
+                Err(text.len())
+            } else {
+                Ok(text)
+            };
             // A full queue means the client floods faster than it is served: drop.
             let _ = inbound.try_send(item);
         }

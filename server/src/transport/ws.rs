@@ -21,7 +21,11 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Upgrades to a WebSocket, or answers 503 at the connection limit.
 pub async fn handler(State(app): State<App>, upgrade: WebSocketUpgrade) -> Response {
     if app.is_shutting_down() {
-        return ApiError(Failure::new(ErrorCode::ShuttingDown, "the server is shutting down")).into_response();
+        return ApiError(Failure::new(
+            ErrorCode::ShuttingDown,
+            "the server is shutting down",
+        ))
+        .into_response();
     }
     let Some(slot) = app.connect() else {
         let max = app.config.limits.max_connections;
@@ -33,7 +37,12 @@ pub async fn handler(State(app): State<App>, upgrade: WebSocketUpgrade) -> Respo
     };
     // Frames up to 64x the protocol limit are read and answered with
     // `frame_too_large`; beyond that the socket layer refuses them outright.
-    let hard_limit = app.config.limits.max_frame_bytes.saturating_mul(64).max(64 * 1024);
+    let hard_limit = app
+        .config
+        .limits
+        .max_frame_bytes
+        .saturating_mul(64)
+        .max(64 * 1024);
     upgrade
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
@@ -48,7 +57,8 @@ async fn run(app: App, socket: WebSocket, slot: ConnectionSlot) {
         while let Some(frame) = out_rx.recv().await {
             match frame {
                 Outbound::Text(text) => {
-                    let sent = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Text(text.as_ref().into())));
+                    let sent =
+                        tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Text(text.as_ref().into())));
                     if !matches!(sent.await, Ok(Ok(()))) {
                         return;
                     }

@@ -1,0 +1,262 @@
+//! Shared test helpers: start the real server on 127.0.0.1:0 with a fresh
+//! database, register players, create tables, and talk WebSocket like a client.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use server::{Limits, Server, ServerConfig, Timing};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// How long a test waits for any one expected message.
+pub const STEP: Duration = Duration::from_secs(10);
+
+/// A server running in this test process on its own temporary database.
+pub struct TestServer {
+    pub server: Server,
+    pub http: String,
+    pub ws: String,
+    pub dir: PathBuf,
+    pub client: reqwest::Client,
+}
+
+/// A fresh temporary directory under the target dir.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "showdown-test-{name}-{}-{}",
+        std::process::id(),
+        server::auth::random_u64()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A config for tests: port 0, SQLite in `dir`, short pauses.
+pub fn test_config(dir: &std::path::Path) -> ServerConfig {
+    ServerConfig {
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        database_url: format!("sqlite://{}", dir.join("showdown.db").display()),
+        llm_config: None,
+        api_key: Some("test-admin-key".to_owned()),
+        limits: Limits::default(),
+        timing: Timing {
+            disconnect_grace: Duration::from_secs(60),
+            idle_ttl: Duration::from_secs(300),
+            between_hands: Duration::from_millis(100),
+        },
+        starting_balance: 10_000,
+    }
+}
+
+impl TestServer {
+    /// Starts a server with the test config, adjusted by `tweak`.
+    pub async fn start_with(name: &str, tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        init_logs();
+        let dir = temp_dir(name);
+        let mut config = test_config(&dir);
+        tweak(&mut config);
+        let server = Server::start(config).await.expect("server starts");
+        let addr = server.addr;
+        TestServer {
+            server,
+            http: format!("http://{addr}"),
+            ws: format!("ws://{addr}/ws"),
+            dir,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Starts a server with the test config.
+    pub async fn start(name: &str) -> TestServer {
+        TestServer::start_with(name, |_| {}).await
+    }
+
+    /// Registers a player: (id, token).
+    pub async fn register(&self, name: &str) -> (String, String) {
+        let response = self
+            .client
+            .post(format!("{}/api/players", self.http))
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.expect("json");
+        (
+            body["id"].as_str().expect("id").to_owned(),
+            body["token"].as_str().expect("token").to_owned(),
+        )
+    }
+
+    /// Creates a table with `body` as `token`'s request; returns its id.
+    pub async fn create_table(&self, token: &str, body: Value) -> String {
+        let response = self
+            .client
+            .post(format!("{}/api/tables", self.http))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("create table");
+        let status = response.status();
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().expect("table id").to_owned()
+    }
+
+    /// GET a JSON document.
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.http))
+            .send()
+            .await
+            .expect("get");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A WebSocket client connected to `/ws` (its `hello` already read).
+    pub async fn connect(&self) -> WsClient {
+        let mut client = WsClient::connect(&self.ws).await;
+        let hello = client.recv().await;
+        assert_eq!(hello["type"], "hello", "{hello}");
+        client
+    }
+}
+
+/// Logs go to the test output only when `TEST_LOG` is set.
+pub fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// A WebSocket client speaking the protocol.
+pub struct WsClient {
+    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Every message received, in order.
+    pub received: Vec<Value>,
+    /// Received but not yet taken by `until` (it skips non-matching ones).
+    backlog: std::collections::VecDeque<Value>,
+    next_id: u64,
+}
+
+impl WsClient {
+    /// Connects (the `hello` is left unread).
+    pub async fn connect(url: &str) -> WsClient {
+        let (socket, _) = connect_async(url).await.expect("websocket connects");
+        WsClient {
+            socket,
+            received: Vec::new(),
+            backlog: std::collections::VecDeque::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Sends a text frame as is.
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket.send(Message::Text(text.into())).await.expect("send");
+    }
+
+    /// Sends a message with a fresh `id`; returns the id.
+    pub async fn send(&mut self, mut message: Value) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        message["id"] = json!(id);
+        self.send_text(&message.to_string()).await;
+        id
+    }
+
+    /// The next message (panics after [`STEP`]).
+    pub async fn recv(&mut self) -> Value {
+        self.try_recv(STEP)
+            .await
+            .expect("a message within the step timeout")
+    }
+
+    /// The next message, or `None` on timeout or close.
+    pub async fn try_recv(&mut self, wait: Duration) -> Option<Value> {
+        if let Some(v) = self.backlog.pop_front() {
+            return Some(v);
+        }
+        self.read(wait).await
+    }
+
+    /// The next message from the socket (not the backlog).
+    async fn read(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            let frame = tokio::time::timeout(wait, self.socket.next()).await.ok()??;
+            match frame.ok()? {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(text.as_str()).expect("server sends JSON");
+                    self.received.push(value.clone());
+                    return Some(value);
+                }
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// The first message (backlog first) that matches; the others stay in
+    /// the backlog for later calls.
+    pub async fn until(&mut self, what: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
+        if let Some(i) = self.backlog.iter().position(&mut pred) {
+            return self.backlog.remove(i).expect("index in range");
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.read(left.min(STEP)).await {
+                Some(v) if pred(&v) => return v,
+                Some(v) => self.backlog.push_back(v),
+                None => panic!("no message matching {what} (last: {:?})", self.received.last()),
+            }
+        }
+    }
+
+    /// Drops everything not yet taken.
+    pub fn clear_backlog(&mut self) {
+        self.backlog.clear();
+    }
+
+    /// Sends a request and waits for its `ack` or `error` (by id).
+    pub async fn request(&mut self, message: Value) -> Value {
+        let id = self.send(message).await;
+        self.until(&format!("reply to request {id}"), |v| {
+            (v["type"] == "ack" || v["type"] == "error") && v["id"] == json!(id)
+        })
+        .await
+    }
+
+    /// Joins a table as a player.
+    pub async fn join_player(&mut self, table: &str, token: &str) -> Value {
+        let ack = self
+            .request(json!({"type": "join", "table": table, "as": "player", "token": token}))
+            .await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        self.until("snapshot", |v| v["type"] == "snapshot").await
+    }
+
+    /// Joins a table as a spectator; returns the snapshot.
+    pub async fn join_spectator(&mut self, table: &str) -> Value {
+        let ack = self.request(json!({"type": "join", "table": table})).await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        self.until("snapshot", |v| v["type"] == "snapshot").await
+    }
+
+    /// Waits for the next event of `kind` (e.g. `turn_started`).
+    pub async fn event(&mut self, kind: &str) -> Value {
+        self.until(kind, |v| v["type"] == "event" && v["event"]["type"] == kind)
+            .await
+    }
+}
