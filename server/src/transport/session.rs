@@ -161,7 +161,7 @@ impl Session {
                     ErrorCode::RateLimited,
                     format!("too many messages; this one was dropped, retry in {wait} ms"),
                 );
-                self.error(None, None, &failure).await;
+                self.error(request_id(text), None, &failure).await;
                 return Flow::Continue;
             }
             RateVerdict::Disconnect => {
@@ -755,4 +755,13 @@ async fn missed_events(
             .map(|d| d.json.clone()),
     );
     Some(frames)
+}
+
+/// The `id` of a frame, if it has one (for errors about frames not otherwise decoded).
+fn request_id(text: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: Option<u64>,
+    }
+    serde_json::from_str::<Id>(text).ok().and_then(|i| i.id)
 }
