@@ -318,4 +318,11 @@ mod example {
         let config = super::LlmConfig::from_toml(text).expect("docs/llm.example.toml parses");
         assert_eq!(config.providers.len(), 3);
     }
+
+    #[test]
+    fn the_mock_demo_config_is_valid() {
+        let text = include_str!("../../docs/llm.mock.toml");
+        let config = super::LlmConfig::from_toml(text).expect("docs/llm.mock.toml parses");
+        assert_eq!(config.providers.len(), 1);
+    }
 }
