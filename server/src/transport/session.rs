@@ -558,21 +558,27 @@ pub async fn sit(
             other => store_failure(&other),
         })?;
     let pending_id = pending.id;
-    let result = handle
-        .request(|reply| TableCommand::Sit {
-            player_id: player.to_owned(),
-            name,
-            seat,
-            buy_in: pending,
-            reply,
-        })
-        .await;
-    if result.is_err() {
-        // The command may never have reached the table: refund unless the
-        // table already settled it (refunds are exactly-once).
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let command = TableCommand::Sit {
+        player_id: player.to_owned(),
+        name,
+        seat,
+        buy_in: pending,
+        reply,
+    };
+    if let Err(failure) = handle.send(command).await {
+        // The table never got the command: the chips go straight back.
         let _ = app.repo.refund_buy_in(pending_id).await;
+        return Err(failure);
     }
-    result
+    // Once the table has the command it settles the buy-in (confirm or
+    // refund); if it stops first, the next load settles it from the log.
+    answer.await.unwrap_or_else(|_| {
+        Err(Failure::new(
+            ErrorCode::Unavailable,
+            "the table stopped; your buy-in is settled from its log when it loads again",
+        ))
+    })
 }
 
 /// Sends a room's deltas to one client: first the snapshot or the missed
