@@ -313,6 +313,8 @@ pub(crate) struct TableState {
     pub clock: Option<Clock>,
     pub watchers: usize,
     pub spectators: usize,
+    /// Open connections per player id in the room (seated or not).
+    pub present: std::collections::HashMap<Arc<str>, u32>,
     pub idle_since: Option<Instant>,
     pub closed: bool,
 }

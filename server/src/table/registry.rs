@@ -360,6 +360,7 @@ pub(crate) async fn load_state(
         clock: None,
         watchers: 0,
         spectators: 0,
+        present: HashMap::new(),
         idle_since: Some(tokio::time::Instant::now()),
         closed: false,
     };

@@ -875,12 +875,13 @@ impl TableTask {
                     format!("seat {seat} is taken"),
                 ));
             }
+            let connections = state.present.get(player_id.as_str()).copied().unwrap_or(0);
             state.occupants[seat] = Some(Occupant {
                 id: player_id.as_str().into(),
                 name,
                 kind: "human",
-                connections: 0,
-                disconnected_at: None,
+                connections,
+                disconnected_at: (connections == 0).then(Instant::now),
                 bank_ms: self.shared.settings.time_bank_ms,
                 leaving: false,
             });
@@ -1047,6 +1048,13 @@ impl TableTask {
     async fn presence(&mut self, player: &str, change: i32) {
         let update = {
             let mut state = self.shared.state.lock();
+            // Counted whether or not the player sits: a player who joins, then sits, is connected.
+            let count = state.present.entry(Arc::from(player)).or_insert(0);
+            *count = count.saturating_add_signed(change);
+            let connections = *count;
+            if connections == 0 {
+                state.present.remove(player);
+            }
             let Some(seat) = state.seat_of(player) else {
                 return;
             };
@@ -1054,12 +1062,11 @@ impl TableTask {
                 return;
             };
             let before = o.connections;
-            o.connections = o.connections.saturating_add_signed(change);
+            o.connections = connections;
             if o.connections == 0 {
                 o.disconnected_at.get_or_insert_with(Instant::now);
             } else {
                 o.disconnected_at = None;
-                o.leaving = false;
             }
             ((before == 0) != (o.connections == 0)).then_some((seat, o.connections > 0))
         };
@@ -1125,10 +1132,18 @@ impl TableTask {
             let watchers = state.watchers;
             let spectators = state.spectators;
             let chat = std::mem::take(&mut state.chat);
+            let present = std::mem::take(&mut state.present);
             *state = loaded.state;
             state.watchers = watchers;
             state.spectators = spectators;
             state.chat = chat;
+            for o in state.occupants.iter_mut().flatten() {
+                if let Some(&n) = present.get(&o.id) {
+                    o.connections = n;
+                    o.disconnected_at = None;
+                }
+            }
+            state.present = present;
         }
         self.hand_log = loaded.hand_log;
         self.hand_first_seq = loaded.hand_first_seq;
