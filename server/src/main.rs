@@ -11,9 +11,13 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         CliCommand::Serve(args) => {
             let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+            // Logs go to stderr: stdout carries only the start-up line below.
+            let logs = tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_env_filter(filter);
             match args.log_format {
-                LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
-                LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+                LogFormat::Text => logs.init(),
+                LogFormat::Json => logs.json().init(),
             }
             let server = Server::start(args.config()).await?;
             // The first stdout line: tests and scripts read the address from it.

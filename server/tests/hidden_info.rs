@@ -136,7 +136,7 @@ async fn play(mut client: WsClient, table: String, seat: u64, stop: Arc<AtomicBo
                     check["code"] == "illegal_action" || check["code"] == "not_your_turn",
                     "{check}"
                 );
-                let action = if n % 4 == 0 { "fold" } else { "call" };
+                let action = if n.is_multiple_of(4) { "fold" } else { "call" };
                 let reply = client
                     .request(json!({"type": "act", "table": table, "action": action}))
                     .await;

@@ -61,7 +61,9 @@ async fn the_clock_acts_for_a_silent_player_and_a_gone_player_loses_the_seat_not
         .until("another hand with Ann", |v| {
             v["event"]["type"] == "hand_started"
                 && v["seq"].as_u64() > Some(after)
-                && v["event"]["players"].as_array().is_some_and(|p| p.iter().any(|p| p["seat"] == 0))
+                && v["event"]["players"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p["seat"] == 0))
         })
         .await;
 
@@ -70,10 +72,14 @@ async fn the_clock_acts_for_a_silent_player_and_a_gone_player_loses_the_seat_not
     let mut watcher = server.connect().await;
     watcher.join_spectator(&table).await;
     watcher
-        .until("Ann sat out", |v| v["event"]["type"] == "sat_out" && v["event"]["seat"] == 0)
+        .until("Ann sat out", |v| {
+            v["event"]["type"] == "sat_out" && v["event"]["seat"] == 0
+        })
         .await;
     let left = watcher
-        .until("Ann's seat freed", |v| v["event"]["type"] == "seat_left" && v["event"]["seat"] == 0)
+        .until("Ann's seat freed", |v| {
+            v["event"]["type"] == "seat_left" && v["event"]["seat"] == 0
+        })
         .await;
     let stack = left["event"]["stack"].as_u64().expect("stack");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -83,7 +89,10 @@ async fn the_clock_acts_for_a_silent_player_and_a_gone_player_loses_the_seat_not
             assert_eq!(me["seats"], json!([]));
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "chips not returned: {me} (stack {stack})");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "chips not returned: {me} (stack {stack})"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     server.server.shutdown().await.expect("shutdown");
@@ -115,18 +124,24 @@ async fn a_player_who_reconnects_within_the_grace_period_sits_in_again() {
     let mut watcher = server.connect().await;
     watcher.join_spectator(&table).await;
     watcher
-        .until("Ann sat out", |v| v["event"]["type"] == "sat_out" && v["event"]["seat"] == 0)
+        .until("Ann sat out", |v| {
+            v["event"]["type"] == "sat_out" && v["event"]["seat"] == 0
+        })
         .await;
     let mut client = server.connect().await;
     let snapshot = client.join_player(&table, &ann).await;
     assert_eq!(snapshot["you"], 0, "she still has her seat: {snapshot}");
     client
-        .until("Ann sat in", |v| v["event"]["type"] == "sat_in" && v["event"]["seat"] == 0)
+        .until("Ann sat in", |v| {
+            v["event"]["type"] == "sat_in" && v["event"]["seat"] == 0
+        })
         .await;
     client
         .until("a hand dealing Ann in", |v| {
             v["event"]["type"] == "hand_started"
-                && v["event"]["players"].as_array().is_some_and(|p| p.iter().any(|p| p["seat"] == 0))
+                && v["event"]["players"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p["seat"] == 0))
         })
         .await;
     server.server.shutdown().await.expect("shutdown");
@@ -179,7 +194,10 @@ async fn idle_tables_leave_memory_and_load_again_on_demand() {
     assert!(snapshot["seq"].as_u64().expect("seq") > 0, "{snapshot}");
     let seq = snapshot["seq"].as_u64().expect("seq");
     let next = watcher.event("hand_started").await;
-    assert!(next["seq"].as_u64().expect("seq") > seq, "play resumes after the stored events");
+    assert!(
+        next["seq"].as_u64().expect("seq") > seq,
+        "play resumes after the stored events"
+    );
     server.server.shutdown().await.expect("shutdown");
 }
 
@@ -205,7 +223,10 @@ async fn chat_reaches_the_room_and_history_and_hand_histories_hide_unshown_cards
         .await;
     assert_eq!(ack["type"], "ack", "{ack}");
     let line = watcher.until("chat", |v| v["type"] == "chat").await;
-    assert_eq!((line["from"].as_str(), line["text"].as_str()), (Some("Ann"), Some("good luck")));
+    assert_eq!(
+        (line["from"].as_str(), line["text"].as_str()),
+        (Some("Ann"), Some("good luck"))
+    );
     for _ in 0..5 {
         watcher.event("hand_ended").await;
     }
@@ -237,7 +258,11 @@ async fn chat_reaches_the_room_and_history_and_hand_histories_hide_unshown_cards
         // Three seats dealt: every unshown hand is masked in the public copy.
         let dealt = full_phh.matches("d dh p").count();
         let shown = full_phh.matches(" sm ").count();
-        assert_eq!(public_phh.matches("????").count(), dealt - shown, "{public_phh}\n{full_phh}");
+        assert_eq!(
+            public_phh.matches("????").count(),
+            dealt - shown,
+            "{public_phh}\n{full_phh}"
+        );
         game_core::phh::from_phh(full_phh).expect("the full history replays in the engine");
     }
     let number = hands[0]["hand"].as_u64().expect("hand");
@@ -327,7 +352,9 @@ async fn llm_seats_play_over_http_in_the_lane_their_table_deserves() {
     }
     // The model's answers were played (not fallbacks), and the calls are accounted in the store.
     let decided = watcher
-        .until("an LLM action", |v| v["event"]["type"] == "action_taken" && v["event"]["seat"] == 0)
+        .until("an LLM action", |v| {
+            v["event"]["type"] == "action_taken" && v["event"]["seat"] == 0
+        })
         .await;
     assert_eq!(decided["event"]["timed_out"], false);
     assert!(mock.stats().ok > 0);

@@ -28,10 +28,13 @@ const LOAD_PAGE: u64 = 5_000;
 /// The live tables.
 #[derive(Default)]
 pub struct Tables {
-    live: Mutex<HashMap<Arc<str>, (TableHandle, Option<JoinHandle<()>>)>>,
+    live: Mutex<HashMap<Arc<str>, LiveTable>>,
     /// Serialises loads so one table is never loaded twice at once.
     load_lock: tokio::sync::Mutex<()>,
 }
+
+/// A live table and its task (taken at shutdown to wait for it).
+type LiveTable = (TableHandle, Option<JoinHandle<()>>);
 
 /// A table's state rebuilt from its log.
 pub(crate) struct Loaded {
@@ -226,10 +229,10 @@ impl Tables {
             let _ = handle.commands.try_send(super::TableCommand::Shutdown);
         }
         for (handle, join) in entries {
-            if let Some(join) = join {
-                if tokio::time::timeout(Duration::from_secs(10), join).await.is_err() {
-                    warn!(table = %handle.id, "table did not stop within 10 s");
-                }
+            if let Some(join) = join
+                && tokio::time::timeout(Duration::from_secs(10), join).await.is_err()
+            {
+                warn!(table = %handle.id, "table did not stop within 10 s");
             }
         }
     }

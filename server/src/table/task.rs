@@ -664,12 +664,10 @@ impl TableTask {
         };
         for player in gone {
             info!(table = %self.shared.id, %player, "disconnected past the grace period: standing up");
-            if let Some(o) = self.occupant_mut(&player, |o| {
+            self.occupant_mut(&player, |o| {
                 o.disconnected_at = None;
                 o.leaving = true;
-            }) {
-                let _ = o;
-            }
+            });
             let _ = self.stand(&player).await;
         }
     }

@@ -1,0 +1,921 @@
+//! Crash recovery with the real binary: tables play (two people and two bots
+//! at one, bots only at two others), the process is killed with SIGKILL
+//! while hands are being played, and a new process on the same database
+//! restores every table from its event log. Checked: the restored tables
+//! are at least where their durable events put them and play on; the stored
+//! events are exactly those clients saw; people rejoin with their token and
+//! `last_seq` and act; and no chip is created or lost, per seat, per table
+//! and in players' balances. Runs on SQLite, and on Postgres when
+//! `TEST_DATABASE_URL` is set.
+
+mod helpers;
+#[path = "helpers/process.rs"]
+mod process;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use helpers::WsClient;
+use process::{PgDatabase, ServerProcess};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// How long any one condition may take on a slow, busy machine.
+const WAIT: Duration = Duration::from_secs(90);
+
+/// Chips a new player starts with (the server's default).
+const STARTING_BALANCE: u64 = 10_000;
+
+/// Each person's buy-in.
+const BUY_IN: u64 = 1_000;
+
+#[tokio::test]
+async fn tables_survive_a_kill_on_sqlite() {
+    let dir = helpers::temp_dir("restart-sqlite");
+    let url = format!("sqlite://{}", dir.join("showdown.db").display());
+    crash_and_restart(&url, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn tables_survive_a_kill_on_postgres() {
+    let Some(database) = PgDatabase::create("tables_survive_a_kill_on_postgres", "showdown_restart").await
+    else {
+        return;
+    };
+    let dir = helpers::temp_dir("restart-postgres");
+    crash_and_restart(&database.url, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn crash_and_restart(database_url: &str, dir: &Path) {
+    let log = dir.join("showdown.log");
+    let http = reqwest::Client::new();
+
+    // ---- First process: set up and play.
+    let first = ServerProcess::start(database_url, &log).await;
+    let alice = register(&http, &first, "Alice").await;
+    let bob = register(&http, &first, "Bob").await;
+    // People and calling stations; the long turn clock lets the table wait
+    // for a person as long as the test needs.
+    let people = create_table(
+        &http,
+        &first,
+        &alice.token,
+        json!({
+            "name": "people", "seats": 4, "small_blind": 5, "big_blind": 10,
+            "pace": "auto", "turn_clock_ms": 300000,
+            "ai_seats": [{"seat": 2, "agent": "bot:calling-station", "stack": 1000},
+                         {"seat": 3, "agent": "bot:calling-station", "stack": 1000}]
+        }),
+    )
+    .await;
+    // Bots only; the random bot busts now and then, and busted bots re-buy.
+    let small = create_table(
+        &http,
+        &first,
+        &alice.token,
+        json!({
+            "name": "bots 3", "seats": 3, "small_blind": 1, "big_blind": 2,
+            "pace": "auto", "actions_per_sec": 50.0,
+            "ai_seats": [{"seat": 0, "agent": "bot:random", "stack": 100},
+                         {"seat": 1, "agent": "bot:tight-aggressive", "stack": 200},
+                         {"seat": 2, "agent": "bot:calling-station", "stack": 150}]
+        }),
+    )
+    .await;
+    let full = create_table(
+        &http,
+        &first,
+        &alice.token,
+        json!({
+            "name": "bots 6", "seats": 6, "small_blind": 5, "big_blind": 10, "ante": 1,
+            "pace": "auto", "actions_per_sec": 50.0,
+            "ai_seats": [{"seat": 0, "agent": "bot:random", "stack": 300},
+                         {"seat": 1, "agent": "bot:tight-aggressive", "stack": 1000},
+                         {"seat": 2, "agent": "bot:calling-station", "stack": 500},
+                         {"seat": 3, "agent": "bot:random", "stack": 400},
+                         {"seat": 4, "agent": "bot:tight-aggressive", "stack": 1000},
+                         {"seat": 5, "agent": "bot:calling-station", "stack": 1000}]
+        }),
+    )
+    .await;
+    let tables = [people.clone(), small.clone(), full.clone()];
+
+    // A spectator per table sees every public event from before anyone sits.
+    let mut watchers = Vec::new();
+    for table in &tables {
+        let mut client = connect(&first).await;
+        let ack = client.request(json!({"type": "join", "table": table})).await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        watchers.push(Follower::spawn(client, Play::new(table, None)));
+    }
+    // Alice sits over WebSocket, Bob over REST.
+    let mut client = connect(&first).await;
+    join_as(&mut client, &people, &alice.token, None).await;
+    let ack = client
+        .request(json!({"type": "sit", "table": people, "seat": 0, "buy_in": BUY_IN}))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let mut alice_play = Follower::spawn(client, Play::new(&people, Some(0)));
+    let response = http
+        .post(format!("{}/api/tables/{people}/sit", first.http))
+        .bearer_auth(&bob.token)
+        .json(&json!({"seat": 1, "buy_in": BUY_IN}))
+        .send()
+        .await
+        .expect("sit");
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    let mut client = connect(&first).await;
+    join_as(&mut client, &people, &bob.token, None).await;
+    let bob_play = Follower::spawn(client, Play::new(&people, Some(1)));
+
+    // Both people play a couple of hands; the bot tables play a few.
+    watchers[0]
+        .wait("two hands with both people", |log| {
+            ended_hands(log, |stacks| has_seat(stacks, 0) && has_seat(stacks, 1)) >= 2
+        })
+        .await;
+    for w in &mut watchers[1..] {
+        w.wait("three hands", |log| ended_hands(log, |_| true) >= 3).await;
+    }
+    // Alice stops acting: her table waits for her, mid-hand.
+    alice_play.hold.store(true, Ordering::SeqCst);
+    alice_play
+        .wait("Alice on turn and holding", |log| {
+            log.iter().any(|m| m["type"] == "test:holding")
+        })
+        .await;
+    // Two more hands at each bot table: the event writer commits in order,
+    // so the waiting table's events are durable, and the bot tables are
+    // caught mid-hand more often than not.
+    for w in &mut watchers[1..] {
+        let started = count_events(&w.log(), "hand_started");
+        w.wait("two more hands", |log| {
+            count_events(log, "hand_started") >= started + 2
+        })
+        .await;
+    }
+    for person in [&alice, &bob] {
+        let me = get_me(&http, &first, &person.token).await;
+        assert_eq!(me["balance"], STARTING_BALANCE - BUY_IN, "{me}");
+    }
+
+    // ---- SIGKILL: no shutdown, no flush.
+    first.kill().await;
+    let mut before = Vec::new();
+    for w in watchers {
+        before.push(w.finish().await);
+    }
+    let (alice_state, alice_log) = alice_play.finish().await;
+    let (bob_state, bob_log) = bob_play.finish().await;
+    let stall = alice_log
+        .iter()
+        .rev()
+        .find(|m| m["type"] == "test:holding")
+        .map(seq_of)
+        .expect("the turn Alice held");
+    assert!(!bob_log.is_empty());
+
+    // What each table's spectator knew: every public event, in order and
+    // consistent (chips per seat), and the last seq surely durable.
+    let mut known = Vec::new();
+    for ((_, log), table) in before.iter().zip(&tables) {
+        let ledger = Ledger::over(table, log.iter());
+        let first_seq = log
+            .iter()
+            .find(|m| m["type"] == "snapshot")
+            .map(seq_of)
+            .expect("a snapshot");
+        let epoch = log
+            .iter()
+            .rev()
+            .find(|m| m["type"] == "snapshot")
+            .map(|m| m["epoch"].as_u64().expect("epoch"))
+            .expect("a snapshot");
+        let durable = durable_seq(log);
+        // The waiting table's events were all durable (see above).
+        let trusted = if *table == people { stall } else { durable };
+        assert!(trusted >= durable && durable > first_seq, "{table}: {durable}");
+        let last_hand = ledger.last_hand_started;
+        known.push(Known {
+            replay_from: first_seq.max(durable.saturating_sub(500)),
+            durable,
+            trusted,
+            epoch,
+            last_hand,
+        });
+    }
+    let people_known = &known[0];
+    assert_eq!(
+        ledger_at(&before[0].1, u64::MAX).seq,
+        stall,
+        "nothing happened after the held turn"
+    );
+
+    // ---- Second process, same database.
+    let second = ServerProcess::start(database_url, &log).await;
+    // Every table was restored at start-up, before anyone asked for it.
+    let (status, lobby) = get_json(&http, &format!("{}/api/tables", second.http)).await;
+    assert_eq!(status, 200, "{lobby}");
+    for table in &tables {
+        let line = lobby["tables"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["id"] == json!(table)))
+            .unwrap_or_else(|| panic!("{table} is not listed: {lobby}"));
+        assert_eq!(line["live"], true, "{table} was restored: {line}");
+    }
+    let mut restored = Vec::new();
+    for (table, known) in tables.iter().zip(&known) {
+        let (status, body) = get_json(&http, &format!("{}/api/tables/{table}", second.http)).await;
+        assert_eq!(status, 200, "{body}");
+        let snapshot = body["snapshot"].clone();
+        assert!(
+            seq_of(&snapshot) >= known.durable,
+            "{table} restored at seq {} before its durable seq {}",
+            seq_of(&snapshot),
+            known.durable
+        );
+        assert_ne!(
+            snapshot["epoch"], known.epoch,
+            "{table}: a restart changes the epoch"
+        );
+        restored.push(snapshot);
+    }
+    // The people's table was restored mid-hand, waiting for Alice, with the
+    // chips each seat had.
+    let view = &restored[0]["view"];
+    assert_eq!(seq_of(&restored[0]), stall, "{}", restored[0]);
+    assert_eq!(view["hand_in_progress"], true, "{view}");
+    assert_eq!(view["to_act"], 0, "{view}");
+    assert_eq!(view["hand"], people_known.last_hand, "{view}");
+    ledger_at(&before[0].1, stall).check_snapshot(&restored[0]);
+    for person in [&alice, &bob] {
+        let me = get_me(&http, &second, &person.token).await;
+        assert_eq!(me["balance"], STARTING_BALANCE - BUY_IN, "{me}");
+        assert_eq!(
+            me["seats"],
+            json!([{"table": people, "seat": if person.id == alice.id { 0 } else { 1 }}])
+        );
+    }
+
+    // Spectators rejoin from a point they know was stored: they get the
+    // stored events after it, then live ones.
+    let mut watchers = Vec::new();
+    for (table, known) in tables.iter().zip(&known) {
+        let mut client = connect(&second).await;
+        let ack = client
+            .request(json!({"type": "join", "table": table,
+                            "last_seq": known.replay_from, "epoch": known.epoch}))
+            .await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        let mut play = Play::new(table, None);
+        play.live = false;
+        watchers.push(Follower::spawn(client, play));
+    }
+    // The people rejoin with their tokens, last seq and epoch, and play on:
+    // Alice first of all, whose turn it still is.
+    let mut players = Vec::new();
+    for (person, mut state) in [(&alice, alice_state), (&bob, bob_state)] {
+        let mut client = connect(&second).await;
+        let ack = join_as(
+            &mut client,
+            &people,
+            &person.token,
+            Some((state.last_seq, state.epoch.expect("an epoch"))),
+        )
+        .await;
+        assert_eq!(ack["seat"], state.seat.expect("a seat"), "{ack}");
+        // A new connection: the turn held before the kill is Alice's to play now.
+        state.live = false;
+        state.handled = None;
+        players.push(Follower::spawn(client, state));
+    }
+    for (w, known) in watchers.iter_mut().zip(&known) {
+        w.wait("a replay", |log| start_of(log).is_some()).await;
+        let log = w.log();
+        let (i, start) = start_of(&log).expect("start");
+        assert_eq!(start["type"], "resumed", "a replay, not a snapshot: {start}");
+        assert!(seq_of(start) >= known.durable, "{start}");
+        assert!(
+            log[..i].iter().all(|m| m["type"] == "event"),
+            "only events before resumed"
+        );
+        // Hands go on: a new one starts live and ends.
+        let next_hand = known.last_hand + 1;
+        w.wait("a new hand, started and finished live", |log| {
+            let Some((i, _)) = start_of(log) else { return false };
+            let started = log[i..]
+                .iter()
+                .position(|m| is_event(m, "hand_started") && m["event"]["hand"].as_u64() >= Some(next_hand));
+            started.is_some_and(|s| log[i + s..].iter().any(|m| is_event(m, "hand_ended")))
+        })
+        .await;
+    }
+    for p in &mut players {
+        p.wait("a replay or snapshot", |log| start_of(log).is_some())
+            .await;
+        let log = p.log();
+        let (_, start) = start_of(&log).expect("start");
+        // All they saw was stored (the table waited for Alice): a replay.
+        assert_eq!(start["type"], "resumed", "{start}");
+        p.wait("an accepted action", |log| {
+            log.iter().any(|m| m["type"] == "ack" && m["of"] == "act")
+        })
+        .await;
+    }
+    // A hand with both people dealt in ends after both acted again.
+    let acted_at = watchers[0].log().len();
+    watchers[0]
+        .wait("a hand with both people after the restart", |log| {
+            log[acted_at..].iter().any(|m| {
+                is_event(m, "hand_ended")
+                    && has_seat(&m["event"]["stacks"], 0)
+                    && has_seat(&m["event"]["stacks"], 1)
+            })
+        })
+        .await;
+
+    // Both stand (after the hand, if one is running) and get their chips back.
+    for p in &players {
+        p.hold.store(true, Ordering::SeqCst);
+    }
+    for person in [&alice, &bob] {
+        let response = http
+            .post(format!("{}/api/tables/{people}/stand", second.http))
+            .bearer_auth(&person.token)
+            .send()
+            .await
+            .expect("stand");
+        assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    }
+    watchers[0]
+        .wait("both people left", |log| {
+            [0, 1].iter().all(|s| {
+                log.iter()
+                    .any(|m| is_event(m, "seat_left") && m["event"]["seat"] == *s)
+            })
+        })
+        .await;
+
+    // ---- The whole story per table: before the kill up to the replay
+    // point, then what the second process sent.
+    for (i, table) in tables.iter().enumerate() {
+        let known = &known[i];
+        let before_log = &before[i].1;
+        let after_log = watchers[i].log();
+        // What was stored is exactly what clients saw.
+        let seen = events_between(before_log, known.replay_from, known.trusted);
+        let replayed = events_between(&after_log, known.replay_from, known.trusted);
+        assert!(!seen.is_empty(), "{table}");
+        assert_eq!(
+            replayed, seen,
+            "{table}: the stored events are those the clients saw"
+        );
+        // Chips per seat, per hand and per table, across the restart.
+        let story = story(before_log, known.replay_from, &after_log);
+        let ledger = Ledger::over(table, story.iter().copied());
+        // The snapshot taken right after the restart.
+        Ledger::over(
+            table,
+            story
+                .iter()
+                .copied()
+                .take_while(|m| seq_of_any(m) <= seq_of(&restored[i])),
+        )
+        .check_snapshot(&restored[i]);
+        // And one now.
+        let (status, body) = get_json(&http, &format!("{}/api/tables/{table}", second.http)).await;
+        assert_eq!(status, 200, "{body}");
+        let now = body["snapshot"].clone();
+        let at = seq_of(&now);
+        watchers[i]
+            .wait("events past the last snapshot", |log| {
+                log.iter().any(|m| m["type"] == "event" && seq_of(m) > at)
+            })
+            .await;
+        let after_log = watchers[i].log();
+        let story = self::story(before_log, known.replay_from, &after_log);
+        Ledger::over(table, story.iter().copied().take_while(|m| seq_of_any(m) <= at)).check_snapshot(&now);
+        if i == 0 {
+            // Each person's balance got back exactly the stack they left with.
+            for (person, seat) in [(&alice, 0), (&bob, 1)] {
+                let left = ledger
+                    .left
+                    .iter()
+                    .find(|(s, player, _)| *s == seat && *player == person.id)
+                    .map(|(_, _, stack)| *stack)
+                    .expect("left the table");
+                let expected = STARTING_BALANCE - BUY_IN + left;
+                let deadline = Instant::now() + WAIT;
+                loop {
+                    let me = get_me(&http, &second, &person.token).await;
+                    if me["balance"] == expected && me["seats"] == json!([]) {
+                        break;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "{}: {me}, expected {expected}",
+                        person.id
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    second.kill().await;
+}
+
+/// A registered player.
+struct Person {
+    id: String,
+    token: String,
+}
+
+async fn register(http: &reqwest::Client, server: &ServerProcess, name: &str) -> Person {
+    let response = http
+        .post(format!("{}/api/players", server.http))
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.expect("json");
+    Person {
+        id: body["id"].as_str().expect("id").to_owned(),
+        token: body["token"].as_str().expect("token").to_owned(),
+    }
+}
+
+async fn create_table(http: &reqwest::Client, server: &ServerProcess, token: &str, body: Value) -> String {
+    let response = http
+        .post(format!("{}/api/tables", server.http))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("create table");
+    let status = response.status();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().expect("table id").to_owned()
+}
+
+async fn get_json(http: &reqwest::Client, url: &str) -> (u16, Value) {
+    let response = http.get(url).send().await.expect("get");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get_me(http: &reqwest::Client, server: &ServerProcess, token: &str) -> Value {
+    let response = http
+        .get(format!("{}/api/me", server.http))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("json")
+}
+
+/// A WebSocket client of `server` (its `hello` read).
+async fn connect(server: &ServerProcess) -> WsClient {
+    let mut client = WsClient::connect(&server.ws).await;
+    let hello = client.recv().await;
+    assert_eq!(hello["type"], "hello", "{hello}");
+    client
+}
+
+/// Joins as a player, resuming from `(last_seq, epoch)` if given; returns the ack.
+async fn join_as(client: &mut WsClient, table: &str, token: &str, resume: Option<(u64, u64)>) -> Value {
+    let mut join = json!({"type": "join", "table": table, "as": "player", "token": token});
+    if let Some((last_seq, epoch)) = resume {
+        join["last_seq"] = json!(last_seq);
+        join["epoch"] = json!(epoch);
+    }
+    let ack = client.request(join).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    ack
+}
+
+fn is_event(message: &Value, kind: &str) -> bool {
+    message["type"] == "event" && message["event"]["type"] == kind
+}
+
+fn seq_of(message: &Value) -> u64 {
+    message["seq"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no seq in {message}"))
+}
+
+/// The seq of a message that has one, else 0 (acks, presence, chat).
+fn seq_of_any(message: &Value) -> u64 {
+    message["seq"].as_u64().unwrap_or(0)
+}
+
+fn has_seat(stacks: &Value, seat: u64) -> bool {
+    stacks
+        .as_array()
+        .is_some_and(|s| s.iter().any(|s| s["seat"] == seat))
+}
+
+fn count_events(log: &[Value], kind: &str) -> usize {
+    log.iter().filter(|m| is_event(m, kind)).count()
+}
+
+/// Hands ended whose final stacks satisfy `filter`.
+fn ended_hands(log: &[Value], filter: impl Fn(&Value) -> bool) -> usize {
+    log.iter()
+        .filter(|m| is_event(m, "hand_ended") && filter(&m["event"]["stacks"]))
+        .count()
+}
+
+/// Where a (re)joined stream starts: its first `snapshot` or `resumed`.
+fn start_of(log: &[Value]) -> Option<(usize, &Value)> {
+    log.iter()
+        .enumerate()
+        .find(|(_, m)| m["type"] == "snapshot" || m["type"] == "resumed")
+}
+
+/// The `(seq, event)` of events with a seq in `(after, upto]`.
+fn events_between(log: &[Value], after: u64, upto: u64) -> BTreeMap<u64, Value> {
+    log.iter()
+        .filter(|m| m["type"] == "event" && seq_of(m) > after && seq_of(m) <= upto)
+        .map(|m| (seq_of(m), m["event"].clone()))
+        .collect()
+}
+
+/// A table's whole history as two connections saw it: the first up to
+/// `joined` (where the second rejoined), then all the second got.
+fn story<'a>(first: &'a [Value], joined: u64, second: &'a [Value]) -> Vec<&'a Value> {
+    first
+        .iter()
+        .filter(|m| m["seq"].as_u64().is_some_and(|s| s <= joined))
+        .chain(second)
+        .collect()
+}
+
+/// The highest seq a spectator's stream proves durable: a table starts a
+/// hand only once everything before it is stored, so every event seen
+/// before the last `hand_started` is.
+fn durable_seq(log: &[Value]) -> u64 {
+    let mut durable = 0;
+    let mut previous = None;
+    for m in log {
+        if m["type"] == "snapshot" {
+            previous = None;
+        }
+        if m["type"] != "event" {
+            continue;
+        }
+        if is_event(m, "hand_started")
+            && let Some(previous) = previous
+        {
+            durable = previous;
+        }
+        previous = Some(seq_of(m));
+    }
+    durable
+}
+
+/// The ledger of a whole stream up to `upto`.
+fn ledger_at(log: &[Value], upto: u64) -> Ledger {
+    Ledger::over("", log.iter().take_while(|m| seq_of_any(m) <= upto))
+}
+
+/// What one table's spectator stream knew before the kill.
+struct Known {
+    /// Where the rejoining spectator resumes from (stored for sure).
+    replay_from: u64,
+    /// Every event up to here was stored: a later hand had started.
+    durable: u64,
+    /// Every event up to here was stored (the waiting table: all of them).
+    trusted: u64,
+    /// The epoch of the first process.
+    epoch: u64,
+    /// The last hand started.
+    last_hand: u64,
+}
+
+/// Chips per seat, followed event by event, with every change checked:
+/// hands conserve chips, a hand starts with the stacks the last one left,
+/// only sitting down, leaving and re-buying change a table's total.
+#[derive(Clone, Debug, Default)]
+struct Ledger {
+    table: String,
+    seq: u64,
+    /// Each seat's chips: its stack between hands; during a hand, the
+    /// stack it started the hand with (chips in the pot included).
+    stacks: BTreeMap<u64, u64>,
+    /// Who sits where.
+    players: BTreeMap<u64, String>,
+    /// The hand being played, with the seats dealt in.
+    hand: Option<(u64, Vec<u64>)>,
+    last_hand_started: u64,
+    /// Every `seat_left`: seat, player, chips taken.
+    left: Vec<(u64, String, u64)>,
+}
+
+impl Ledger {
+    fn over<'a>(table: &str, messages: impl Iterator<Item = &'a Value>) -> Ledger {
+        let mut ledger = Ledger {
+            table: table.to_owned(),
+            ..Ledger::default()
+        };
+        for m in messages {
+            ledger.apply(m);
+        }
+        ledger
+    }
+
+    fn apply(&mut self, message: &Value) {
+        let table = self.table.clone();
+        let n = |v: &Value| {
+            v.as_u64()
+                .unwrap_or_else(|| panic!("{table}: not a number in {message}"))
+        };
+        match message["type"].as_str() {
+            Some("snapshot") => {
+                let view = &message["view"];
+                self.seq = n(&message["seq"]);
+                self.stacks.clear();
+                self.players.clear();
+                let mut dealt = Vec::new();
+                for seat in view["seats"]
+                    .as_array()
+                    .expect("seats")
+                    .iter()
+                    .filter(|s| !s.is_null())
+                {
+                    let s = n(&seat["seat"]);
+                    self.stacks.insert(s, n(&seat["stack"]) + n(&seat["committed"]));
+                    self.players
+                        .insert(s, seat["player"].as_str().expect("player").to_owned());
+                    if seat["in_hand"] == true {
+                        dealt.push(s);
+                    }
+                }
+                self.hand = (view["hand_in_progress"] == true).then(|| (n(&view["hand"]), dealt));
+                if view["hand_in_progress"] == true {
+                    self.last_hand_started = n(&view["hand"]);
+                }
+            }
+            Some("event") => {
+                let seq = n(&message["seq"]);
+                assert!(seq > self.seq, "{table}: seq {seq} after {}", self.seq);
+                self.seq = seq;
+                let event = &message["event"];
+                let seat = || n(&event["seat"]);
+                match event["type"].as_str().expect("event type") {
+                    "seat_taken" => {
+                        let stack = n(&event["stack"]);
+                        assert!(self.stacks.insert(seat(), stack).is_none(), "{table}: {message}");
+                        self.players
+                            .insert(seat(), event["player"].as_str().expect("player").to_owned());
+                    }
+                    "seat_left" => {
+                        let stack = n(&event["stack"]);
+                        assert_eq!(self.stacks.remove(&seat()), Some(stack), "{table}: {message}");
+                        let player = self.players.remove(&seat()).expect("a player left");
+                        self.left.push((seat(), player, stack));
+                    }
+                    "chips_added" => {
+                        let had = self.stacks.get(&seat()).copied();
+                        assert_eq!(
+                            had.map(|h| h + n(&event["amount"])),
+                            Some(n(&event["stack"])),
+                            "{table}: {message}"
+                        );
+                        self.stacks.insert(seat(), n(&event["stack"]));
+                    }
+                    "hand_started" => {
+                        assert!(self.hand.is_none(), "{table}: a hand within a hand: {message}");
+                        let mut dealt = Vec::new();
+                        for p in event["players"].as_array().expect("players") {
+                            let s = n(&p["seat"]);
+                            assert_eq!(
+                                self.stacks.get(&s),
+                                Some(&n(&p["stack"])),
+                                "{table}: seat {s}: {message}"
+                            );
+                            dealt.push(s);
+                        }
+                        let hand = n(&event["hand"]);
+                        self.hand = Some((hand, dealt));
+                        self.last_hand_started = hand;
+                    }
+                    "hand_ended" => {
+                        let (hand, dealt) = self
+                            .hand
+                            .take()
+                            .unwrap_or_else(|| panic!("{table}: no hand: {message}"));
+                        assert_eq!(n(&event["hand"]), hand, "{table}: {message}");
+                        let stacks = event["stacks"].as_array().expect("stacks");
+                        let seats: Vec<u64> = stacks.iter().map(|s| n(&s["seat"])).collect();
+                        assert_eq!(seats, dealt, "{table}: {message}");
+                        let before: u64 = dealt.iter().map(|s| self.stacks[s]).sum();
+                        let after: u64 = stacks.iter().map(|s| n(&s["stack"])).sum();
+                        assert_eq!(after, before, "{table}: hand {hand} conserves chips: {message}");
+                        for s in stacks {
+                            self.stacks.insert(n(&s["seat"]), n(&s["stack"]));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The snapshot has every seat's chips where this ledger has them.
+    fn check_snapshot(&self, snapshot: &Value) {
+        let mut seats = BTreeMap::new();
+        for seat in snapshot["view"]["seats"]
+            .as_array()
+            .expect("seats")
+            .iter()
+            .filter(|s| !s.is_null())
+        {
+            let chips =
+                seat["stack"].as_u64().expect("stack") + seat["committed"].as_u64().expect("committed");
+            seats.insert(seat["seat"].as_u64().expect("seat"), chips);
+        }
+        assert_eq!(
+            seats, self.stacks,
+            "{}: chips per seat at seq {} (ledger at {})",
+            self.table, snapshot["seq"], self.seq
+        );
+    }
+}
+
+/// What a connection's task knows and does: follows the table, and for a
+/// player acts on its turns (check, else call) unless told to hold.
+#[derive(Clone, Debug)]
+struct Play {
+    table: String,
+    seat: Option<u64>,
+    /// The seat to act and the seq that gave it the turn.
+    to_act: Option<(u64, u64)>,
+    /// The last turn acted on or held.
+    handled: Option<u64>,
+    /// The id of the `check` whose answer is awaited.
+    checking: Option<u64>,
+    /// False after a join with `last_seq` until its `snapshot` or `resumed`.
+    live: bool,
+    last_seq: u64,
+    epoch: Option<u64>,
+}
+
+impl Play {
+    fn new(table: &str, seat: Option<u64>) -> Play {
+        Play {
+            table: table.to_owned(),
+            seat,
+            to_act: None,
+            handled: None,
+            checking: None,
+            live: true,
+            last_seq: 0,
+            epoch: None,
+        }
+    }
+
+    fn observe(&mut self, message: &Value) {
+        match message["type"].as_str() {
+            Some("snapshot") => {
+                self.live = true;
+                self.last_seq = seq_of(message);
+                self.epoch = message["epoch"].as_u64();
+                let view = &message["view"];
+                self.to_act = match (view["hand_in_progress"] == true, view["to_act"].as_u64()) {
+                    (true, Some(seat)) => Some((seat, seq_of(message))),
+                    _ => None,
+                };
+            }
+            Some("resumed") => {
+                self.live = true;
+                self.last_seq = seq_of(message);
+                self.epoch = message["epoch"].as_u64();
+            }
+            Some("event") => {
+                self.last_seq = self.last_seq.max(seq_of(message));
+                match message["event"]["type"].as_str() {
+                    Some("turn_started") => {
+                        self.to_act = message["event"]["seat"].as_u64().map(|s| (s, seq_of(message)));
+                    }
+                    Some("action_taken" | "hand_ended") => self.to_act = None,
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A connection read by a task of its own: every message it receives (and
+/// a `test:holding` marker when a held player lets its turn wait) lands in
+/// a shared log the test waits on.
+struct Follower {
+    log: Arc<Mutex<Vec<Value>>>,
+    changes: watch::Receiver<usize>,
+    hold: Arc<AtomicBool>,
+    task: JoinHandle<Play>,
+}
+
+impl Follower {
+    fn spawn(client: WsClient, play: Play) -> Follower {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, changes) = watch::channel(0);
+        let hold = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(follow(client, play, log.clone(), tx, hold.clone()));
+        Follower {
+            log,
+            changes,
+            hold,
+            task,
+        }
+    }
+
+    fn log(&self) -> Vec<Value> {
+        self.log.lock().expect("log").clone()
+    }
+
+    /// Waits until `condition` holds for the log.
+    async fn wait(&mut self, what: &str, condition: impl Fn(&[Value]) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if condition(&self.log.lock().expect("log")) {
+                return;
+            }
+            match tokio::time::timeout_at(deadline, self.changes.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) if condition(&self.log.lock().expect("log")) => return,
+                Ok(Err(_)) => panic!("{what}: the connection closed first"),
+                Err(_) => {
+                    let log = self.log.lock().expect("log");
+                    let tail = &log[log.len().saturating_sub(5)..];
+                    panic!("{what}: not within {WAIT:?}; last messages: {tail:?}");
+                }
+            }
+        }
+    }
+
+    /// Waits for the connection to close (the server is gone).
+    async fn finish(self) -> (Play, Vec<Value>) {
+        let play = tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the connection closes")
+            .expect("the follower task");
+        let log = self.log.lock().expect("log").clone();
+        (play, log)
+    }
+}
+
+async fn follow(
+    mut client: WsClient,
+    mut play: Play,
+    log: Arc<Mutex<Vec<Value>>>,
+    changes: watch::Sender<usize>,
+    hold: Arc<AtomicBool>,
+) -> Play {
+    let record = |message: Value| {
+        log.lock().expect("log").push(message);
+        changes.send_modify(|n| *n += 1);
+    };
+    while let Some(message) = client.try_recv(Duration::from_secs(3_600)).await {
+        play.observe(&message);
+        let answer =
+            message["type"] == "error" && message["id"].as_u64().is_some_and(|id| Some(id) == play.checking);
+        record(message.clone());
+        if answer {
+            play.checking = None;
+            if message["code"] == "illegal_action" {
+                client
+                    .send(json!({"type": "act", "table": play.table, "action": "call"}))
+                    .await;
+            }
+        }
+        let Some(seat) = play.seat else { continue };
+        let Some((to_act, turn)) = play.to_act else {
+            continue;
+        };
+        if !play.live || to_act != seat || play.handled == Some(turn) {
+            continue;
+        }
+        play.handled = Some(turn);
+        if hold.load(Ordering::SeqCst) {
+            record(json!({"type": "test:holding", "seq": turn}));
+        } else {
+            let id = client
+                .send(json!({"type": "act", "table": play.table, "action": "check"}))
+                .await;
+            play.checking = Some(id);
+        }
+    }
+    play
+}
