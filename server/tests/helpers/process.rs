@@ -90,6 +90,19 @@ impl ServerProcess {
             .expect("wait");
         assert!(!status.success(), "killed, not exited: {status}");
     }
+    /// Sends SIGTERM (graceful shutdown) and waits for the exit status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(sent.success(), "SIGTERM sent");
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the process exits after SIGTERM")
+            .expect("wait")
+    }
 }
 
 impl Drop for ServerProcess {
