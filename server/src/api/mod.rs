@@ -54,6 +54,7 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(metrics))
         .route("/ws", get(crate::transport::ws::handler))
         .merge(api)
+        .layer(middleware::from_fn(json_errors))
         .layer(crate::transport::socketio::layer(app.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
@@ -61,6 +62,48 @@ pub fn router(app: App) -> Router {
 
 async fn not_found() -> Response {
     ApiError(Failure::new(ErrorCode::InvalidRequest, "no such endpoint")).with_status(StatusCode::NOT_FOUND)
+}
+
+/// Longest plain-text error body carried over into a JSON error's message.
+const MAX_REJECTION_TEXT: usize = 1024;
+
+/// Gives axum's own rejections (a wrong method, an unreadable query string,
+/// a body over the limit, a failed `/ws` upgrade), which answer in plain
+/// text, the JSON error shape every other error has. Socket.IO's layer sits
+/// outside this one and keeps its own error format.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::FrameTooLarge,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+        s if s.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::InvalidRequest,
+    };
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_REJECTION_TEXT)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let message = text.unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase());
+    let mut json = ApiError(Failure::new(code, message)).with_status(status);
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        json.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    json
 }
 
 async fn index() -> Html<&'static str> {
@@ -87,16 +130,25 @@ async fn metrics(State(app): State<App>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-/// Parses a JSON body with a JSON error on failure.
+/// Parses a JSON object body with a JSON error on failure.
 pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
+    let parsed = serde_json::from_slice(body).map_err(|e| {
         let code = if e.is_syntax() || e.is_eof() {
             ErrorCode::MalformedJson
         } else {
             ErrorCode::InvalidRequest
         };
         ApiError(Failure::new(code, format!("request body: {e}")))
-    })
+    })?;
+    // serde also reads a struct from a JSON array of its fields in order;
+    // every body here is an object with named fields.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ApiError(Failure::new(
+            ErrorCode::InvalidRequest,
+            "request body: expected a JSON object",
+        )));
+    }
+    Ok(parsed)
 }
 
 /// The bearer token of a request, if any.

@@ -292,7 +292,9 @@ pub fn decode(text: &str) -> Result<ClientMessage, (Option<u64>, Failure)> {
             ),
         ));
     }
-    serde_json::from_value(value).map_err(|e| (id, Failure::new(ErrorCode::InvalidMessage, e.to_string())))
+    // Decoded from the text, not from `value`: a map keeps only the last of
+    // duplicate keys, and a message that says two things is refused instead.
+    serde_json::from_str(text).map_err(|e| (id, Failure::new(ErrorCode::InvalidMessage, e.to_string())))
 }
 
 #[cfg(test)]
@@ -356,6 +358,14 @@ mod tests {
             ErrorCode::InvalidMessage
         );
         assert_eq!(code(r#"{"type":"ping","extra":1}"#), ErrorCode::InvalidMessage);
+        assert_eq!(
+            code(r#"{"type":"leave","table":"a","table":"b"}"#),
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(
+            code(r#"{"type":"ping","type":"leave","table":"t"}"#),
+            ErrorCode::InvalidMessage
+        );
         let (id, _) = decode(r#"{"type":"act","id":9,"table":"t"}"#).expect_err("no action");
         assert_eq!(id, Some(9));
     }
