@@ -614,7 +614,7 @@ async fn rest_bad_input_gets_json_errors() {
         ("unknown table's hands", "GET", "/api/tables/t_000000000000/hands", None, "", 404, "table_not_found"),
         ("unknown table's chat", "GET", "/api/tables/t_000000000000/chat", None, "", 404, "table_not_found"),
         ("sit at an unknown table", "POST", "/api/tables/t_000000000000/sit", Bob, r#"{"seat":1,"buy_in":1000}"#, 404, "table_not_found"),
-        ("unknown hand", "GET", "/api/tables/$T/hands/7", None, "", 404, "table_not_found"),
+        ("unknown hand", "GET", "/api/tables/$T/hands/7", None, "", 404, "hand_not_found"),
         ("hand number that is not a number", "GET", "/api/tables/$T/hands/seven", None, "", 400, "invalid_request"),
         ("sit on a taken seat", "POST", "/api/tables/$T/sit", Bob, r#"{"seat":0,"buy_in":1000}"#, 409, "seat_taken"),
         ("sit twice", "POST", "/api/tables/$T/sit", Alice, r#"{"seat":1,"buy_in":1000}"#, 409, "already_seated"),

@@ -41,7 +41,9 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnknownAgent => StatusCode::BAD_REQUEST,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-        ErrorCode::TableNotFound | ErrorCode::PlayerNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::TableNotFound | ErrorCode::PlayerNotFound | ErrorCode::HandNotFound => {
+            StatusCode::NOT_FOUND
+        }
         ErrorCode::SeatTaken
         | ErrorCode::AlreadySeated
         | ErrorCode::NotSeated
@@ -61,7 +63,20 @@ pub fn status(code: ErrorCode) -> StatusCode {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = status(self.0.code);
-        self.with_status(status)
+        let code = self.0.code;
+        let mut response = self.with_status(status(code));
+        if matches!(
+            code,
+            ErrorCode::RateLimited
+                | ErrorCode::TooManyConnections
+                | ErrorCode::TooManyTables
+                | ErrorCode::Unavailable
+        ) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }

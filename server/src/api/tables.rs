@@ -287,7 +287,7 @@ async fn load_hand(app: &App, id: &str, hand: &str) -> Result<schema::HandRecord
     app.repo.load_hand(id, number).await.map_err(|e| {
         ApiError(match e {
             schema::StoreError::NotFound { .. } => Failure::new(
-                ErrorCode::TableNotFound,
+                ErrorCode::HandNotFound,
                 format!("hand {number} of table {id} not found"),
             ),
             other => store_failure(&other),

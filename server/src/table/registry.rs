@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use game_core::{Event, Table, TableConfig};
 use parking_lot::Mutex;
 use schema::{Repository, StoreError, TableRecord, TableStatus};
@@ -210,10 +211,30 @@ impl Tables {
             loaded.hand_first_seq,
         );
         let metrics_app = app.clone();
+        let supervised = shared.clone();
         let handle = tokio::spawn(async move {
             metrics_app.metrics.tables_live.fetch_add(1, Ordering::Relaxed);
-            task.run().await;
+            let outcome = std::panic::AssertUnwindSafe(task.run()).catch_unwind().await;
             metrics_app.metrics.tables_live.fetch_sub(1, Ordering::Relaxed);
+            if outcome.is_err() {
+                // A bug in the table task must not freeze its room: drop the
+                // table from memory and tell everyone to join again, which
+                // reloads it from its log (only what was stored survives).
+                error!(table = %supervised.id, "table task panicked; the table reloads from its log on the next join");
+                supervised.state.lock().closed = true;
+                metrics_app.tables.remove(&supervised.id);
+                let json = serde_json::json!({
+                    "type": "error", "code": ErrorCode::Unavailable, "table": &*supervised.id,
+                    "message": "the table stopped after an internal error; join again",
+                });
+                let _ = supervised.events.send(Arc::new(super::Delta {
+                    seq: None,
+                    audience: super::Audience::All,
+                    json: json.to_string().into(),
+                    resync: false,
+                    seat_change: None,
+                }));
+            }
         });
         self.live
             .lock()

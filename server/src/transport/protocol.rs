@@ -31,6 +31,8 @@ pub enum ErrorCode {
     TableNotFound,
     /// No such player.
     PlayerNotFound,
+    /// No such finished hand at this table.
+    HandNotFound,
     /// The seat is taken, or the table has no free seat.
     SeatTaken,
     /// The player already sits at this table.
@@ -78,6 +80,7 @@ impl ErrorCode {
             ErrorCode::NotJoined => "not_joined",
             ErrorCode::TableNotFound => "table_not_found",
             ErrorCode::PlayerNotFound => "player_not_found",
+            ErrorCode::HandNotFound => "hand_not_found",
             ErrorCode::SeatTaken => "seat_taken",
             ErrorCode::AlreadySeated => "already_seated",
             ErrorCode::NotSeated => "not_seated",

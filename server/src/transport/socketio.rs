@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
-use socketioxide::SocketIo;
 use socketioxide::extract::{Data, SocketRef};
 use socketioxide::layer::SocketIoLayer;
+use socketioxide::{SendError, SocketError, SocketIo};
 use tokio::sync::mpsc;
 
 use super::protocol::{ErrorCode, Failure};
@@ -19,6 +20,13 @@ use crate::app::App;
 /// Frames a Socket.IO client may have queued for its session before the
 /// server refuses more (the rate limiter normally acts long before).
 const INBOUND_CAPACITY: usize = 64;
+
+/// A client that has not made room for a frame for this long is
+/// disconnected (as over `/ws`).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often a full socketioxide packet buffer is tried again.
+const FULL_RETRY: Duration = Duration::from_millis(5);
 
 /// The Socket.IO layer, mounted on the router (path `/socket.io/`).
 pub fn layer(app: App) -> SocketIoLayer {
@@ -43,6 +51,28 @@ fn emit_text(socket: &SocketRef, text: &str) -> bool {
     }
 }
 
+/// Emits one message, waiting while socketioxide's bounded packet buffer is
+/// full: its `emit` fails at once instead, and a burst of deltas (bots at
+/// full pace) must be delayed, not lost. False once the client is gone or
+/// has made no room for [`WRITE_TIMEOUT`].
+async fn emit_waiting(socket: &SocketRef, text: &str) -> bool {
+    let Ok(raw) = RawValue::from_string(text.to_owned()) else {
+        return false;
+    };
+    let deadline = tokio::time::Instant::now() + WRITE_TIMEOUT;
+    loop {
+        match socket.emit("message", &raw) {
+            Ok(()) => return true,
+            Err(SendError::Socket(SocketError::InternalChannelFull))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(FULL_RETRY).await;
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
 fn connect(app: App, socket: SocketRef) {
     let Some(slot) = app.connect() else {
         let max = app.config.limits.max_connections;
@@ -59,21 +89,22 @@ fn connect(app: App, socket: SocketRef) {
     let (inbound, mut inbound_rx) = mpsc::channel::<Result<String, usize>>(INBOUND_CAPACITY);
     let (closed_tx, mut closed_rx) = tokio::sync::oneshot::channel::<()>();
     let max_frame = app.config.limits.max_frame_bytes;
+    // socketioxide calls this closure in arrival order but spawns the future
+    // it returns as a task of its own: the frame is queued here, not in the
+    // future, so the session handles frames in the order the client sent them.
     socket.on("message", move |Data(value): Data<Value>| {
-        let inbound = inbound.clone();
-        async move {
-            let text = match value {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-            let item = if text.len() > max_frame {
-                Err(text.len())
-            } else {
-                Ok(text)
-            };
-            // A full queue means the client floods faster than it is served: drop.
-            let _ = inbound.try_send(item);
-        }
+        let text = match value {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let item = if text.len() > max_frame {
+            Err(text.len())
+        } else {
+            Ok(text)
+        };
+        // A full queue means the client floods faster than it is served: drop.
+        let _ = inbound.try_send(item);
+        async {}
     });
     let closed_tx = Arc::new(parking_lot::Mutex::new(Some(closed_tx)));
     socket.on_disconnect(move || {
@@ -90,7 +121,9 @@ fn connect(app: App, socket: SocketRef) {
         while let Some(frame) = out_rx.recv().await {
             match frame {
                 Outbound::Text(text) => {
-                    if !emit_text(&writer_socket, &text) {
+                    if !emit_waiting(&writer_socket, &text).await {
+                        // Gone or not reading: close rather than go silent.
+                        let _ = writer_socket.disconnect();
                         break;
                     }
                 }
@@ -119,6 +152,8 @@ fn connect(app: App, socket: SocketRef) {
                     None => break,
                 },
                 _ = &mut closed_rx => break,
+                // The writer gave up on the client: end the session too (as over `/ws`).
+                () = out.closed() => break,
                 () = super::ws::stopped(&mut shutdown) => {
                     let _ = out.send(Outbound::Close(1001, "server shutting down".to_owned())).await;
                     break;
