@@ -180,17 +180,7 @@ impl Room {
 
 /// A player's balance, via `GET /api/me`.
 async fn balance(server: &TestServer, token: &str) -> u64 {
-    let me: Value = server
-        .client
-        .get(format!("{}/api/me", server.http))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("me")
-        .json()
-        .await
-        .expect("json");
-    me["balance"].as_u64().expect("balance")
+    server.me(token).await["balance"].as_u64().expect("balance")
 }
 
 /// Waits until `token`'s balance is `expected` (refunds settle in the background).

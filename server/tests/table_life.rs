@@ -11,19 +11,6 @@ use ai_players::mock::{MockConfig, MockLlm};
 use helpers::TestServer;
 use serde_json::{Value, json};
 
-async fn me(server: &TestServer, token: &str) -> Value {
-    server
-        .client
-        .get(format!("{}/api/me", server.http))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("me")
-        .json()
-        .await
-        .expect("json")
-}
-
 #[tokio::test]
 async fn the_clock_acts_for_a_silent_player_and_a_gone_player_loses_the_seat_not_the_chips() {
     let server = TestServer::start_with("clock", |config| {
@@ -84,7 +71,7 @@ async fn the_clock_acts_for_a_silent_player_and_a_gone_player_loses_the_seat_not
     let stack = left["event"]["stack"].as_u64().expect("stack");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let me = me(&server, &ann).await;
+        let me = server.me(&ann).await;
         if me["balance"].as_u64() == Some(9_000 + stack) {
             assert_eq!(me["seats"], json!([]));
             break;

@@ -48,15 +48,7 @@ async fn two_players_and_two_bots_play_a_hand_move_by_move() {
         assert_eq!(ack["stack"], 1000);
     }
     // The balance paid for the buy-in.
-    let (_, me) = server
-        .client
-        .get(format!("{}/api/me", server.http))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .map(|r| (r.status(), r))
-        .expect("me");
-    let me: Value = me.json().await.expect("json");
+    let me = server.me(&alice).await;
     assert_eq!(me["balance"], 9_000);
 
     // Wait for a hand that deals all four in.
@@ -165,16 +157,7 @@ async fn two_players_and_two_bots_play_a_hand_move_by_move() {
     for (token, id) in [(&alice, &alice_id), (&bob, &bob_id)] {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            let me: Value = server
-                .client
-                .get(format!("{}/api/me", server.http))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("me")
-                .json()
-                .await
-                .expect("json");
+            let me = server.me(token).await;
             if me["seats"].as_array().is_some_and(Vec::is_empty) && me["balance"].as_u64() != Some(9_000) {
                 let balance = me["balance"].as_u64().expect("balance");
                 assert!(balance > 9_000 - 1_000 && balance <= 9_000 + 4_000, "{me}");

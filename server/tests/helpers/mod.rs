@@ -109,6 +109,19 @@ impl TestServer {
         body["id"].as_str().expect("table id").to_owned()
     }
 
+    /// The player's account (`GET /api/me`): id, name, balance, seats.
+    pub async fn me(&self, token: &str) -> Value {
+        self.client
+            .get(format!("{}/api/me", self.http))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("me")
+            .json()
+            .await
+            .expect("json")
+    }
+
     /// GET a JSON document.
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let response = self

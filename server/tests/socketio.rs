@@ -1,0 +1,700 @@
+//! The Socket.IO transport against the official client: npm's
+//! `socket.io-client`, run by Node through `tests/socketio-client/bridge.mjs`
+//! and driven over its stdin and stdout. A full hand checked move by move,
+//! the same deltas as over `/ws`, messages handled in the order sent, and a
+//! client that stalls catches up instead of going silent. Both engine.io
+//! transports are used (WebSocket and HTTP long-polling), and the runtime is
+//! multi-threaded like the server's, so handlers that race show up here.
+//!
+//! Needs `node` on PATH and the bridge's packages
+//! (`npm ci --prefix server/tests/socketio-client`, which CI runs); without
+//! them each test says so on stderr and returns.
+
+mod helpers;
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use helpers::{STEP, TestServer};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// The bridge's folder, or `None` (with a notice) when it cannot run here.
+fn bridge_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/socketio-client");
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    let installed = dir.join("node_modules/socket.io-client/package.json").is_file();
+    let missing = match (node, installed) {
+        (true, true) => return Some(dir),
+        (false, _) => "`node` is not on PATH",
+        (true, false) => "server/tests/socketio-client/node_modules is missing",
+    };
+    // Straight to stderr: `eprintln!` is captured (hidden) for passing tests.
+    let notice = format!(
+        "skipped: {missing}; to run the Socket.IO tests, install Node.js and run \
+         `npm ci --prefix server/tests/socketio-client`\n"
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), notice.as_bytes());
+    None
+}
+
+/// Most of the bridge's stderr kept for failure messages.
+const STDERR_KEPT: usize = 16 * 1024;
+
+/// A Socket.IO client speaking the protocol, with the same shape as
+/// `helpers::WsClient`: the official JS client in a Node child process that
+/// prints every `message` it receives as a JSON line and emits every line
+/// it is given.
+struct SioClient {
+    child: Child,
+    /// `None` once closed: the bridge then disconnects and exits.
+    stdin: Option<ChildStdin>,
+    stdout: Lines<BufReader<ChildStdout>>,
+    stderr: Arc<Mutex<String>>,
+    /// Every protocol message received, in order.
+    received: Vec<Value>,
+    /// Received but not yet taken by `until` (it skips non-matching ones).
+    backlog: VecDeque<Value>,
+    /// The reason the bridge gave when the connection ended.
+    disconnected: Option<String>,
+    next_id: u64,
+}
+
+impl SioClient {
+    /// Connects with `transports` ("websocket", "polling" or
+    /// "polling,websocket"); the `hello` is read and checked.
+    async fn connect(dir: &Path, url: &str, transports: &str) -> SioClient {
+        let mut child = Command::new("node")
+            .arg(dir.join("bridge.mjs"))
+            .arg(url)
+            .arg(transports)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node starts");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut stderr_lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+        let kept = stderr.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr_lines.next_line().await {
+                let mut kept = kept.lock().expect("stderr lock");
+                if kept.len() < STDERR_KEPT {
+                    kept.push_str(&line);
+                    kept.push('\n');
+                }
+            }
+        });
+        let mut client = SioClient {
+            child,
+            stdin: Some(stdin),
+            stdout,
+            stderr,
+            received: Vec::new(),
+            backlog: VecDeque::new(),
+            disconnected: None,
+            next_id: 1,
+        };
+        let connected = client.line(STEP).await;
+        assert!(
+            connected
+                .as_ref()
+                .is_some_and(|c| c["type"] == "bridge_connected"),
+            "the bridge connects, got {connected:?}; {}",
+            client.diagnosis()
+        );
+        let first = transports.split(',').next().unwrap_or_default();
+        assert_eq!(connected.expect("checked")["transport"], first);
+        let hello = client.recv().await;
+        assert_eq!(hello["type"], "hello", "{hello}");
+        client
+    }
+
+    /// The bridge's state for failure messages.
+    fn diagnosis(&self) -> String {
+        let stderr = self.stderr.lock().expect("stderr lock");
+        format!(
+            "disconnected: {:?}, last message: {:?}, bridge stderr: {:?}",
+            self.disconnected,
+            self.received.last(),
+            stderr.trim_end()
+        )
+    }
+
+    /// The next line the bridge prints, parsed; `None` on timeout or exit.
+    async fn line(&mut self, wait: Duration) -> Option<Value> {
+        // `next_line` is cancel safe: a timeout loses no partial line.
+        let line = tokio::time::timeout(wait, self.stdout.next_line())
+            .await
+            .ok()?
+            .expect("bridge stdout readable")?;
+        let value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("bridge line not JSON ({e}): {line}"));
+        Some(value)
+    }
+
+    /// Writes messages as is, all in one write (so the client may batch them).
+    async fn send_lines(&mut self, messages: &[Value]) {
+        let mut text = String::new();
+        for message in messages {
+            text.push_str(&message.to_string());
+            text.push('\n');
+        }
+        let stdin = self.stdin.as_mut().expect("bridge not closed");
+        stdin.write_all(text.as_bytes()).await.expect("write to bridge");
+        stdin.flush().await.expect("flush to bridge");
+    }
+
+    /// Sends messages, each with a fresh `id`, at once; returns the ids.
+    async fn send_all(&mut self, messages: impl IntoIterator<Item = Value>) -> Vec<u64> {
+        let mut ids = Vec::new();
+        let messages: Vec<Value> = messages
+            .into_iter()
+            .map(|mut message| {
+                message["id"] = json!(self.next_id);
+                ids.push(self.next_id);
+                self.next_id += 1;
+                message
+            })
+            .collect();
+        self.send_lines(&messages).await;
+        ids
+    }
+
+    /// Sends a message with a fresh `id`; returns the id.
+    async fn send(&mut self, message: Value) -> u64 {
+        self.send_all([message]).await[0]
+    }
+
+    /// The next message (panics after [`STEP`]).
+    async fn recv(&mut self) -> Value {
+        match self.try_recv(STEP).await {
+            Some(v) => v,
+            None => panic!("no message within the step timeout; {}", self.diagnosis()),
+        }
+    }
+
+    /// The next message, or `None` on timeout or disconnection.
+    async fn try_recv(&mut self, wait: Duration) -> Option<Value> {
+        if let Some(v) = self.backlog.pop_front() {
+            return Some(v);
+        }
+        self.read(wait).await
+    }
+
+    /// The next protocol message from the bridge (not the backlog).
+    async fn read(&mut self, wait: Duration) -> Option<Value> {
+        let value = self.line(wait).await?;
+        match value["type"].as_str() {
+            Some("bridge_disconnected") => {
+                self.disconnected = Some(value["reason"].as_str().unwrap_or_default().to_owned());
+                None
+            }
+            Some(kind) if kind.starts_with("bridge_") => {
+                panic!("unexpected bridge line {value}; {}", self.diagnosis())
+            }
+            _ => {
+                self.received.push(value.clone());
+                Some(value)
+            }
+        }
+    }
+
+    /// The first message (backlog first) that matches; the others stay in
+    /// the backlog for later calls.
+    async fn until(&mut self, what: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
+        if let Some(i) = self.backlog.iter().position(&mut pred) {
+            return self.backlog.remove(i).expect("index in range");
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.read(left.min(STEP)).await {
+                Some(v) if pred(&v) => return v,
+                Some(v) => self.backlog.push_back(v),
+                None => panic!("no message matching {what}; {}", self.diagnosis()),
+            }
+        }
+    }
+
+    /// Drops everything not yet taken.
+    fn clear_backlog(&mut self) {
+        self.backlog.clear();
+    }
+
+    /// Sends a request and waits for its `ack` or `error` (by id).
+    async fn request(&mut self, message: Value) -> Value {
+        let id = self.send(message).await;
+        self.until(&format!("reply to request {id}"), |v| {
+            (v["type"] == "ack" || v["type"] == "error") && v["id"] == json!(id)
+        })
+        .await
+    }
+
+    /// Joins a table as a player; returns the snapshot.
+    async fn join_player(&mut self, table: &str, token: &str) -> Value {
+        let ack = self
+            .request(json!({"type": "join", "table": table, "as": "player", "token": token}))
+            .await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        self.until("snapshot", |v| v["type"] == "snapshot").await
+    }
+
+    /// Joins a table as a spectator; returns the snapshot.
+    async fn join_spectator(&mut self, table: &str) -> Value {
+        let ack = self.request(json!({"type": "join", "table": table})).await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        self.until("snapshot", |v| v["type"] == "snapshot").await
+    }
+
+    /// Reads until the bridge reports the disconnection and exits; returns its reason.
+    async fn disconnection(&mut self) -> String {
+        while self.disconnected.is_none() {
+            if self.read(STEP).await.is_none() && self.disconnected.is_none() {
+                panic!("the bridge never reported a disconnection; {}", self.diagnosis());
+            }
+        }
+        let status = tokio::time::timeout(STEP, self.child.wait())
+            .await
+            .expect("the bridge exits after disconnecting")
+            .expect("wait for the bridge");
+        assert!(status.success(), "bridge exit: {status}; {}", self.diagnosis());
+        self.disconnected.clone().expect("checked")
+    }
+
+    /// Disconnects from the client side (closes the bridge's stdin).
+    async fn close(mut self) {
+        self.stdin = None;
+        assert_eq!(self.disconnection().await, "io client disconnect");
+    }
+}
+
+/// Acts for the human on `seat` (call if facing a bet, else check); returns
+/// the action sent and the `seq` its ack reports.
+async fn play_turn(clients: &mut [(u64, SioClient)], table: &str, seat: u64, to_call: bool) -> (String, u64) {
+    let (_, client) = clients.iter_mut().find(|(s, _)| *s == seat).expect("our seat");
+    let action = if to_call { "call" } else { "check" };
+    let ack = client
+        .request(json!({"type": "act", "table": table, "action": action}))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    assert_eq!(ack["of"], "act", "{ack}");
+    (action.to_owned(), ack["seq"].as_u64().expect("ack seq"))
+}
+
+/// Gets the human on `seat` out of a hand that is not the one checked.
+async fn fold_or_check(clients: &mut [(u64, SioClient)], table: &str, seat: u64) {
+    let (_, client) = clients.iter_mut().find(|(s, _)| *s == seat).expect("our seat");
+    let mut reply = client
+        .request(json!({"type": "act", "table": table, "action": "fold"}))
+        .await;
+    if reply["code"] == "illegal_action" {
+        reply = client
+            .request(json!({"type": "act", "table": table, "action": "check"}))
+            .await;
+    }
+    assert_eq!(reply["type"], "ack", "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_socketio_players_and_two_bots_play_a_hand_move_by_move() {
+    let Some(bridge) = bridge_dir() else {
+        return;
+    };
+    let server = TestServer::start("socketio-hand").await;
+    let (alice_id, alice) = server.register("Alice").await;
+    let (bob_id, bob) = server.register("Bob").await;
+    let table = server
+        .create_table(
+            &alice,
+            json!({
+                "name": "move by move over socket.io", "seats": 4, "small_blind": 5, "big_blind": 10,
+                "pace": "auto", "turn_clock_ms": 30000,
+                "ai_seats": [{"seat": 2, "agent": "bot:calling-station", "stack": 1000},
+                             {"seat": 3, "agent": "bot:calling-station", "stack": 1000}]
+            }),
+        )
+        .await;
+    // Alice upgrades to WebSocket at once; Bob stays on HTTP long-polling,
+    // so the hand exercises both engine.io transports.
+    let mut a = SioClient::connect(&bridge, &server.http, "websocket").await;
+    let mut b = SioClient::connect(&bridge, &server.http, "polling").await;
+    let snapshot = a.join_player(&table, &alice).await;
+    assert_eq!(snapshot["you"], Value::Null);
+    b.join_player(&table, &bob).await;
+    for (client, seat) in [(&mut a, 0), (&mut b, 1)] {
+        let ack = client
+            .request(json!({"type": "sit", "table": table, "seat": seat, "buy_in": 1000}))
+            .await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        assert_eq!(ack["seat"], seat);
+        assert_eq!(ack["stack"], 1000);
+    }
+    assert_eq!(server.me(&alice).await["balance"], 9_000);
+
+    // Bots may be playing a hand of their own when the humans sit, and a hand
+    // may start between the two sits (the humans cannot sit at once): play
+    // such hands out until one deals all four in, and check only that one.
+    let mut clients = vec![(0u64, a), (1u64, b)];
+    let started = loop {
+        let message = clients[0]
+            .1
+            .until("a hand with all four seats", |v| {
+                v["type"] == "event"
+                    && matches!(v["event"]["type"].as_str(), Some("hand_started" | "turn_started"))
+            })
+            .await;
+        let event = &message["event"];
+        if event["type"] == "hand_started" {
+            if event["players"].as_array().is_some_and(|p| p.len() == 4) {
+                break message;
+            }
+        } else if let Some(seat) = event["seat"].as_u64().filter(|s| *s < 2) {
+            fold_or_check(&mut clients, &table, seat).await;
+        }
+    };
+    clients[0].1.clear_backlog();
+    let hand = started["event"]["hand"].as_u64().expect("hand number");
+    let mut seq = started["seq"].as_u64().expect("seq");
+
+    // Follow the hand through Alice's stream; act for the humans when on turn.
+    let mut bet_level = 10u64;
+    let mut committed = [0u64; 4];
+    let mut own_cards = 0;
+    let mut human_actions = 0;
+    // The action a human sent and the seq its ack reported, until its `action_taken` arrives.
+    let mut sent: Option<(u64, String, u64)> = None;
+    loop {
+        let message = clients[0]
+            .1
+            .until("the next event", |v| v["type"] == "event")
+            .await;
+        let next = message["seq"].as_u64().expect("seq");
+        // Increasing; the seqs of events Alice may not see (the seed, other
+        // seats' cards) are skipped.
+        assert!(next > seq, "events arrive in order: {next} after {seq}");
+        seq = next;
+        let event = &message["event"];
+        match event["type"].as_str().expect("type") {
+            "hole_cards_dealt" => {
+                assert_eq!(event["seat"], 0, "Alice only ever sees her own cards: {event}");
+                assert_eq!(event["cards"].as_array().map(Vec::len), Some(2), "{event}");
+                own_cards += 1;
+            }
+            "deck_shuffled" => panic!("the seed never reaches a client: {event}"),
+            "blind_posted" => {
+                let s = event["seat"].as_u64().expect("seat") as usize;
+                committed[s] += event["amount"].as_u64().expect("amount");
+            }
+            "board_dealt" => {
+                bet_level = 0;
+                committed = [0; 4];
+            }
+            "turn_started" => {
+                let s = event["seat"].as_u64().expect("seat");
+                assert!(message["clock"]["remaining_ms"].as_u64().is_some(), "{message}");
+                assert!(
+                    sent.is_none(),
+                    "a new turn before the last action was seen: {event}"
+                );
+                if s < 2 {
+                    let facing = bet_level > committed[s as usize];
+                    let (action, ack_seq) = play_turn(&mut clients, &table, s, facing).await;
+                    sent = Some((s, action, ack_seq));
+                }
+            }
+            "action_taken" => {
+                let s = event["seat"].as_u64().expect("seat");
+                let action = event["action"]["action"].as_str().expect("action");
+                if let Some((seat, sent_action, ack_seq)) = sent.take() {
+                    assert_eq!(s, seat, "the seat on turn acted: {event}");
+                    assert_eq!(action, sent_action, "the action taken is the one sent: {event}");
+                    assert!(next <= ack_seq, "the ack ({ack_seq}) covers the action ({next})");
+                    human_actions += 1;
+                }
+                // Nobody bets: everyone calls the big blind, then checks down.
+                let s = s as usize;
+                let expected = if bet_level > committed[s] { "call" } else { "check" };
+                assert_eq!(action, expected, "seat {s} at bet level {bet_level}: {event}");
+                committed[s] += event["amount"].as_u64().expect("amount");
+                bet_level = bet_level.max(committed[s]);
+                assert_eq!(event["timed_out"], false);
+            }
+            "hand_ended" => {
+                assert_eq!(event["hand"], hand);
+                let total: u64 = event["stacks"]
+                    .as_array()
+                    .expect("stacks")
+                    .iter()
+                    .map(|s| s["stack"].as_u64().expect("stack"))
+                    .sum();
+                assert_eq!(total, 4_000, "chips are conserved: {event}");
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(sent.is_none(), "every action sent was taken");
+    // Preflop, flop, turn and river: each human acts at least once a street.
+    assert!(human_actions >= 8, "the humans acted {human_actions} times");
+    assert_eq!(own_cards, 1, "Alice got her hole cards once");
+    assert!(
+        clients[0]
+            .1
+            .received
+            .iter()
+            .any(|v| v["event"]["type"] == "pot_awarded"),
+        "the pot was awarded"
+    );
+
+    // Bob's stream shows the same hand, with his own cards only.
+    let bob_client = &mut clients[1].1;
+    let ended = bob_client
+        .until("the same hand_ended", |v| v["type"] == "event" && v["seq"] == seq)
+        .await;
+    assert_eq!(ended["event"]["type"], "hand_ended", "{ended}");
+    let mut bob_cards = 0;
+    for v in &bob_client.received {
+        if v["event"]["type"] == "hole_cards_dealt" {
+            assert_eq!(v["event"]["seat"], 1, "Bob sees only his own cards: {v}");
+            bob_cards += 1;
+        }
+        assert_ne!(
+            v["event"]["type"], "deck_shuffled",
+            "the seed never reaches a client"
+        );
+    }
+    assert!(bob_cards >= 1, "Bob got his hole cards");
+
+    // Both stand up between hands (or after the next) and get their stacks back.
+    for (_, client) in clients.iter_mut() {
+        let ack = client.request(json!({"type": "stand", "table": table})).await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+    }
+    for (token, id) in [(&alice, &alice_id), (&bob, &bob_id)] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let me = server.me(token).await;
+            if me["seats"].as_array().is_some_and(Vec::is_empty) && me["balance"].as_u64() != Some(9_000) {
+                let balance = me["balance"].as_u64().expect("balance");
+                assert!(balance > 9_000 - 1_000 && balance <= 9_000 + 4_000, "{me}");
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{id} never left the table: {me}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for (_, client) in clients {
+        client.close().await;
+    }
+    server.server.shutdown().await.expect("clean shutdown");
+}
+
+/// The events of `received` after seq `after` up to seq `end`, whole.
+fn events_between(received: &[Value], after: u64, end: u64) -> Vec<&Value> {
+    received
+        .iter()
+        .filter(|v| v["type"] == "event")
+        .filter(|v| v["seq"].as_u64().is_some_and(|s| s > after && s <= end))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socketio_and_websocket_spectators_see_the_same_deltas() {
+    let Some(bridge) = bridge_dir() else {
+        return;
+    };
+    let server = TestServer::start("socketio-spectators").await;
+    let (_, host) = server.register("Host").await;
+    let bots: Vec<Value> = (0..4)
+        .map(|seat| json!({"seat": seat, "agent": "bot:calling-station", "stack": 1000}))
+        .collect();
+    let table = server
+        .create_table(
+            &host,
+            json!({
+                "name": "watched three ways", "seats": 4, "small_blind": 5, "big_blind": 10,
+                "pace": "auto", "turn_clock_ms": 30000, "ai_seats": bots
+            }),
+        )
+        .await;
+    let mut ws = server.connect().await;
+    let mut sio_ws = SioClient::connect(&bridge, &server.http, "websocket").await;
+    let mut sio_polling = SioClient::connect(&bridge, &server.http, "polling").await;
+    let mut after = ws.join_spectator(&table).await["seq"].as_u64().expect("seq");
+    for client in [&mut sio_ws, &mut sio_polling] {
+        let snapshot = client.join_spectator(&table).await;
+        assert_eq!(snapshot["you"], Value::Null);
+        after = after.max(snapshot["seq"].as_u64().expect("seq"));
+    }
+
+    // Three whole hands after everyone joined, as the WebSocket spectator saw them.
+    let mut ended = 0;
+    let end = loop {
+        let v = ws.event("hand_ended").await;
+        let seq = v["seq"].as_u64().expect("seq");
+        if seq > after {
+            ended += 1;
+        }
+        if ended == 3 {
+            break seq;
+        }
+    };
+    let reference = events_between(&ws.received, after, end);
+    assert!(
+        reference.iter().any(|v| v["event"]["type"] == "hand_started"),
+        "whole hands are compared"
+    );
+    for v in &reference {
+        let kind = &v["event"]["type"];
+        assert!(
+            kind != "hole_cards_dealt" && kind != "deck_shuffled",
+            "spectators see public events only: {v}"
+        );
+    }
+    for (transport, client) in [("websocket", &mut sio_ws), ("polling", &mut sio_polling)] {
+        client
+            .until("the same hand_ended", |v| v["type"] == "event" && v["seq"] == end)
+            .await;
+        let seen = events_between(&client.received, after, end);
+        let pairs = |events: &[&Value]| -> Vec<(u64, Value)> {
+            events
+                .iter()
+                .map(|v| (v["seq"].as_u64().expect("seq"), v["event"].clone()))
+                .collect()
+        };
+        assert_eq!(
+            pairs(&seen),
+            pairs(&reference),
+            "Socket.IO over {transport} carries the same (seq, event) pairs as /ws"
+        );
+        // Not only the events: the whole messages, clocks included, are the same.
+        assert_eq!(
+            seen, reference,
+            "Socket.IO over {transport} carries the same messages"
+        );
+        let snapshots = client.received.iter().filter(|v| v["type"] == "snapshot").count();
+        assert_eq!(snapshots, 1, "no resync interrupted the comparison");
+    }
+
+    // Shutting down closes the Socket.IO connections from the server side.
+    // Over WebSocket the client is told so. A polling client needs one more
+    // request to fetch the server's disconnect packet, and the listener stops
+    // at once: it may only see its transport fail.
+    let shutdown = tokio::spawn(server.server.shutdown());
+    assert_eq!(sio_ws.disconnection().await, "io server disconnect");
+    let reason = sio_polling.disconnection().await;
+    assert!(
+        ["io server disconnect", "transport error", "transport close"].contains(&reason.as_str()),
+        "{reason}"
+    );
+    shutdown.await.expect("shutdown task").expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socketio_messages_are_handled_in_the_order_sent() {
+    let Some(bridge) = bridge_dir() else {
+        return;
+    };
+    let server = TestServer::start("socketio-order").await;
+    let (_, player) = server.register("Quick").await;
+    let table = server
+        .create_table(
+            &player,
+            json!({"name": "order", "seats": 2, "small_blind": 5, "big_blind": 10}),
+        )
+        .await;
+    for transport in ["websocket", "polling"] {
+        let mut client = SioClient::connect(&bridge, &server.http, transport).await;
+        // Sent in one go, so the client writes them back to back (over
+        // polling, in one HTTP request): each must still be handled in turn.
+        let pings = client.send_all((0..30).map(|_| json!({"type": "ping"}))).await;
+        let mut pongs = Vec::new();
+        while pongs.len() < pings.len() {
+            let pong = client.until("pong", |v| v["type"] == "pong").await;
+            pongs.push(pong["id"].as_u64().expect("pong id"));
+        }
+        assert_eq!(
+            pongs, pings,
+            "pongs come back in the order of the pings over {transport}"
+        );
+        // A join and what needs it, without waiting in between.
+        let ids = client
+            .send_all([
+                json!({"type": "join", "table": table, "as": "player", "token": player}),
+                json!({"type": "chat", "table": table, "text": "first"}),
+                json!({"type": "leave", "table": table}),
+            ])
+            .await;
+        for (id, of) in ids.into_iter().zip(["join", "chat", "leave"]) {
+            let reply = client
+                .until("a reply", |v| v["type"] == "ack" || v["type"] == "error")
+                .await;
+            assert_eq!(reply["type"], "ack", "{of} over {transport}: {reply}");
+            assert_eq!(reply["id"], id, "{of} over {transport}: {reply}");
+            assert_eq!(reply["of"], of, "{reply}");
+        }
+        client.close().await;
+    }
+    server.server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socketio_client_that_stops_reading_catches_up() {
+    let Some(bridge) = bridge_dir() else {
+        return;
+    };
+    let server = TestServer::start("socketio-slow-reader").await;
+    let (_, host) = server.register("Host").await;
+    let bots: Vec<Value> = (0..4)
+        .map(|seat| json!({"seat": seat, "agent": "bot:calling-station", "stack": 1000}))
+        .collect();
+    let table = server
+        .create_table(
+            &host,
+            json!({
+                "name": "firehose", "seats": 4, "small_blind": 5, "big_blind": 10,
+                "pace": "auto", "turn_clock_ms": 30000, "ai_seats": bots
+            }),
+        )
+        .await;
+    for transport in ["polling", "websocket"] {
+        let mut client = SioClient::connect(&bridge, &server.http, transport).await;
+        client.join_spectator(&table).await;
+        // Frozen while bots play at full pace: it neither reads nor polls.
+        client
+            .send_lines(&[json!({"type": "bridge_stall", "ms": 2000})])
+            .await;
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let (status, now) = server.get_json(&format!("/api/tables/{table}")).await;
+        assert_eq!(status, 200, "{now}");
+        let now = now["snapshot"]["seq"].as_u64().expect("seq");
+        // Delayed deltas, or a snapshot if it fell too far behind: never silence.
+        let caught_up = client
+            .until("an event after the pause", |v| {
+                v["seq"].as_u64().is_some_and(|s| s > now)
+            })
+            .await;
+        assert!(
+            caught_up["type"] == "event" || caught_up["type"] == "snapshot",
+            "{caught_up}"
+        );
+        client.close().await;
+    }
+    server.server.shutdown().await.expect("clean shutdown");
+}
