@@ -160,6 +160,9 @@ pub struct Server {
     pub addr: SocketAddr,
     app: App,
     serve: JoinHandle<std::io::Result<()>>,
+    /// Stops the HTTP listener; sent after sessions were told to close, so
+    /// long-polling Socket.IO clients can still fetch their disconnect.
+    http_stop: watch::Sender<bool>,
     background: Vec<JoinHandle<()>>,
 }
 
@@ -210,7 +213,7 @@ impl Server {
             .with_context(|| format!("binding {}", config.bind))?;
         let addr = listener.local_addr()?;
         let router = crate::api::router(app.clone());
-        let mut stop = app.shutdown_signal();
+        let (http_stop, mut stop) = watch::channel(false);
         let serve = tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -226,6 +229,7 @@ impl Server {
             addr,
             app,
             serve,
+            http_stop,
             background,
         })
     }
@@ -246,6 +250,10 @@ impl Server {
             .flush()
             .await
             .context("flushing the event writer")?;
+        // New sessions and table loads are already refused; give polling
+        // clients a moment to collect the close before the listener stops.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.http_stop.send_replace(true);
         if tokio::time::timeout(Duration::from_secs(5), self.serve)
             .await
             .is_err()

@@ -92,7 +92,8 @@ fn connect(app: App, socket: SocketRef) {
     // socketioxide calls this closure in arrival order but spawns the future
     // it returns as a task of its own: the frame is queued here, not in the
     // future, so the session handles frames in the order the client sent them.
-    socket.on("message", move |Data(value): Data<Value>| {
+    let flood_app = app.clone();
+    socket.on("message", move |s: SocketRef, Data(value): Data<Value>| {
         let text = match value {
             Value::String(s) => s,
             other => other.to_string(),
@@ -102,8 +103,16 @@ fn connect(app: App, socket: SocketRef) {
         } else {
             Ok(text)
         };
-        // A full queue means the client floods faster than it is served: drop.
-        let _ = inbound.try_send(item);
+        // A full queue means the client floods faster than it is served:
+        // the frame is refused, and the client is told so.
+        if let Err(mpsc::error::TrySendError::Full(_)) = inbound.try_send(item) {
+            flood_app.metrics.error(ErrorCode::RateLimited.name());
+            let value = serde_json::json!({
+                "type": "error", "code": ErrorCode::RateLimited,
+                "message": "too many messages queued; this one was dropped",
+            });
+            emit_text(&s, &value.to_string());
+        }
         async {}
     });
     let closed_tx = Arc::new(parking_lot::Mutex::new(Some(closed_tx)));
