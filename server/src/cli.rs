@@ -70,6 +70,15 @@ pub struct ServeArgs {
     /// Largest client frame, bytes.
     #[arg(long, env = "SHOWDOWN_MAX_FRAME_BYTES", default_value_t = Limits::default().max_frame_bytes)]
     pub max_frame_bytes: usize,
+    /// Messages refused for rate in a row before a connection is closed.
+    #[arg(long, env = "SHOWDOWN_FLOOD_STRIKES", default_value_t = Limits::default().flood_strikes)]
+    pub flood_strikes: u32,
+    /// Longest chat line, characters.
+    #[arg(long, env = "SHOWDOWN_MAX_CHAT_CHARS", default_value_t = Limits::default().max_chat_chars)]
+    pub max_chat_chars: usize,
+    /// Tables one connection may join at once.
+    #[arg(long, env = "SHOWDOWN_MAX_JOINED_TABLES", default_value_t = Limits::default().max_joined_tables)]
+    pub max_joined_tables: usize,
     /// Seconds a disconnected player keeps the seat.
     #[arg(long, env = "SHOWDOWN_DISCONNECT_GRACE_SECS", default_value_t = 120)]
     pub disconnect_grace_secs: u64,
@@ -99,7 +108,9 @@ impl ServeArgs {
                 messages_per_sec: self.messages_per_sec,
                 message_burst: self.message_burst,
                 max_frame_bytes: self.max_frame_bytes,
-                ..Limits::default()
+                flood_strikes: self.flood_strikes,
+                max_chat_chars: self.max_chat_chars,
+                max_joined_tables: self.max_joined_tables,
             },
             timing: Timing {
                 disconnect_grace: Duration::from_secs(self.disconnect_grace_secs),
