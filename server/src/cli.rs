@@ -23,6 +23,33 @@ pub struct Cli {
 pub enum CliCommand {
     /// Run the server (SQLite by default; heuristic bots need no configuration).
     Serve(ServeArgs),
+    /// Bulk AI-vs-AI experiments, in this process (no server needed).
+    #[command(subcommand)]
+    Experiment(ExperimentCommand),
+}
+
+/// `showdown experiment ...`
+#[derive(Debug, Subcommand)]
+pub enum ExperimentCommand {
+    /// Run a spec (TOML or JSON) into a results folder; Ctrl-C stops cleanly and can be resumed.
+    Run {
+        /// The spec file.
+        spec: PathBuf,
+        /// Results folder (default: results/<spec name>-<time>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// LLM providers and models, for `llm:` seats.
+        #[arg(long, env = "SHOWDOWN_LLM_CONFIG")]
+        llm_config: Option<PathBuf>,
+    },
+    /// Continue a stopped run from its results folder.
+    Resume {
+        /// The results folder.
+        dir: PathBuf,
+        /// LLM providers and models, for `llm:` seats.
+        #[arg(long, env = "SHOWDOWN_LLM_CONFIG")]
+        llm_config: Option<PathBuf>,
+    },
 }
 
 /// Log output format.

@@ -8,6 +8,7 @@
 //! - [`limits`]: capacity limits and the per-connection rate limiter.
 //! - [`metrics`]: Prometheus series.
 //! - [`auth`]: ids, bearer tokens and their hashes.
+//! - [`experiment`]: bulk AI-vs-AI runs: spec, runner, statistics, results folder.
 //! - [`cli`]: the command line.
 
 #![deny(missing_docs)]
@@ -17,6 +18,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod experiment;
 pub mod limits;
 pub mod metrics;
 pub mod table;

@@ -1,0 +1,234 @@
+//! The results folder of a CLI run:
+//! - `spec.json`: the spec, as run;
+//! - `hands.csv`: one line per seat per hand (hand, deal, rotation, table, seat, agent, net chips);
+//! - `hands.phhs`: every hand's history in PHH, as `[N]` sections;
+//! - `decisions.jsonl`: every LLM decision (source, fallback reason, action, tokens, latency);
+//! - `llm_calls.jsonl`: every LLM call with its usage (and prompt/reply when captured);
+//! - `checkpoint.json`: where the run stands, with the byte size of each file
+//!   at that point, so a resumed run cuts off anything written after it;
+//! - `summary.json`: status, per-agent results and costs.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use game_core::Event;
+use serde::{Deserialize, Serialize};
+
+use super::runner::{Checkpoint, HandRow, HandSink};
+use super::spec::ExperimentSpec;
+use crate::transport::protocol::{ErrorCode, Failure};
+
+fn io_failure(what: &str, e: std::io::Error) -> Failure {
+    Failure::new(ErrorCode::Internal, format!("{what}: {e}"))
+}
+
+/// The files a run appends to in hand order (cut back on resume).
+const FILES: [&str; 3] = ["hands.csv", "hands.phhs", "decisions.jsonl"];
+/// The LLM call log (appended by the usage drain as calls finish).
+pub const CALLS_FILE: &str = "llm_calls.jsonl";
+
+/// What `checkpoint.json` holds.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    checkpoint: Checkpoint,
+    sizes: Vec<(String, u64)>,
+}
+
+/// A results folder being written.
+pub struct ResultsDir {
+    dir: PathBuf,
+    spec: ExperimentSpec,
+    csv: BufWriter<File>,
+    phh: BufWriter<File>,
+    decisions: BufWriter<File>,
+}
+
+impl ResultsDir {
+    /// Creates a new folder for `spec` (it must not hold a run already).
+    pub fn create(dir: &Path, spec: &ExperimentSpec) -> Result<ResultsDir, Failure> {
+        std::fs::create_dir_all(dir).map_err(|e| io_failure("creating the results folder", e))?;
+        if dir.join("checkpoint.json").exists() {
+            return Err(Failure::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "{} already holds a run; resume it or choose another folder",
+                    dir.display()
+                ),
+            ));
+        }
+        let text = serde_json::to_string_pretty(spec)
+            .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
+        std::fs::write(dir.join("spec.json"), text).map_err(|e| io_failure("writing spec.json", e))?;
+        for name in FILES.iter().chain([&CALLS_FILE]) {
+            File::create(dir.join(name)).map_err(|e| io_failure(name, e))?;
+        }
+        let mut out = ResultsDir::open_files(dir, spec.clone())?;
+        writeln!(out.csv, "hand,deal,rotation,table,seat,agent,net_chips")
+            .map_err(|e| io_failure("hands.csv", e))?;
+        out.csv.flush().map_err(|e| io_failure("hands.csv", e))?;
+        Ok(out)
+    }
+
+    /// Opens a folder to resume: returns it and its checkpoint, with every
+    /// file cut back to its size at that checkpoint.
+    pub fn resume(dir: &Path) -> Result<(ResultsDir, Checkpoint), Failure> {
+        let read = |name: &str| {
+            std::fs::read_to_string(dir.join(name)).map_err(|e| {
+                Failure::new(
+                    ErrorCode::InvalidRequest,
+                    format!("{} is not a results folder ({name}: {e})", dir.display()),
+                )
+            })
+        };
+        let spec = ExperimentSpec::parse(&read("spec.json")?)?;
+        let saved: Saved = serde_json::from_str(&read("checkpoint.json")?)
+            .map_err(|e| Failure::new(ErrorCode::InvalidRequest, format!("checkpoint.json: {e}")))?;
+        for (name, size) in &saved.sizes {
+            if !FILES.contains(&name.as_str()) {
+                continue;
+            }
+            let file = OpenOptions::new()
+                .write(true)
+                .open(dir.join(name))
+                .map_err(|e| io_failure(name, e))?;
+            file.set_len(*size).map_err(|e| io_failure(name, e))?;
+        }
+        Ok((ResultsDir::open_files(dir, spec)?, saved.checkpoint))
+    }
+
+    fn open_files(dir: &Path, spec: ExperimentSpec) -> Result<ResultsDir, Failure> {
+        let open = |name: &str| {
+            OpenOptions::new()
+                .append(true)
+                .open(dir.join(name))
+                .map(BufWriter::new)
+                .map_err(|e| io_failure(name, e))
+        };
+        Ok(ResultsDir {
+            dir: dir.to_owned(),
+            spec,
+            csv: open("hands.csv")?,
+            phh: open("hands.phhs")?,
+            decisions: open("decisions.jsonl")?,
+        })
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The spec being run.
+    pub fn spec(&self) -> &ExperimentSpec {
+        &self.spec
+    }
+
+    /// Writes `summary.json`.
+    pub fn write_summary(&self, summary: &serde_json::Value) -> Result<(), Failure> {
+        let text = serde_json::to_string_pretty(summary)
+            .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
+        write_atomic(&self.dir.join("summary.json"), text.as_bytes())
+    }
+
+    fn flush(&mut self) -> Result<(), Failure> {
+        for (name, file) in [
+            ("hands.csv", &mut self.csv),
+            ("hands.phhs", &mut self.phh),
+            ("decisions.jsonl", &mut self.decisions),
+        ] {
+            file.flush().map_err(|e| io_failure(name, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a file so that a crash leaves either the old or the new content.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| io_failure("writing a checkpoint", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io_failure("writing a checkpoint", e))
+}
+
+/// Net chips per seat of a hand (final minus starting stack).
+pub fn net_by_seat(events: &[Event]) -> Vec<(usize, i64)> {
+    let mut start = Vec::new();
+    let mut net = Vec::new();
+    for event in events {
+        match event {
+            Event::HandStarted { players, .. } => {
+                start = players.iter().map(|p| (p.seat, p.stack)).collect();
+            }
+            Event::HandEnded { stacks, .. } => {
+                net = stacks
+                    .iter()
+                    .map(|s| {
+                        let before = start
+                            .iter()
+                            .find(|(seat, _)| *seat == s.seat)
+                            .map_or(0, |(_, b)| *b);
+                        (s.seat, s.stack as i64 - before as i64)
+                    })
+                    .collect();
+            }
+            _ => {}
+        }
+    }
+    net
+}
+
+impl HandSink for ResultsDir {
+    fn hand(&mut self, index: u64, row: &HandRow) -> Result<(), Failure> {
+        for (seat, net) in net_by_seat(&row.events) {
+            let agent = row.agents.get(seat).map_or("", String::as_str);
+            writeln!(
+                self.csv,
+                "{index},{},{},{},{seat},{},{net}",
+                row.deal,
+                row.rotation,
+                row.table,
+                csv_field(agent)
+            )
+            .map_err(|e| io_failure("hands.csv", e))?;
+        }
+        if self.spec.write_phh {
+            let names: Vec<Option<String>> = row.agents.iter().cloned().map(Some).collect();
+            let phh = game_core::phh::to_phh(&self.spec.table_config(), &row.events, &names)
+                .map_err(|e| Failure::new(ErrorCode::Internal, format!("PHH of hand {index}: {e}")))?;
+            writeln!(self.phh, "[{}]\n{phh}", index + 1).map_err(|e| io_failure("hands.phhs", e))?;
+        }
+        for d in &row.decisions {
+            let line =
+                serde_json::to_string(d).map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
+            writeln!(self.decisions, "{line}").map_err(|e| io_failure("decisions.jsonl", e))?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), Failure> {
+        self.flush()?;
+        let mut sizes = Vec::new();
+        for name in FILES {
+            let len = std::fs::metadata(self.dir.join(name))
+                .map_err(|e| io_failure(name, e))?
+                .len();
+            sizes.push((name.to_owned(), len));
+        }
+        let saved = Saved {
+            checkpoint: checkpoint.clone(),
+            sizes,
+        };
+        let text =
+            serde_json::to_vec(&saved).map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
+        write_atomic(&self.dir.join("checkpoint.json"), &text)
+    }
+}
+
+/// Quotes a CSV field when it holds a comma, quote or newline.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}

@@ -1,0 +1,495 @@
+//! Plays an experiment: tables in parallel (tokio tasks, so bot-only runs
+//! use every core and LLM seats wait without blocking), one hand a pure
+//! function of (spec, deal, rotation) in `reset` mode, results written in
+//! deal order so that the same spec gives the same files however the tables
+//! interleave, and a checkpoint after every batch so a stopped run resumes
+//! exactly where it was.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ai_players::Agent;
+use ai_players::bots::{Bot, bot};
+use ai_players::{CallContext, DecisionSource, Lane, Turn};
+use game_core::sim::SplitMix64;
+use game_core::{Command, Event, RuleError, Table, Viewer};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+
+use super::spec::{ExperimentSpec, Stacks, mix};
+use super::stats::StatsAccumulator;
+use crate::table::agents::Agents;
+use crate::transport::protocol::{ErrorCode, Failure};
+
+/// How a seat decides.
+#[derive(Clone)]
+pub enum SeatAgent {
+    /// A heuristic bot, called directly with a per-hand generator (deterministic, no awaits).
+    Bot(Arc<dyn Bot>),
+    /// An LLM seat (or any async agent), through the executor.
+    Async(Arc<dyn Agent>),
+}
+
+impl SeatAgent {
+    /// The agent for a spec; LLM seats need `agents` to have an executor.
+    pub fn build(spec: &str, agents: &Agents, seed: u64) -> Result<SeatAgent, Failure> {
+        if let Some(name) = spec.strip_prefix("bot:") {
+            return bot(name)
+                .map(SeatAgent::Bot)
+                .ok_or_else(|| Failure::new(ErrorCode::UnknownAgent, format!("unknown bot {name:?}")));
+        }
+        agents.build(spec, seed).map(SeatAgent::Async)
+    }
+}
+
+/// One AI decision of an LLM seat, for statistics and the decisions file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// Hand index in the run (from 0).
+    pub hand: u64,
+    /// Seat.
+    pub seat: usize,
+    /// Agent name.
+    pub agent: String,
+    /// `model` or `fallback`.
+    pub source: String,
+    /// The fallback's reason, if one acted.
+    pub fallback_reason: Option<String>,
+    /// The action played.
+    pub action: game_core::Action,
+    /// Time to decide, ms.
+    pub latency_ms: u64,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// The model's short reason.
+    pub reason: Option<String>,
+}
+
+/// A finished hand, as the writer needs it.
+pub struct HandRow {
+    /// The deal.
+    pub deal: u64,
+    /// Which rotation of the deal (0 outside duplicate mode).
+    pub rotation: u64,
+    /// Table that played it.
+    pub table: usize,
+    /// Agent name per seat.
+    pub agents: Vec<String>,
+    /// The hand's events (HandStarted to HandEnded, with the server-only seed).
+    pub events: Vec<Event>,
+    /// Stacks after the hand (for `carry` checkpoints).
+    pub stacks_after: Vec<u64>,
+    /// LLM decisions in the hand.
+    pub decisions: Vec<DecisionRecord>,
+}
+
+/// What one table plays with.
+pub struct TableRun {
+    /// Spec.
+    pub spec: Arc<ExperimentSpec>,
+    /// Agents by agent index (spec order).
+    pub agents: Arc<Vec<SeatAgent>>,
+    /// Table index.
+    pub table: usize,
+    /// Carried stacks by agent index (`carry` mode).
+    pub stacks: Vec<u64>,
+    /// Lane for LLM calls.
+    pub lane: Lane,
+    /// Booked to this experiment.
+    pub experiment_id: String,
+}
+
+/// Whether anything was refused: the engine refusing a bot's own choice is a bug, reported.
+fn engine_error(e: RuleError) -> Failure {
+    Failure::new(ErrorCode::Internal, format!("the engine refused a move: {e}"))
+}
+
+impl TableRun {
+    /// Plays one hand of `deal` with the agents rotated by `rotation` seats.
+    pub async fn play(&mut self, deal: u64, rotation: u64) -> Result<HandRow, Failure> {
+        let spec = &self.spec;
+        let n = spec.seats.len();
+        let names = spec.agent_names();
+        // Agents move one seat per rotation (duplicate) or per deal (otherwise),
+        // so every agent plays every position.
+        let shift = if spec.duplicate { rotation } else { deal % n as u64 } as usize;
+        let agent_at = |seat: usize| (seat + shift) % n;
+        let mut table = Table::new(spec.table_config()).map_err(engine_error)?;
+        for seat in 0..n {
+            let stack = match spec.stacks {
+                Stacks::Reset => spec.starting_stack,
+                Stacks::Carry => match self.stacks[agent_at(seat)] {
+                    0 => spec.starting_stack,
+                    s => s,
+                },
+            };
+            table
+                .apply(Command::Sit {
+                    seat,
+                    player: names[agent_at(seat)].clone(),
+                    stack,
+                })
+                .map_err(engine_error)?;
+        }
+        // A fresh table puts the button in the same seat every hand: in
+        // duplicate mode each rotation sees the same cards at the same seats.
+        let seed = mix(&[spec.seed, deal]);
+        let mut events = table.apply(Command::StartHand { seed }).map_err(engine_error)?;
+        let mut rngs: Vec<SplitMix64> = (0..n)
+            .map(|seat| SplitMix64::new(mix(&[spec.seed, deal, rotation, agent_at(seat) as u64, 0xB07])))
+            .collect();
+        let hand_index = deal * spec.hands_per_deal() + rotation;
+        let mut decisions = Vec::new();
+        while let Some(seat) = table.to_act() {
+            let agent_index = agent_at(seat);
+            let action = match &self.agents[agent_index] {
+                SeatAgent::Bot(bot) => {
+                    let view = table.view(Viewer::Seat(seat));
+                    bot.act(seat, &view, &mut rngs[seat])
+                }
+                SeatAgent::Async(agent) => {
+                    let turn = Turn {
+                        seat,
+                        view: table.view(Viewer::Seat(seat)),
+                        deadline: tokio::time::Instant::now()
+                            + Duration::from_millis(spec.decision_timeout_ms),
+                        lane: self.lane,
+                        context: CallContext {
+                            table_id: Some(format!("{}:{}", self.experiment_id, self.table)),
+                            hand: Some(hand_index),
+                            experiment_id: Some(self.experiment_id.clone()),
+                        },
+                    };
+                    let decision = agent.decide(&turn).await;
+                    let (source, reason) = match &decision.source {
+                        DecisionSource::Fallback { reason, .. } => {
+                            ("fallback", Some(reason.name().to_owned()))
+                        }
+                        DecisionSource::Model { .. } => ("model", None),
+                        DecisionSource::Bot { .. } => ("bot", None),
+                    };
+                    let tokens = decision.tokens.unwrap_or_default();
+                    decisions.push(DecisionRecord {
+                        hand: hand_index,
+                        seat,
+                        agent: names[agent_index].clone(),
+                        source: source.to_owned(),
+                        fallback_reason: reason,
+                        action: decision.action,
+                        latency_ms: u64::try_from(decision.latency.as_millis()).unwrap_or(u64::MAX),
+                        prompt_tokens: tokens.prompt,
+                        completion_tokens: tokens.completion,
+                        reason: decision.reason.clone(),
+                    });
+                    decision.action
+                }
+            };
+            match table.apply(Command::Act { seat, action }) {
+                Ok(more) => events.extend(more),
+                // Agents answer legal actions; if one did not, the clock's rule decides.
+                Err(_) => events.extend(table.apply(Command::Timeout { seat }).map_err(engine_error)?),
+            }
+        }
+        let mut stacks_after = vec![0; n];
+        for (seat, s) in table.seats().iter().enumerate() {
+            stacks_after[agent_at(seat)] = s.as_ref().map_or(0, |s| s.stack);
+        }
+        if spec.stacks == Stacks::Carry {
+            self.stacks.clone_from(&stacks_after);
+        }
+        Ok(HandRow {
+            deal,
+            rotation,
+            table: self.table,
+            agents: (0..n).map(|seat| names[agent_at(seat)].clone()).collect(),
+            events,
+            stacks_after,
+            decisions,
+        })
+    }
+}
+
+/// Where a run stands; saved after every batch.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Every deal below this is played and written.
+    pub next_deal: u64,
+    /// Hands written.
+    pub hands_done: u64,
+    /// Statistics so far.
+    pub stats: StatsAccumulator,
+    /// Carried stacks per table, by agent index (`carry` mode).
+    pub table_stacks: Vec<Vec<u64>>,
+    /// Wall time spent in earlier sessions, ms.
+    pub elapsed_ms: u64,
+    /// LLM decisions per agent.
+    pub llm: BTreeMap<String, super::llm_stats::LlmAgentStats>,
+    /// LLM cost of earlier sessions, USD.
+    pub cost_usd: f64,
+    /// LLM tokens of earlier sessions.
+    pub tokens: u64,
+}
+
+/// Progress, for the CLI's bar and the API.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Progress {
+    /// Hands done.
+    pub hands_done: u64,
+    /// Hands planned.
+    pub hands_total: u64,
+    /// Hands per second in this session.
+    pub hands_per_sec: f64,
+    /// Estimated seconds left.
+    pub eta_secs: Option<f64>,
+    /// LLM cost so far, USD.
+    pub cost_usd: f64,
+    /// LLM tokens so far.
+    pub tokens: u64,
+}
+
+/// Receives finished hands in deal order.
+pub trait HandSink: Send {
+    /// One hand, in order.
+    fn hand(&mut self, index: u64, row: &HandRow) -> Result<(), Failure>;
+    /// A batch is complete; make it durable with this checkpoint.
+    fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), Failure>;
+}
+
+/// Why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Every hand was played.
+    Done,
+    /// Stopped on request (Ctrl-C, pause, cancel); resumable.
+    Stopped,
+    /// A budget was reached.
+    Budget,
+}
+
+/// Costs so far, read between hands for budgets and progress.
+pub trait CostMeter: Send + Sync {
+    /// (USD, tokens) spent so far by this run.
+    fn spent(&self) -> (f64, u64);
+}
+
+/// A meter for runs without LLM seats.
+pub struct NoCost;
+
+impl CostMeter for NoCost {
+    fn spent(&self) -> (f64, u64) {
+        (0.0, 0)
+    }
+}
+
+/// Progress is reported every 250 ms, and at least every this many hands.
+const PROGRESS_EVERY_HANDS: u64 = 1_000;
+
+/// How far tables may run ahead of the writer, in deals (bounds memory).
+const WINDOW_PER_TABLE: u64 = 64;
+
+/// What a run plays with.
+pub struct Plan {
+    /// The spec.
+    pub spec: Arc<ExperimentSpec>,
+    /// Agents by agent index (spec order).
+    pub agents: Arc<Vec<SeatAgent>>,
+    /// LLM calls are booked to this id.
+    pub experiment_id: String,
+    /// LLM spending of this session, for budgets and progress.
+    pub cost: Arc<dyn CostMeter>,
+}
+
+/// Plays the run from `checkpoint` until done, stopped, or over budget.
+pub async fn run(
+    plan: Plan,
+    mut checkpoint: Checkpoint,
+    sink: &mut dyn HandSink,
+    mut stop: watch::Receiver<bool>,
+    mut progress: impl FnMut(&Progress),
+) -> Result<(StopReason, Checkpoint), Failure> {
+    let Plan {
+        spec,
+        agents,
+        experiment_id,
+        cost,
+    } = plan;
+    let experiment_id = experiment_id.as_str();
+    let deals = spec.deals();
+    let tables = spec
+        .tables
+        .min(usize::try_from(deals).unwrap_or(usize::MAX))
+        .max(1);
+    let lane = if spec.lane == "watched" {
+        Lane::Watched
+    } else {
+        Lane::Bulk
+    };
+    let n = spec.seats.len();
+    if checkpoint.table_stacks.len() < tables {
+        checkpoint
+            .table_stacks
+            .resize(tables, vec![spec.starting_stack; n]);
+    }
+    let started = Instant::now();
+    let done_at_start = checkpoint.hands_done;
+    let window = WINDOW_PER_TABLE * tables as u64;
+    let (written_tx, written_rx) = watch::channel(checkpoint.next_deal);
+    let (halt_tx, halt_rx) = watch::channel(false);
+    let (rows_tx, mut rows_rx) = mpsc::channel::<Result<HandRow, Failure>>(1024);
+    let mut workers = Vec::new();
+    for t in 0..tables {
+        let mut run = TableRun {
+            spec: spec.clone(),
+            agents: agents.clone(),
+            table: t,
+            stacks: checkpoint.table_stacks[t].clone(),
+            lane,
+            experiment_id: experiment_id.to_owned(),
+        };
+        let rows = rows_tx.clone();
+        let mut written = written_rx.clone();
+        let halt = halt_rx.clone();
+        let first = checkpoint.next_deal
+            + ((t as u64 + tables as u64 - checkpoint.next_deal % tables as u64) % tables as u64);
+        workers.push(tokio::spawn(async move {
+            let mut deal = first;
+            while deal < deals && !*halt.borrow() {
+                // Bounded reorder buffer: wait while this deal is too far ahead of the writer.
+                while deal >= *written.borrow() + window {
+                    if written.changed().await.is_err() {
+                        return;
+                    }
+                }
+                for rotation in 0..run.spec.hands_per_deal() {
+                    let row = run.play(deal, rotation).await;
+                    let failed = row.is_err();
+                    if rows.send(row).await.is_err() || failed {
+                        return;
+                    }
+                }
+                deal += tables as u64;
+                // Bot-only tables never await: let other tasks (the writer) run.
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    drop(rows_tx);
+
+    let hands_per_deal = spec.hands_per_deal();
+    let mut pending: BTreeMap<(u64, u64), HandRow> = BTreeMap::new();
+    let mut reason = StopReason::Done;
+    let mut last_checkpoint = Instant::now();
+    let mut last_progress = Instant::now();
+    let big_blind = spec.big_blind;
+    let report = |checkpoint: &Checkpoint, progress: &mut dyn FnMut(&Progress)| {
+        let session = started.elapsed().as_secs_f64().max(1e-9);
+        let rate = (checkpoint.hands_done - done_at_start) as f64 / session;
+        let total = deals * hands_per_deal;
+        let (cost_usd, tokens) = cost.spent();
+        let (cost_usd, tokens) = (checkpoint.cost_usd + cost_usd, checkpoint.tokens + tokens);
+        progress(&Progress {
+            hands_done: checkpoint.hands_done,
+            hands_total: total,
+            hands_per_sec: rate,
+            eta_secs: (rate > 0.0).then(|| total.saturating_sub(checkpoint.hands_done) as f64 / rate),
+            cost_usd,
+            tokens,
+        });
+    };
+    loop {
+        let row = tokio::select! {
+            row = rows_rx.recv() => row,
+            _ = stop.changed() => {
+                if *stop.borrow() {
+                    reason = StopReason::Stopped;
+                    let _ = halt_tx.send(true);
+                }
+                continue;
+            }
+        };
+        let Some(row) = row else { break };
+        let row = row?;
+        pending.insert((row.deal, row.rotation), row);
+        // Write every complete deal at the front, in order.
+        loop {
+            let next = checkpoint.next_deal;
+            let complete = (0..hands_per_deal).all(|r| pending.contains_key(&(next, r)));
+            if !complete {
+                break;
+            }
+            for r in 0..hands_per_deal {
+                let Some(row) = pending.remove(&(next, r)) else {
+                    break;
+                };
+                let index = next * hands_per_deal + r;
+                checkpoint
+                    .stats
+                    .record_hand(
+                        big_blind,
+                        &row.agents.iter().cloned().map(Some).collect::<Vec<_>>(),
+                        row.deal,
+                        &row.events,
+                    )
+                    .map_err(|e| {
+                        Failure::new(ErrorCode::Internal, format!("statistics of hand {index}: {e}"))
+                    })?;
+                if spec.stacks == Stacks::Carry {
+                    checkpoint.table_stacks[row.table].clone_from(&row.stacks_after);
+                }
+                for d in &row.decisions {
+                    checkpoint.llm.entry(d.agent.clone()).or_default().record(d);
+                }
+                sink.hand(index, &row)?;
+                checkpoint.hands_done += 1;
+            }
+            checkpoint.next_deal += 1;
+            let _ = written_tx.send(checkpoint.next_deal);
+        }
+        if reason == StopReason::Done {
+            let (cost_usd, tokens) = cost.spent();
+            let (cost_usd, tokens) = (checkpoint.cost_usd + cost_usd, checkpoint.tokens + tokens);
+            let over_cost = spec.budget.max_cost_usd.is_some_and(|max| cost_usd >= max);
+            let over_tokens = spec.budget.max_tokens.is_some_and(|max| tokens >= max);
+            let over_time = spec
+                .budget
+                .max_wall_secs
+                .is_some_and(|max| checkpoint.elapsed_ms / 1000 + started.elapsed().as_secs() >= max);
+            if over_cost || over_tokens || over_time {
+                reason = StopReason::Budget;
+                let _ = halt_tx.send(true);
+            }
+        }
+        if last_checkpoint.elapsed() >= Duration::from_millis(500) {
+            let mut saved = checkpoint.clone();
+            saved.elapsed_ms += u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let (cost_usd, tokens) = cost.spent();
+            saved.cost_usd += cost_usd;
+            saved.tokens += tokens;
+            sink.checkpoint(&saved)?;
+            last_checkpoint = Instant::now();
+        }
+        if last_progress.elapsed() >= Duration::from_millis(250)
+            || checkpoint.hands_done.is_multiple_of(PROGRESS_EVERY_HANDS)
+        {
+            report(&checkpoint, &mut progress);
+            last_progress = Instant::now();
+        }
+    }
+    for worker in workers {
+        let _ = worker.await;
+    }
+    checkpoint.elapsed_ms += u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    // This session's LLM cost is added by the caller once the last usage
+    // records are in (they trail the decisions).
+    // Hands played beyond the last complete deal are dropped: a resume plays them again.
+    sink.checkpoint(&checkpoint)?;
+    report(&checkpoint, &mut progress);
+    if reason == StopReason::Done && checkpoint.next_deal < deals {
+        reason = StopReason::Stopped;
+    }
+    Ok((reason, checkpoint))
+}
