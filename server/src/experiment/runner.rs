@@ -285,6 +285,9 @@ impl CostMeter for NoCost {
     }
 }
 
+/// Hands a bot-only table hands to the writer at once.
+const ROW_BATCH: usize = 32;
+
 /// Progress is reported every 250 ms, and at least every this many hands.
 const PROGRESS_EVERY_HANDS: u64 = 1_000;
 
@@ -339,7 +342,10 @@ pub async fn run(
     let window = WINDOW_PER_TABLE * tables as u64;
     let (written_tx, written_rx) = watch::channel(checkpoint.next_deal);
     let (halt_tx, halt_rx) = watch::channel(false);
-    let (rows_tx, mut rows_rx) = mpsc::channel::<Result<HandRow, Failure>>(1024);
+    // Bot-only tables hand over rows in batches (one wake-up per batch, not
+    // per hand); tables with LLM seats hand over every hand at once.
+    let batch_size = if spec.bots_only() { ROW_BATCH } else { 1 };
+    let (rows_tx, mut rows_rx) = mpsc::channel::<Result<Vec<HandRow>, Failure>>(64);
     let mut workers = Vec::new();
     for t in 0..tables {
         let mut run = TableRun {
@@ -357,23 +363,40 @@ pub async fn run(
             + ((t as u64 + tables as u64 - checkpoint.next_deal % tables as u64) % tables as u64);
         workers.push(tokio::spawn(async move {
             let mut deal = first;
+            let mut batch = Vec::with_capacity(batch_size);
             while deal < deals && !*halt.borrow() {
-                // Bounded reorder buffer: wait while this deal is too far ahead of the writer.
+                // Bounded reorder buffer: wait while this deal is too far ahead
+                // of the writer (handing over what is batched first, which the
+                // writer may be waiting for).
+                if deal >= *written.borrow() + window
+                    && !batch.is_empty()
+                    && rows.send(Ok(std::mem::take(&mut batch))).await.is_err()
+                {
+                    return;
+                }
                 while deal >= *written.borrow() + window {
                     if written.changed().await.is_err() {
                         return;
                     }
                 }
                 for rotation in 0..run.spec.hands_per_deal() {
-                    let row = run.play(deal, rotation).await;
-                    let failed = row.is_err();
-                    if rows.send(row).await.is_err() || failed {
-                        return;
+                    match run.play(deal, rotation).await {
+                        Ok(row) => batch.push(row),
+                        Err(e) => {
+                            let _ = rows.send(Err(e)).await;
+                            return;
+                        }
                     }
+                }
+                if batch.len() >= batch_size && rows.send(Ok(std::mem::take(&mut batch))).await.is_err() {
+                    return;
                 }
                 deal += tables as u64;
                 // Bot-only tables never await: let other tasks (the writer) run.
                 tokio::task::yield_now().await;
+            }
+            if !batch.is_empty() {
+                let _ = rows.send(Ok(batch)).await;
             }
         }));
     }
@@ -384,6 +407,7 @@ pub async fn run(
     let mut reason = StopReason::Done;
     let mut last_checkpoint = Instant::now();
     let mut last_progress = Instant::now();
+    let mut reported_hands = checkpoint.hands_done;
     let big_blind = spec.big_blind;
     let report = |checkpoint: &Checkpoint, progress: &mut dyn FnMut(&Progress)| {
         let session = started.elapsed().as_secs_f64().max(1e-9);
@@ -411,9 +435,10 @@ pub async fn run(
                 continue;
             }
         };
-        let Some(row) = row else { break };
-        let row = row?;
-        pending.insert((row.deal, row.rotation), row);
+        let Some(rows) = row else { break };
+        for row in rows? {
+            pending.insert((row.deal, row.rotation), row);
+        }
         // Write every complete deal at the front, in order.
         loop {
             let next = checkpoint.next_deal;
@@ -473,8 +498,9 @@ pub async fn run(
             last_checkpoint = Instant::now();
         }
         if last_progress.elapsed() >= Duration::from_millis(250)
-            || checkpoint.hands_done.is_multiple_of(PROGRESS_EVERY_HANDS)
+            || checkpoint.hands_done >= reported_hands + PROGRESS_EVERY_HANDS
         {
+            reported_hands = checkpoint.hands_done;
             report(&checkpoint, &mut progress);
             last_progress = Instant::now();
         }

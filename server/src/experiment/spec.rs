@@ -246,6 +246,14 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_is_valid() {
+        let spec =
+            ExperimentSpec::parse(include_str!("../../../docs/experiment.example.toml")).expect("valid");
+        assert_eq!(spec.seats.len(), 3);
+        assert!(spec.duplicate && spec.bots_only());
+    }
+
+    #[test]
     fn refuses_what_cannot_run() {
         let with = |from: &str, to: &str| ExperimentSpec::parse(&TOML.replace(from, to));
         assert!(with("hands = 1000", "hands = 0").is_err());
