@@ -25,4 +25,36 @@ impl Bot for CallingStation {
     fn act(&self, _seat: SeatIndex, view: &TableView, _rng: &mut SplitMix64) -> Action {
         check_or_call(&view.legal)
     }
+
+    fn act_on_legal(&self, legal: &game_core::LegalActions, _rng: &mut SplitMix64) -> Option<Action> {
+        Some(check_or_call(legal))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use game_core::sim::{SplitMix64, random_action, seated_table};
+    use game_core::{Command, TableConfig, Viewer};
+
+    use super::{Bot, CallingStation};
+
+    #[test]
+    fn deciding_from_the_legal_actions_alone_gives_the_same_action() {
+        let mut rng = SplitMix64::new(3);
+        for hand in 0..200 {
+            let mut table = seated_table(TableConfig::new(6, 1, 2), 100).expect("table");
+            table
+                .apply(Command::StartHand { seed: hand })
+                .expect("hand starts");
+            while let Some(seat) = table.to_act() {
+                let view = table.view(Viewer::Seat(seat));
+                let full = CallingStation.act(seat, &view, &mut rng);
+                let fast = CallingStation.act_on_legal(&table.legal_actions(seat), &mut rng);
+                assert_eq!(fast, Some(full));
+                // Move on with a random legal action so that many spots are seen.
+                let action = random_action(&table.legal_actions(seat), &mut rng).expect("an action");
+                table.apply(Command::Act { seat, action }).expect("legal");
+            }
+        }
+    }
 }

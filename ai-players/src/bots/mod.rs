@@ -45,6 +45,13 @@ pub trait Bot: Send + Sync {
     /// turn). Always one `view.legal` allows; when the seat may not act at
     /// all (`view.legal` empty) the answer is `Check`, which the table refuses.
     fn act(&self, seat: SeatIndex, view: &TableView, rng: &mut SplitMix64) -> Action;
+
+    /// The same decision from the legal actions alone, for bots that read
+    /// nothing else (`None`: this bot needs the whole view). Bulk runners
+    /// use it to skip building a [`TableView`] per decision.
+    fn act_on_legal(&self, _legal: &game_core::LegalActions, _rng: &mut SplitMix64) -> Option<Action> {
+        None
+    }
 }
 
 /// The names [`bot`] knows, for configs, CLIs and error messages.

@@ -146,10 +146,10 @@ impl TableRun {
         while let Some(seat) = table.to_act() {
             let agent_index = agent_at(seat);
             let action = match &self.agents[agent_index] {
-                SeatAgent::Bot(bot) => {
-                    let view = table.view(Viewer::Seat(seat));
-                    bot.act(seat, &view, &mut rngs[seat])
-                }
+                SeatAgent::Bot(bot) => match bot.act_on_legal(&table.legal_actions(seat), &mut rngs[seat]) {
+                    Some(action) => action,
+                    None => bot.act(seat, &table.view(Viewer::Seat(seat)), &mut rngs[seat]),
+                },
                 SeatAgent::Async(agent) => {
                     let turn = Turn {
                         seat,
@@ -187,10 +187,14 @@ impl TableRun {
                     decision.action
                 }
             };
-            match table.apply(Command::Act { seat, action }) {
-                Ok(more) => events.extend(more),
-                // Agents answer legal actions; if one did not, the clock's rule decides.
-                Err(_) => events.extend(table.apply(Command::Timeout { seat }).map_err(engine_error)?),
+            // Agents answer legal actions; if one did not, the clock's rule decides.
+            if table
+                .apply_into(Command::Act { seat, action }, &mut events)
+                .is_err()
+            {
+                table
+                    .apply_into(Command::Timeout { seat }, &mut events)
+                    .map_err(engine_error)?;
             }
         }
         let mut stacks_after = vec![0; n];
