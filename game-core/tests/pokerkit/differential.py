@@ -130,29 +130,40 @@ def forward(hands, seed, workdir):
          str(hands), str(seed), out],
         check=True,
     )
-    compared = skipped = moot_total = 0
-    failures = []
+    tally = Tally('engine')
     for name in sorted(os.listdir(out)):
-        path = os.path.join(out, name)
+        tally.replay_file(os.path.join(out, name))
+    print(f'engine -> pokerkit: {tally.moot} moot checks supplied to pokerkit')
+    return tally.compared, tally.skipped, tally.failures
+
+
+class Tally:
+    """Replays PHH files strictly in pokerkit and counts agreements with the
+    finishing stacks they record (`source` names who wrote them)."""
+
+    def __init__(self, source):
+        self.source = source
+        self.compared = self.skipped = self.moot = 0
+        self.failures = []
+
+    def replay_file(self, path):
         with open(path, 'rb') as f:
             hh = HandHistory.load(f)
         if excluded(hh.antes, hh.blinds_or_straddles, hh.starting_stacks):
-            skipped += 1
-            continue
+            self.skipped += 1
+            return
         try:
             stacks, moot, state = strict_replay(hh)
         except (ValueError, UserWarning) as e:
-            failures.append(f'{path}: pokerkit refused: {e}')
-            continue
-        moot_total += moot
+            self.failures.append(f'{path}: pokerkit refused: {e}')
+            return
+        self.moot += moot
         if split_side_pots(state):
-            skipped += 1
-            continue
+            self.skipped += 1
+            return
         if stacks != list(hh.finishing_stacks):
-            failures.append(f'{path}: engine {hh.finishing_stacks} != pokerkit {stacks}')
-        compared += 1
-    print(f'engine -> pokerkit: {moot_total} moot checks supplied to pokerkit')
-    return compared, skipped, failures
+            self.failures.append(f'{path}: {self.source} {hh.finishing_stacks} != pokerkit {stacks}')
+        self.compared += 1
 
 
 def random_pokerkit_hand(rng):

@@ -21,10 +21,8 @@ import tempfile
 import time
 import urllib.request
 
-from pokerkit import HandHistory
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from differential import excluded, split_side_pots, strict_replay  # noqa: E402
+from differential import Tally  # noqa: E402
 
 API_KEY = 'pokerkit-check'
 TABLES = [
@@ -78,33 +76,17 @@ def main():
             if min(counts) > per_table + 1 or time.time() > deadline:
                 break
             time.sleep(0.5)
-        compared = skipped = moot_total = 0
-        failures = []
+        tally = Tally('server')
         for table in tables:
             hands = call(base, 'GET', f'/api/tables/{table}/hands?limit=500')['hands']
             for hand in hands:
                 path = os.path.join(workdir, f'{table}-{hand["hand"]}.phh')
                 with open(path, 'w') as f:
                     f.write(hand['phh'])
-                with open(path, 'rb') as f:
-                    hh = HandHistory.load(f)
-                if excluded(hh.antes, hh.blinds_or_straddles, hh.starting_stacks):
-                    skipped += 1
-                    continue
-                try:
-                    stacks, moot, state = strict_replay(hh)
-                except (ValueError, UserWarning) as e:
-                    failures.append(f'{path}: pokerkit refused: {e}')
-                    continue
-                moot_total += moot
-                if split_side_pots(state):
-                    skipped += 1
-                    continue
-                if stacks != list(hh.finishing_stacks):
-                    failures.append(f'{path}: server {hh.finishing_stacks} != pokerkit {stacks}')
-                compared += 1
+                tally.replay_file(path)
+        compared, failures = tally.compared, tally.failures
         print(f'server -> pokerkit: {compared} hands compared, {len(failures)} disagreements, '
-              f'{skipped} excluded, {moot_total} moot checks supplied')
+              f'{tally.skipped} excluded, {tally.moot} moot checks supplied')
         for failure in failures[:20]:
             print('  ' + failure)
         ok = not failures and compared >= args.hands
