@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use crate::error::StoreError;
 use crate::model::{
-    ChatMessage, DecisionRow, EventRecord, ExperimentRecord, ExperimentStatus, HandRecord, PendingBuyIn,
-    PlayerRecord, RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals,
+    ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
+    ExperimentStatus, HandRecord, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord, TableStatus,
+    UsageRow, UsageTotals,
 };
 use crate::postgres::PgRepo;
 use crate::repository::{Repository, StoreResult};
@@ -136,6 +137,9 @@ impl Repository for AnyRepo {
             results: Option<&str>,
             now_ms: u64
         ) -> ();
+        fn save_experiment_batch(&self, batch: &ExperimentBatch) -> ();
+        fn experiment_checkpoint(&self, id: &str) -> Option<String>;
+        fn experiment_hands(&self, id: &str, from_hand: u64, limit: u64) -> Vec<ExperimentHandRow>;
         fn reserve_buy_in(
             &self,
             player_id: &str,

@@ -2,6 +2,31 @@
 //! placeholders, `RETURNING` and `ON CONFLICT`, so everything but the bulk
 //! event insert is written once here and expanded for each backend.
 
+/// Inserts one captured decision inside a transaction (`$tx`: `&mut *tx`).
+macro_rules! insert_decision {
+    ($tx:expr, $d:expr, $op:expr) => {{
+        let d: &DecisionRow = $d;
+        sqlx::query(
+            "INSERT INTO decisions (at_ms, table_id, hand, seat, experiment_id, source, prompt, \
+             raw_reply, parsed_action, fallback_reason) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(to_i64("at_ms", d.at_ms)?)
+        .bind(d.table_id.as_deref())
+        .bind(d.hand.map(|h| to_i64("hand", h)).transpose()?)
+        .bind(to_i64("seat", d.seat)?)
+        .bind(d.experiment_id.as_deref())
+        .bind(&d.source)
+        .bind(d.prompt.as_deref())
+        .bind(d.raw_reply.as_deref())
+        .bind(d.parsed_action.as_deref())
+        .bind(d.fallback_reason.as_deref())
+        .execute($tx)
+        .await
+        .map_err(|e| StoreError::db($op, "decision", &d.source, e))?;
+    }};
+}
+
 /// Expands `impl Repository for $repo` over a backend whose struct has a
 /// `read` and a `write` pool and an inherent `insert_events` method, plus the
 /// private helpers those methods share (`credit_in`).
@@ -291,24 +316,7 @@ macro_rules! impl_repository {
             async fn record_decisions(&self, rows: &[DecisionRow]) -> StoreResult<()> {
                 let mut tx = self.write.begin().await.map_err(StoreError::op("record_decisions"))?;
                 for d in rows {
-                    sqlx::query(
-                        "INSERT INTO decisions (at_ms, table_id, hand, seat, experiment_id, source, prompt, \
-                         raw_reply, parsed_action, fallback_reason) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    )
-                    .bind(to_i64("at_ms", d.at_ms)?)
-                    .bind(d.table_id.as_deref())
-                    .bind(d.hand.map(|h| to_i64("hand", h)).transpose()?)
-                    .bind(to_i64("seat", d.seat)?)
-                    .bind(d.experiment_id.as_deref())
-                    .bind(&d.source)
-                    .bind(d.prompt.as_deref())
-                    .bind(d.raw_reply.as_deref())
-                    .bind(d.parsed_action.as_deref())
-                    .bind(d.fallback_reason.as_deref())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| StoreError::db("record_decisions", "decision", &d.source, e))?;
+                    insert_decision!(&mut *tx, d, "record_decisions");
                 }
                 tx.commit().await.map_err(StoreError::op("record_decisions"))
             }
@@ -455,6 +463,77 @@ macro_rules! impl_repository {
                     return Err(StoreError::NotFound { what: "experiment", id: id.to_owned() });
                 }
                 Ok(())
+            }
+
+            async fn save_experiment_batch(&self, b: &ExperimentBatch) -> StoreResult<()> {
+                let op = "save_experiment_batch";
+                let mut tx = self.write.begin().await.map_err(StoreError::op(op))?;
+                let done = sqlx::query(
+                    "UPDATE experiments SET status = COALESCE($1, status), hands_done = $2, checkpoint = $3, \
+                     results = COALESCE($4, results), updated_at_ms = $5 WHERE id = $6",
+                )
+                .bind(b.status.map(ExperimentStatus::name))
+                .bind(to_i64("hands_done", b.hands_done)?)
+                .bind(&b.checkpoint)
+                .bind(b.results.as_deref())
+                .bind(to_i64("updated_at_ms", b.now_ms)?)
+                .bind(&b.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::db(op, "experiment", &b.id, e))?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound { what: "experiment", id: b.id.clone() });
+                }
+                for h in &b.hands {
+                    sqlx::query(
+                        "INSERT INTO experiment_hands (experiment_id, hand, deal, rotation, table_index, agents, \
+                         nets, phh) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(&h.experiment_id)
+                    .bind(to_i64("hand", h.hand)?)
+                    .bind(to_i64("deal", h.deal)?)
+                    .bind(to_i64("rotation", h.rotation)?)
+                    .bind(to_i64("table_index", h.table_index)?)
+                    .bind(&h.agents)
+                    .bind(&h.nets)
+                    .bind(h.phh.as_deref())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::db(op, "experiment hand", &format!("{}/{}", h.experiment_id, h.hand), e))?;
+                }
+                for d in &b.decisions {
+                    insert_decision!(&mut *tx, d, op);
+                }
+                tx.commit().await.map_err(StoreError::op(op))
+            }
+
+            async fn experiment_checkpoint(&self, id: &str) -> StoreResult<Option<String>> {
+                let row = sqlx::query("SELECT checkpoint FROM experiments WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.read)
+                    .await
+                    .map_err(StoreError::op("experiment_checkpoint"))?;
+                match row {
+                    Some(r) => sqlx::Row::try_get::<Option<String>, _>(&r, "checkpoint").map_err(|e| StoreError::Corrupt {
+                        what: "checkpoint",
+                        detail: e.to_string(),
+                    }),
+                    None => Err(StoreError::NotFound { what: "experiment", id: id.to_owned() }),
+                }
+            }
+
+            async fn experiment_hands(&self, id: &str, from_hand: u64, limit: u64) -> StoreResult<Vec<ExperimentHandRow>> {
+                let rows = sqlx::query(
+                    "SELECT experiment_id, hand, deal, rotation, table_index, agents, nets, phh \
+                     FROM experiment_hands WHERE experiment_id = $1 AND hand >= $2 ORDER BY hand LIMIT $3",
+                )
+                .bind(id)
+                .bind(to_i64("from_hand", from_hand)?)
+                .bind(to_i64("limit", limit.min(i64::MAX as u64))?)
+                .fetch_all(&self.read)
+                .await
+                .map_err(StoreError::op("experiment_hands"))?;
+                rows.iter().map(|r| experiment_hand_row::<$db>(r)).collect()
             }
 
             async fn reserve_buy_in(
@@ -644,13 +723,14 @@ macro_rules! impl_repository {
 }
 
 pub(crate) use impl_repository;
+pub(crate) use insert_decision;
 
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
 use crate::error::StoreError;
 use crate::model::{
-    ChatMessage, DecisionRow, EventRecord, ExperimentRecord, ExperimentStatus, HandRecord, PendingBuyIn,
-    PlayerRecord, RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals, to_i64, to_u64,
+    ChatMessage, DecisionRow, EventRecord, ExperimentHandRow, ExperimentRecord, ExperimentStatus, HandRecord,
+    PendingBuyIn, PlayerRecord, RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals, to_i64, to_u64,
 };
 
 /// The settings key holding the capture retention in milliseconds.
@@ -712,6 +792,19 @@ macro_rules! row_fn {
         $body
     };
 }
+
+row_fn!(experiment_hand_row -> ExperimentHandRow, |row| {
+    Ok(ExperimentHandRow {
+        experiment_id: get::<DB, String>(row, "experiment_id")?,
+        hand: get_u64::<DB>(row, "hand")?,
+        deal: get_u64::<DB>(row, "deal")?,
+        rotation: get_u64::<DB>(row, "rotation")?,
+        table_index: get_u64::<DB>(row, "table_index")?,
+        agents: get::<DB, String>(row, "agents")?,
+        nets: get::<DB, String>(row, "nets")?,
+        phh: get::<DB, Option<String>>(row, "phh")?,
+    })
+});
 
 row_fn!(player_row -> PlayerRecord, |row| {
     Ok(PlayerRecord {

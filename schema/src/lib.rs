@@ -31,8 +31,9 @@ pub mod writer;
 pub use any::AnyRepo;
 pub use error::StoreError;
 pub use model::{
-    ChatMessage, DecisionRow, EventRecord, ExperimentRecord, ExperimentStatus, HandRecord, PendingBuyIn,
-    PlayerRecord, RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals, now_ms,
+    ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
+    ExperimentStatus, HandRecord, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord, TableStatus,
+    UsageRow, UsageTotals, now_ms,
 };
 pub use postgres::{PgConfig, PgRepo};
 pub use repository::{Repository, StoreResult};

@@ -218,8 +218,12 @@ pub enum ExperimentStatus {
     Pending,
     /// Hands are being played.
     Running,
+    /// Stopped by an operator; resumable.
+    Paused,
     /// Finished; results are final.
     Done,
+    /// Stopped when a budget (cost, tokens, wall time) was reached; results are final.
+    BudgetReached,
     /// Stopped by an error.
     Failed,
     /// Stopped by an operator.
@@ -232,7 +236,9 @@ impl ExperimentStatus {
         match self {
             ExperimentStatus::Pending => "pending",
             ExperimentStatus::Running => "running",
+            ExperimentStatus::Paused => "paused",
             ExperimentStatus::Done => "done",
+            ExperimentStatus::BudgetReached => "budget_reached",
             ExperimentStatus::Failed => "failed",
             ExperimentStatus::Cancelled => "cancelled",
         }
@@ -243,7 +249,9 @@ impl ExperimentStatus {
         match name {
             "pending" => Ok(ExperimentStatus::Pending),
             "running" => Ok(ExperimentStatus::Running),
+            "paused" => Ok(ExperimentStatus::Paused),
             "done" => Ok(ExperimentStatus::Done),
+            "budget_reached" => Ok(ExperimentStatus::BudgetReached),
             "failed" => Ok(ExperimentStatus::Failed),
             "cancelled" => Ok(ExperimentStatus::Cancelled),
             other => Err(StoreError::Corrupt {
@@ -252,6 +260,62 @@ impl ExperimentStatus {
             }),
         }
     }
+}
+
+impl ExperimentStatus {
+    /// Whether no more hands will be played (done, budget reached, failed, cancelled).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            ExperimentStatus::Done
+                | ExperimentStatus::BudgetReached
+                | ExperimentStatus::Failed
+                | ExperimentStatus::Cancelled
+        )
+    }
+}
+
+/// One hand of an experiment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExperimentHandRow {
+    /// The experiment.
+    pub experiment_id: String,
+    /// Index of the hand in the run, from 0.
+    pub hand: u64,
+    /// The deal (the same cards for every rotation in duplicate mode).
+    pub deal: u64,
+    /// Which rotation of the deal (0 outside duplicate mode).
+    pub rotation: u64,
+    /// Which of the experiment's parallel tables played it.
+    pub table_index: u64,
+    /// JSON array: the agent's name per seat.
+    pub agents: String,
+    /// JSON array: net chips per seat.
+    pub nets: String,
+    /// The hand history (PHH), when kept.
+    pub phh: Option<String>,
+}
+
+/// What an experiment's runner saves at a checkpoint, in one transaction:
+/// the hands and decisions since the last one and where the run stands.
+#[derive(Clone, Debug, Default)]
+pub struct ExperimentBatch {
+    /// The experiment.
+    pub id: String,
+    /// Status to record.
+    pub status: Option<ExperimentStatus>,
+    /// Hands done, after this batch.
+    pub hands_done: u64,
+    /// The runner's checkpoint (JSON).
+    pub checkpoint: String,
+    /// Results (JSON), when they changed.
+    pub results: Option<String>,
+    /// Hands since the last checkpoint.
+    pub hands: Vec<ExperimentHandRow>,
+    /// Decisions since the last checkpoint.
+    pub decisions: Vec<DecisionRow>,
+    /// Now, ms since the Unix epoch.
+    pub now_ms: u64,
 }
 
 /// An experiment: what to run, how far it got, what it found.

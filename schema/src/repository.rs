@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use crate::error::StoreError;
 use crate::model::{
-    ChatMessage, DecisionRow, EventRecord, ExperimentRecord, ExperimentStatus, HandRecord, PendingBuyIn,
-    PlayerRecord, RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals,
+    ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
+    ExperimentStatus, HandRecord, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord, TableStatus,
+    UsageRow, UsageTotals,
 };
 
 /// Result of a store operation.
@@ -121,6 +122,23 @@ pub trait Repository: Clone + Send + Sync + 'static {
         results: Option<&str>,
         now_ms: u64,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Saves an experiment's checkpoint with the hands and decisions it
+    /// covers, in one transaction: after a crash the stored hands are exactly
+    /// those the stored checkpoint counts. Sets the status too when given.
+    /// `NotFound` if there is no such experiment; `Duplicate` if a hand is
+    /// already stored (nothing changes then).
+    fn save_experiment_batch(&self, batch: &ExperimentBatch) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The runner's last saved checkpoint (JSON), if any; `NotFound` if there
+    /// is no such experiment.
+    fn experiment_checkpoint(&self, id: &str) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+    /// Up to `limit` hands of an experiment from index `from_hand` on, in order.
+    fn experiment_hands(
+        &self,
+        id: &str,
+        from_hand: u64,
+        limit: u64,
+    ) -> impl Future<Output = StoreResult<Vec<ExperimentHandRow>>> + Send;
 
     /// Takes `amount` chips from a player's balance for `seat` at a table and
     /// records the pending buy-in, in one transaction: the balance is checked

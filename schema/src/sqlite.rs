@@ -13,13 +13,15 @@ use sqlx::sqlite::{
 };
 
 use crate::common::{
-    CAPTURE_RETENTION_KEY, buy_in_row, chat_row, decision_row, event_row, experiment_row, hand_row,
-    impl_repository, player_row, query_limit, table_row, usage_row, usage_totals_row,
+    CAPTURE_RETENTION_KEY, buy_in_row, chat_row, decision_row, event_row, experiment_hand_row,
+    experiment_row, hand_row, impl_repository, insert_decision, player_row, query_limit, table_row,
+    usage_row, usage_totals_row,
 };
 use crate::error::StoreError;
 use crate::model::{
-    ChatMessage, DecisionRow, EventRecord, ExperimentRecord, ExperimentStatus, HandRecord, PendingBuyIn,
-    PlayerRecord, RecordQuery, TableRecord, TableStatus, UsageRow, UsageTotals, to_i64, to_u64,
+    ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
+    ExperimentStatus, HandRecord, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord, TableStatus,
+    UsageRow, UsageTotals, to_i64, to_u64,
 };
 use crate::repository::StoreResult;
 

@@ -8,8 +8,9 @@ use std::time::Duration;
 use game_core::{Event, Visibility};
 use helpers::{PgSchema, event, events, sqlite_repo, table};
 use schema::{
-    ChatMessage, DecisionRow, EventWriter, ExperimentRecord, ExperimentStatus, HandRecord, PlayerRecord,
-    RecordQuery, Repository, StoreError, TableStatus, UsageRow, WriterConfig,
+    ChatMessage, DecisionRow, EventWriter, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
+    ExperimentStatus, HandRecord, PlayerRecord, RecordQuery, Repository, StoreError, TableStatus, UsageRow,
+    WriterConfig,
 };
 
 /// Instantiates `$body(repo)` once per backend.
@@ -54,6 +55,7 @@ conformance!(
     usage,
     decisions_and_retention,
     experiments,
+    experiment_batches,
     closed_store_reports_errors,
     balances,
     table_settings,
@@ -485,6 +487,135 @@ async fn decisions_and_retention<R: Repository>(repo: R) {
         ..RecordQuery::default()
     };
     assert_eq!(repo.list_decisions(&by_table).await.unwrap().len(), 1);
+}
+
+fn experiment_hand(id: &str, hand: u64) -> ExperimentHandRow {
+    ExperimentHandRow {
+        experiment_id: id.to_owned(),
+        hand,
+        deal: hand / 2,
+        rotation: hand % 2,
+        table_index: 0,
+        agents: r#"["a","b"]"#.to_owned(),
+        nets: format!("[{hand},-{hand}]"),
+        phh: (hand == 0).then(|| "variant = 'NT'".to_owned()),
+    }
+}
+
+/// A checkpoint, its hands and decisions land together or not at all.
+async fn experiment_batches<R: Repository>(repo: R) {
+    let x = ExperimentRecord {
+        id: "xb".to_owned(),
+        spec: "{}".to_owned(),
+        status: ExperimentStatus::Running,
+        hands_done: 0,
+        hands_total: 4,
+        results: None,
+        created_at_ms: 1,
+        updated_at_ms: 1,
+    };
+    repo.create_experiment(&x).await.unwrap();
+    assert_eq!(repo.experiment_checkpoint("xb").await.unwrap(), None);
+    let decision = DecisionRow {
+        id: 0,
+        at_ms: 5,
+        table_id: Some("xb:0".to_owned()),
+        hand: Some(1),
+        seat: 1,
+        experiment_id: Some("xb".to_owned()),
+        source: "fallback".to_owned(),
+        prompt: None,
+        raw_reply: None,
+        parsed_action: Some(r#"{"type":"fold"}"#.to_owned()),
+        fallback_reason: Some("deadline".to_owned()),
+    };
+    let first = ExperimentBatch {
+        id: "xb".to_owned(),
+        status: None,
+        hands_done: 2,
+        checkpoint: r#"{"next_deal":1}"#.to_owned(),
+        results: None,
+        hands: vec![experiment_hand("xb", 0), experiment_hand("xb", 1)],
+        decisions: vec![decision.clone()],
+        now_ms: 5,
+    };
+    repo.save_experiment_batch(&first).await.unwrap();
+    let loaded = repo.load_experiment("xb").await.unwrap();
+    assert_eq!(
+        (loaded.status, loaded.hands_done, loaded.updated_at_ms),
+        (ExperimentStatus::Running, 2, 5)
+    );
+    assert_eq!(
+        repo.experiment_checkpoint("xb").await.unwrap().as_deref(),
+        Some(r#"{"next_deal":1}"#)
+    );
+    // A batch repeating a stored hand changes nothing at all.
+    let clash = ExperimentBatch {
+        hands_done: 3,
+        checkpoint: r#"{"next_deal":2}"#.to_owned(),
+        hands: vec![experiment_hand("xb", 2), experiment_hand("xb", 1)],
+        decisions: vec![decision.clone()],
+        now_ms: 6,
+        ..first.clone()
+    };
+    assert!(matches!(
+        repo.save_experiment_batch(&clash).await,
+        Err(StoreError::Duplicate { .. })
+    ));
+    assert_eq!(
+        repo.experiment_checkpoint("xb").await.unwrap().as_deref(),
+        Some(r#"{"next_deal":1}"#)
+    );
+    assert_eq!(repo.load_experiment("xb").await.unwrap().hands_done, 2);
+    let by_experiment = RecordQuery {
+        experiment_id: Some("xb".to_owned()),
+        ..RecordQuery::default()
+    };
+    assert_eq!(repo.list_decisions(&by_experiment).await.unwrap().len(), 1);
+    let last = ExperimentBatch {
+        status: Some(ExperimentStatus::BudgetReached),
+        hands_done: 4,
+        checkpoint: r#"{"next_deal":2}"#.to_owned(),
+        results: Some(r#"{"agents":[]}"#.to_owned()),
+        hands: vec![experiment_hand("xb", 2), experiment_hand("xb", 3)],
+        decisions: vec![],
+        now_ms: 7,
+        ..first.clone()
+    };
+    repo.save_experiment_batch(&last).await.unwrap();
+    let done = repo.load_experiment("xb").await.unwrap();
+    assert_eq!(done.status, ExperimentStatus::BudgetReached);
+    assert!(done.status.is_final());
+    assert_eq!(done.results.as_deref(), Some(r#"{"agents":[]}"#));
+    let hands = repo.experiment_hands("xb", 1, 2).await.unwrap();
+    assert_eq!(hands, vec![experiment_hand("xb", 1), experiment_hand("xb", 2)]);
+    assert_eq!(repo.experiment_hands("xb", 0, 100).await.unwrap().len(), 4);
+    assert_eq!(
+        repo.experiment_hands("xb", 0, 100).await.unwrap()[0]
+            .phh
+            .as_deref(),
+        Some("variant = 'NT'")
+    );
+    // Paused is a status of its own (the migration widened the check).
+    repo.update_experiment("xb", ExperimentStatus::Paused, 4, None, 8)
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.load_experiment("xb").await.unwrap().status,
+        ExperimentStatus::Paused
+    );
+    assert!(matches!(
+        repo.save_experiment_batch(&ExperimentBatch {
+            id: "nope".to_owned(),
+            ..last
+        })
+        .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        repo.experiment_checkpoint("nope").await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 async fn experiments<R: Repository>(repo: R) {
