@@ -179,6 +179,7 @@ pub fn summary(
         "agents": checkpoint.stats.results(),
         "llm": llm,
         "models": models,
+        "curve": checkpoint.curve.to_json(spec.big_blind),
         "spec": spec,
     })
 }
@@ -238,7 +239,7 @@ pub async fn run_in_dir(
     let (cost_usd, tokens) = cost.spent();
     checkpoint.cost_usd += cost_usd;
     checkpoint.tokens += tokens;
-    runner::HandSink::checkpoint(&mut out, &checkpoint)?;
+    runner::HandSink::checkpoint(&mut out, &checkpoint).await?;
     let status = match reason {
         StopReason::Done => "done",
         StopReason::Stopped => "stopped",

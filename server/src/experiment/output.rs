@@ -205,7 +205,7 @@ impl HandSink for ResultsDir {
         Ok(())
     }
 
-    fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), Failure> {
+    async fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), Failure> {
         self.flush()?;
         let mut sizes = Vec::new();
         for name in FILES {

@@ -6,6 +6,7 @@
 //! exactly where it was.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -235,6 +236,84 @@ pub struct Checkpoint {
     pub cost_usd: f64,
     /// LLM tokens of earlier sessions.
     pub tokens: u64,
+    /// Cumulative winnings per agent over hands, for charts.
+    #[serde(default)]
+    pub curve: Curve,
+}
+
+/// Most points a [`Curve`] keeps: when full, every other point is dropped
+/// and the step between points doubles.
+const CURVE_POINTS: usize = 1_024;
+
+/// Cumulative net chips per agent, sampled every `step` hands (a bounded
+/// number of points however long the run).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Curve {
+    /// Agents, in order of first appearance.
+    pub agents: Vec<String>,
+    /// Hands between two points.
+    pub step: u64,
+    /// `(hands, net chips per agent)`, from `(0, zeros)`.
+    pub points: Vec<(u64, Vec<i64>)>,
+    /// Net chips per agent after the last recorded hand.
+    running: Vec<i64>,
+    /// Hands recorded.
+    hands: u64,
+}
+
+impl Curve {
+    /// Adds one hand: `(agent, net chips)` per seat.
+    pub fn record<'a>(&mut self, nets: impl IntoIterator<Item = (&'a str, i64)>) {
+        if self.points.is_empty() {
+            self.step = 1;
+            self.points.push((0, Vec::new()));
+        }
+        for (agent, net) in nets {
+            let i = match self.agents.iter().position(|a| a == agent) {
+                Some(i) => i,
+                None => {
+                    self.agents.push(agent.to_owned());
+                    self.running.push(0);
+                    self.agents.len() - 1
+                }
+            };
+            self.running[i] += net;
+        }
+        self.hands += 1;
+        if self.hands % self.step == 0 {
+            if self.points.len() >= CURVE_POINTS {
+                let mut keep = 0;
+                self.points.retain(|_| {
+                    keep += 1;
+                    keep % 2 == 1
+                });
+                self.step *= 2;
+            }
+            if self.hands % self.step == 0 {
+                self.points.push((self.hands, self.running.clone()));
+            }
+        }
+    }
+
+    /// The points, each padded to every agent, plus the last hand if it
+    /// falls between two points.
+    pub fn to_json(&self, big_blind: u64) -> serde_json::Value {
+        let n = self.agents.len();
+        let pad = |net: &[i64]| {
+            let mut v = net.to_vec();
+            v.resize(n, 0);
+            v
+        };
+        let mut points: Vec<serde_json::Value> = self
+            .points
+            .iter()
+            .map(|(hands, net)| serde_json::json!({"hands": hands, "net": pad(net)}))
+            .collect();
+        if self.points.last().is_some_and(|(h, _)| *h != self.hands) {
+            points.push(serde_json::json!({"hands": self.hands, "net": pad(&self.running)}));
+        }
+        serde_json::json!({"agents": self.agents, "big_blind": big_blind, "points": points})
+    }
 }
 
 /// Progress, for the CLI's bar and the API.
@@ -254,12 +333,13 @@ pub struct Progress {
     pub tokens: u64,
 }
 
-/// Receives finished hands in deal order.
+/// Receives finished hands in deal order: the results folder of a CLI run,
+/// or the store for a server run.
 pub trait HandSink: Send {
     /// One hand, in order.
     fn hand(&mut self, index: u64, row: &HandRow) -> Result<(), Failure>;
     /// A batch is complete; make it durable with this checkpoint.
-    fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), Failure>;
+    fn checkpoint(&mut self, checkpoint: &Checkpoint) -> impl Future<Output = Result<(), Failure>> + Send;
 }
 
 /// Why a run stopped.
@@ -311,10 +391,10 @@ pub struct Plan {
 }
 
 /// Plays the run from `checkpoint` until done, stopped, or over budget.
-pub async fn run(
+pub async fn run<S: HandSink>(
     plan: Plan,
     mut checkpoint: Checkpoint,
-    sink: &mut dyn HandSink,
+    sink: &mut S,
     mut stop: watch::Receiver<bool>,
     mut progress: impl FnMut(&Progress),
 ) -> Result<(StopReason, Checkpoint), Failure> {
@@ -472,6 +552,11 @@ pub async fn run(
                 for d in &row.decisions {
                     checkpoint.llm.entry(d.agent.clone()).or_default().record(d);
                 }
+                checkpoint.curve.record(
+                    super::output::net_by_seat(&row.events)
+                        .into_iter()
+                        .map(|(seat, net)| (row.agents.get(seat).map_or("", String::as_str), net)),
+                );
                 sink.hand(index, &row)?;
                 checkpoint.hands_done += 1;
             }
@@ -498,7 +583,7 @@ pub async fn run(
             let (cost_usd, tokens) = cost.spent();
             saved.cost_usd += cost_usd;
             saved.tokens += tokens;
-            sink.checkpoint(&saved)?;
+            sink.checkpoint(&saved).await?;
             last_checkpoint = Instant::now();
         }
         if last_progress.elapsed() >= Duration::from_millis(250)
@@ -516,10 +601,52 @@ pub async fn run(
     // This session's LLM cost is added by the caller once the last usage
     // records are in (they trail the decisions).
     // Hands played beyond the last complete deal are dropped: a resume plays them again.
-    sink.checkpoint(&checkpoint)?;
+    sink.checkpoint(&checkpoint).await?;
     report(&checkpoint, &mut progress);
     if reason == StopReason::Done && checkpoint.next_deal < deals {
         reason = StopReason::Stopped;
     }
     Ok((reason, checkpoint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CURVE_POINTS, Curve};
+
+    #[test]
+    fn curve_keeps_exact_sums_at_bounded_points() {
+        let mut curve = Curve::default();
+        let hands = 5_000u64;
+        for h in 1..=hands {
+            let net = i64::try_from(h % 7).unwrap_or(0) - 3;
+            curve.record([("a", net), ("b", -net)]);
+            if h == 10 {
+                // A third agent joins late: earlier points have no entry for it.
+                curve.record([("c", 0)]);
+            }
+        }
+        assert!(curve.points.len() <= CURVE_POINTS);
+        assert!(curve.step.is_power_of_two() && curve.step > 1);
+        let exact = |n: u64| -> i64 {
+            // The hand recorded after hand 10 is agent c's alone.
+            let played = if n > 10 { n - 1 } else { n };
+            (1..=played).map(|h| i64::try_from(h % 7).unwrap_or(0) - 3).sum()
+        };
+        for (at, net) in &curve.points {
+            assert_eq!(at % curve.step, 0);
+            assert_eq!(net.first().copied().unwrap_or(0), exact(*at));
+            assert_eq!(net.get(1).copied().unwrap_or(0), -exact(*at));
+        }
+        let json = curve.to_json(2);
+        assert_eq!(json["agents"], serde_json::json!(["a", "b", "c"]));
+        let points = json["points"].as_array().expect("points");
+        let last = points.last().expect("a last point");
+        assert_eq!(last["hands"], hands + 1);
+        assert_eq!(last["net"][0], exact(hands + 1));
+        assert!(
+            points
+                .iter()
+                .all(|p| p["net"].as_array().map(Vec::len) == Some(3))
+        );
+    }
 }
