@@ -484,22 +484,36 @@ macro_rules! impl_repository {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound { what: "experiment", id: b.id.clone() });
                 }
-                for h in &b.hands {
-                    sqlx::query(
-                        "INSERT INTO experiment_hands (experiment_id, hand, deal, rotation, table_index, agents, \
-                         nets, phh) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(&h.experiment_id)
-                    .bind(to_i64("hand", h.hand)?)
-                    .bind(to_i64("deal", h.deal)?)
-                    .bind(to_i64("rotation", h.rotation)?)
-                    .bind(to_i64("table_index", h.table_index)?)
-                    .bind(&h.agents)
-                    .bind(&h.nets)
-                    .bind(h.phh.as_deref())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| StoreError::db(op, "experiment hand", &format!("{}/{}", h.experiment_id, h.hand), e))?;
+                // Multi-row inserts: 8 parameters a row, well under both backends' limits.
+                for chunk in b.hands.chunks(500) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO experiment_hands (experiment_id, hand, deal, rotation, table_index, agents, nets, phh) ",
+                    );
+                    let mut rows = Vec::with_capacity(chunk.len());
+                    for h in chunk {
+                        rows.push((
+                            h,
+                            to_i64("hand", h.hand)?,
+                            to_i64("deal", h.deal)?,
+                            to_i64("rotation", h.rotation)?,
+                            to_i64("table_index", h.table_index)?,
+                        ));
+                    }
+                    insert.push_values(rows, |mut row, (h, hand, deal, rotation, table_index)| {
+                        row.push_bind(h.experiment_id.clone())
+                            .push_bind(hand)
+                            .push_bind(deal)
+                            .push_bind(rotation)
+                            .push_bind(table_index)
+                            .push_bind(h.agents.clone())
+                            .push_bind(h.nets.clone())
+                            .push_bind(h.phh.clone());
+                    });
+                    insert
+                        .build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| StoreError::db(op, "experiment hand", &b.id, e))?;
                 }
                 for d in &b.decisions {
                     insert_decision!(&mut *tx, d, op);

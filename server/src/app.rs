@@ -96,6 +96,8 @@ pub struct AppInner {
     pub metrics: Metrics,
     /// Open client connections.
     pub connections: AtomicUsize,
+    /// Experiments run by the server.
+    pub experiments: crate::experiment::service::Experiments,
     shutdown: watch::Sender<bool>,
     decisions: mpsc::Sender<DecisionRow>,
 }
@@ -193,6 +195,7 @@ impl Server {
             agents: Agents::new(executor),
             metrics: Metrics::default(),
             connections: AtomicUsize::new(0),
+            experiments: Default::default(),
             shutdown,
             decisions,
         }));
@@ -207,6 +210,14 @@ impl Server {
             .context("restoring live tables")?;
         if restored > 0 {
             info!(restored, "restored live tables from the event log");
+        }
+        let resumed = app
+            .experiments
+            .restore_all(&app)
+            .await
+            .context("resuming experiments")?;
+        if resumed > 0 {
+            info!(resumed, "resumed running experiments");
         }
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
@@ -244,6 +255,7 @@ impl Server {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         info!("shutting down");
         self.app.shutdown.send_replace(true);
+        self.app.experiments.shutdown().await;
         self.app.tables.shutdown().await;
         self.app
             .writer
@@ -287,6 +299,7 @@ async fn drain_usage(app: App, mut rx: mpsc::Receiver<ai_players::usage::UsageRe
         let rows: Vec<UsageRow> = batch
             .drain(..)
             .map(|r| {
+                app.experiments.record_usage(&r);
                 app.metrics.llm_call(
                     r.lane.index(),
                     r.outcome.name(),

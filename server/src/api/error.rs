@@ -41,15 +41,17 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnknownAgent => StatusCode::BAD_REQUEST,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-        ErrorCode::TableNotFound | ErrorCode::PlayerNotFound | ErrorCode::HandNotFound => {
-            StatusCode::NOT_FOUND
-        }
+        ErrorCode::TableNotFound
+        | ErrorCode::PlayerNotFound
+        | ErrorCode::HandNotFound
+        | ErrorCode::ExperimentNotFound => StatusCode::NOT_FOUND,
         ErrorCode::SeatTaken
         | ErrorCode::AlreadySeated
         | ErrorCode::NotSeated
         | ErrorCode::NotYourTurn
         | ErrorCode::NotJoined
-        | ErrorCode::InsufficientBalance => StatusCode::CONFLICT,
+        | ErrorCode::InsufficientBalance
+        | ErrorCode::ExperimentState => StatusCode::CONFLICT,
         ErrorCode::FrameTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::SpectatorsFull

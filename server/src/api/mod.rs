@@ -4,6 +4,7 @@
 //! mapped in one place ([`ApiError`]).
 
 mod error;
+mod experiments;
 mod players;
 mod tables;
 
@@ -45,6 +46,17 @@ pub fn router(app: App) -> Router {
         .route("/api/tables/{id}/hands/{hand}", get(tables::hand))
         .route("/api/tables/{id}/hands/{hand}/phh", get(tables::hand_phh))
         .route("/api/tables/{id}/chat", get(tables::chat))
+        .route(
+            "/api/experiments",
+            get(experiments::list).post(experiments::create),
+        )
+        .route("/api/experiments/{id}", get(experiments::get_one))
+        .route("/api/experiments/{id}/curve", get(experiments::curve))
+        .route("/api/experiments/{id}/hands", get(experiments::hands))
+        .route("/api/experiments/{id}/decisions", get(experiments::decisions))
+        .route("/api/experiments/{id}/pause", post(experiments::pause))
+        .route("/api/experiments/{id}/resume", post(experiments::resume))
+        .route("/api/experiments/{id}/cancel", post(experiments::cancel))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(limiter, rate_limit));
     Router::new()

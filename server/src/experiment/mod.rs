@@ -5,10 +5,12 @@
 //! - [`stats`]: per-agent results (bb/100 with confidence intervals, VPIP, PFR, ...).
 //! - [`llm_stats`]: per-agent LLM decision statistics.
 //! - [`output`]: the results folder of a CLI run.
+//! - [`service`]: experiments run by the server, stored through the repository.
 
 pub mod llm_stats;
 pub mod output;
 pub mod runner;
+pub mod service;
 pub mod spec;
 pub mod stats;
 

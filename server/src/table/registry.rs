@@ -48,10 +48,10 @@ pub(crate) struct Loaded {
 pub fn store_failure(e: &StoreError) -> Failure {
     match e {
         StoreError::NotFound { what, id } => Failure::new(
-            if *what == "player" {
-                ErrorCode::PlayerNotFound
-            } else {
-                ErrorCode::TableNotFound
+            match *what {
+                "player" => ErrorCode::PlayerNotFound,
+                "experiment" => ErrorCode::ExperimentNotFound,
+                _ => ErrorCode::TableNotFound,
             },
             format!("{what} {id} not found"),
         ),

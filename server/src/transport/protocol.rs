@@ -57,6 +57,10 @@ pub enum ErrorCode {
     TooManyConnections,
     /// The agent spec names no known bot or configured LLM model.
     UnknownAgent,
+    /// No such experiment.
+    ExperimentNotFound,
+    /// The experiment cannot do that in its current status (resume a finished one, ...).
+    ExperimentState,
     /// The store or a table is temporarily unavailable; retry.
     Unavailable,
     /// The server is shutting down.
@@ -93,6 +97,8 @@ impl ErrorCode {
             ErrorCode::TooManyTables => "too_many_tables",
             ErrorCode::TooManyConnections => "too_many_connections",
             ErrorCode::UnknownAgent => "unknown_agent",
+            ErrorCode::ExperimentNotFound => "experiment_not_found",
+            ErrorCode::ExperimentState => "experiment_state",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Internal => "internal",
@@ -244,11 +250,33 @@ pub enum ClientMessage {
         #[serde(default)]
         id: Option<u64>,
     },
+    /// Receive every experiment's progress (`experiment` messages) until `unwatch_experiments`.
+    WatchExperiments {
+        /// Client request id.
+        #[serde(default)]
+        id: Option<u64>,
+    },
+    /// Stop receiving experiment progress.
+    UnwatchExperiments {
+        /// Client request id.
+        #[serde(default)]
+        id: Option<u64>,
+    },
 }
 
 /// The `type` names clients may send.
-pub const CLIENT_TYPES: [&str; 9] = [
-    "join", "leave", "sit", "stand", "sit_out", "sit_in", "act", "chat", "ping",
+pub const CLIENT_TYPES: [&str; 11] = [
+    "join",
+    "leave",
+    "sit",
+    "stand",
+    "sit_out",
+    "sit_in",
+    "act",
+    "chat",
+    "ping",
+    "watch_experiments",
+    "unwatch_experiments",
 ];
 
 /// Decodes one client frame, or says precisely what is wrong with it (with

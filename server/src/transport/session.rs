@@ -66,6 +66,8 @@ pub struct Session {
     identity: Option<Identity>,
     joined: HashMap<String, Joined>,
     limiter: RateLimiter,
+    /// Forwards experiment progress while the client watches it.
+    experiments: Option<AbortHandle>,
 }
 
 impl Session {
@@ -90,6 +92,7 @@ impl Session {
             identity: None,
             joined: HashMap::new(),
             limiter,
+            experiments: None,
         };
         session.send_value(&hello).await;
         session
@@ -259,6 +262,33 @@ impl Session {
                     value["id"] = json!(id);
                 }
                 self.send_value(&value).await;
+            }
+            ClientMessage::WatchExperiments { id } => {
+                if let Some(old) = self.experiments.take() {
+                    old.abort();
+                }
+                // Subscribe before reading the list: no change falls in between.
+                let updates = self.app.experiments.subscribe();
+                match self.app.experiments.list(&self.app).await {
+                    Ok(list) => {
+                        self.ack(id, "watch_experiments", None, json!({"count": list.len()}))
+                            .await;
+                        let task = tokio::spawn(forward_experiments(
+                            self.app.clone(),
+                            list,
+                            updates,
+                            self.out.clone(),
+                        ));
+                        self.experiments = Some(task.abort_handle());
+                    }
+                    Err(f) => self.error(id, None, &f).await,
+                }
+            }
+            ClientMessage::UnwatchExperiments { id } => {
+                if let Some(old) = self.experiments.take() {
+                    old.abort();
+                }
+                self.ack(id, "unwatch_experiments", None, Value::Null).await;
             }
         }
     }
@@ -496,6 +526,9 @@ impl Session {
 
     /// Leaves every room (the connection is gone).
     pub async fn close(mut self) {
+        if let Some(task) = self.experiments.take() {
+            task.abort();
+        }
         let tables: Vec<String> = self.joined.keys().cloned().collect();
         for table in tables {
             self.leave(&table).await;
@@ -579,6 +612,50 @@ pub async fn sit(
             "the table stopped; your buy-in is settled from its log when it loads again",
         ))
     })
+}
+
+/// Sends every experiment's line, then each change as it happens (the whole
+/// list again if this client fell behind).
+async fn forward_experiments(
+    app: App,
+    list: Vec<Value>,
+    mut updates: broadcast::Receiver<Arc<str>>,
+    out: mpsc::Sender<Outbound>,
+) {
+    let send_list = |list: Vec<Value>| {
+        let out = out.clone();
+        async move {
+            for info in list {
+                let line = json!({"type": "experiment", "experiment": info}).to_string();
+                if out.send(Outbound::Text(line.into())).await.is_err() {
+                    return false;
+                }
+            }
+            true
+        }
+    };
+    if !send_list(list).await {
+        return;
+    }
+    loop {
+        match updates.recv().await {
+            Ok(line) => {
+                app.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
+                if out.send(Outbound::Text(line)).await.is_err() {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => match app.experiments.list(&app).await {
+                Ok(list) => {
+                    if !send_list(list).await {
+                        return;
+                    }
+                }
+                Err(_) => continue,
+            },
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
 }
 
 /// Sends a room's deltas to one client: first the snapshot or the missed

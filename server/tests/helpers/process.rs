@@ -17,6 +17,9 @@ use tokio::process::{Child, Command};
 /// How long the binary may take to open the store, restore tables and bind.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The admin key the process is started with.
+pub const ADMIN_KEY: &str = "test-admin-key";
+
 /// What the binary prints first on stdout once it listens.
 const BANNER: &str = "Showdown is running: open http://";
 
@@ -41,6 +44,7 @@ impl ServerProcess {
             .args(["serve", "--bind", "127.0.0.1:0", "--database-url", database_url])
             // A person's seat and an AI table both outlive the test.
             .args(["--disconnect-grace-secs", "600", "--idle-ttl-secs", "600"])
+            .args(["--api-key", ADMIN_KEY])
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
