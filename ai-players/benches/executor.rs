@@ -84,6 +84,7 @@ fn turn(seed: u64, lane: Lane, clock: Duration, table: usize) -> Turn {
             table_id: Some(format!("bench-{table}")),
             hand: Some(seed),
             experiment_id: None,
+            seat: None,
         },
     }
 }

@@ -51,6 +51,8 @@ pub struct CallContext {
     pub hand: Option<u64>,
     /// The experiment running the table, if any.
     pub experiment_id: Option<String>,
+    /// The seat deciding.
+    pub seat: Option<u64>,
 }
 
 /// One seat's turn: everything an agent may see, and until when it may think.

@@ -298,8 +298,25 @@ async fn drain_usage(app: App, mut rx: mpsc::Receiver<ai_players::usage::UsageRe
     while rx.recv_many(&mut batch, 500).await > 0 {
         let rows: Vec<UsageRow> = batch
             .drain(..)
-            .map(|r| {
+            .map(|mut r| {
                 app.experiments.record_usage(&r);
+                // A captured exchange (agent spec `capture=true`, or an
+                // experiment with `capture`) is kept with the decisions.
+                if let Some(capture) = r.capture.take() {
+                    app.record_decision(DecisionRow {
+                        id: 0,
+                        at_ms: r.at_ms,
+                        table_id: r.context.table_id.clone(),
+                        hand: r.context.hand,
+                        seat: r.context.seat.unwrap_or(0),
+                        experiment_id: r.context.experiment_id.clone(),
+                        source: "llm_call".to_owned(),
+                        prompt: Some(capture.prompt),
+                        raw_reply: capture.reply,
+                        parsed_action: None,
+                        fallback_reason: (r.outcome.name() != "ok").then(|| r.outcome.name().to_owned()),
+                    });
+                }
                 app.metrics.llm_call(
                     r.lane.index(),
                     r.outcome.name(),

@@ -400,6 +400,7 @@ async fn llm_seats_run_through_the_server_executor_and_are_stored() {
     let spec = json!({
         "seats": [{"agent": "llm:mock/mock-llm?personality=tight"}, {"agent": "bot:calling-station"}],
         "hands": 12, "small_blind": 5, "big_blind": 10, "starting_stack": 1000, "tables": 2,
+        "capture": true,
     });
     let c = &server.client;
     let http = &server.http;
@@ -419,14 +420,49 @@ async fn llm_seats_run_through_the_server_executor_and_are_stored() {
     assert_eq!(llm["decisions"], llm["model_decisions"], "no fallbacks: {done}");
     assert!(done["cost_usd"].as_f64().expect("cost") > 0.0, "{done}");
     assert!(done["tokens"].as_u64().expect("tokens") > 0, "{done}");
-    let (_, stored) = get(c, &format!("{http}/api/experiments/{id}/decisions?limit=1000")).await;
+    // Captured exchanges reach the store through the usage drain, just after the run.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let stored = loop {
+        let (_, stored) = get(c, &format!("{http}/api/experiments/{id}/decisions?limit=1000")).await;
+        let calls = stored["decisions"].as_array().map_or(0, |r| {
+            r.iter().filter(|d| d["source"] == "llm_call").count() as u64
+        });
+        if calls >= decisions || tokio::time::Instant::now() > deadline {
+            break stored;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let rows = stored["decisions"].as_array().expect("decisions");
-    assert_eq!(rows.len() as u64, decisions, "every decision is stored: {stored}");
+    let made: Vec<&Value> = rows.iter().filter(|d| d["source"] == "model").collect();
+    assert_eq!(made.len() as u64, decisions, "every decision is stored: {stored}");
+    assert!(made.iter().all(|d| d["action"].is_object()), "{stored}");
+    let calls: Vec<&Value> = rows.iter().filter(|d| d["source"] == "llm_call").collect();
     assert!(
-        rows.iter()
-            .all(|d| d["source"] == "model" && d["action"].is_object()),
-        "{stored}"
+        calls.len() as u64 >= decisions,
+        "every call's exchange is captured: {stored}"
     );
+    // Prompts and replies are private: only the admin key reads them.
+    assert!(calls.iter().all(|d| d["prompt"].is_null()), "{stored}");
+    let admin: Value = c
+        .get(format!("{http}/api/experiments/{id}/decisions?limit=1000"))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let captured = admin["decisions"]
+        .as_array()
+        .expect("decisions")
+        .iter()
+        .find(|d| d["source"] == "llm_call")
+        .expect("a captured call");
+    assert!(
+        captured["prompt"].as_str().is_some_and(|p| p.contains("legal")),
+        "{captured}"
+    );
+    assert!(captured["raw_reply"].is_string(), "{captured}");
     assert!(
         stored["usage"]["calls"].as_u64().expect("calls") >= decisions,
         "{stored}"

@@ -56,6 +56,7 @@ pub fn turn(seed: u64, lane: Lane, within: Duration) -> Turn {
             table_id: Some("t1".into()),
             hand: Some(1),
             experiment_id: None,
+            seat: None,
         },
     }
 }

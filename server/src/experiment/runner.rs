@@ -162,6 +162,7 @@ impl TableRun {
                             table_id: Some(format!("{}:{}", self.experiment_id, self.table)),
                             hand: Some(hand_index),
                             experiment_id: Some(self.experiment_id.clone()),
+                            seat: Some(seat as u64),
                         },
                     };
                     let decision = agent.decide(&turn).await;

@@ -544,6 +544,7 @@ impl TableTask {
                     table_id: Some(self.shared.id.to_string()),
                     hand: Some(state.engine.hand_number()),
                     experiment_id: None,
+                    seat: Some(seat as u64),
                 },
             };
             let not_before = if self.settings_pace_auto() {
