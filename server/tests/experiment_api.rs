@@ -552,3 +552,41 @@ async fn a_killed_server_resumes_its_experiment_postgres() {
     };
     survives_a_kill(&db.url, "exp-api-kill-pg").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_ends_a_server_run_with_its_results() {
+    let server = TestServer::start("exp-api-budget").await;
+    let mut spec = bots_spec(50_000_000);
+    spec["budget"] = json!({"max_wall_secs": 1});
+    let (status, created) = post(
+        &server.client,
+        &format!("{}/api/experiments", server.http),
+        Some(KEY),
+        &spec.to_string(),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let done = wait_for(&server.client, &server.http, &id, "the budget", |x| {
+        x["status"] != "running"
+    })
+    .await;
+    assert_eq!(done["status"], "budget_reached", "{done}");
+    let played = done["hands_done"].as_u64().expect("hands_done");
+    assert!(played > 0 && played < 50_000_000, "{done}");
+    assert_eq!(done["hands_saved"], played, "every hand played is saved");
+    assert_eq!(done["results"]["status"], "budget_reached");
+    let (status, body) = post(
+        &server.client,
+        &format!("{}/api/experiments/{id}/resume", server.http),
+        Some(KEY),
+        "",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("experiment_state")),
+        "{body}"
+    );
+    server.server.shutdown().await.expect("shutdown");
+}
