@@ -311,7 +311,7 @@ async fn main() {
         .await
         .expect("usage");
     let ok = experiment_rows.iter().filter(|r| r.outcome == "ok").count();
-    let rate_limited: u64 = experiment_rows.iter().map(|r| r.rate_limited).sum();
+    let rate_limited: u64 = experiment_rows.iter().map(|r| u64::from(r.rate_limited)).sum();
     let live_ok = live_rows
         .iter()
         .filter(|r| r.outcome == "ok" && r.at_ms >= experiment_start_ms)
