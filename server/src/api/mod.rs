@@ -1,11 +1,14 @@
-//! The HTTP surface: REST API (players, tables, hand histories, chat),
-//! `/ws`, Socket.IO, `/metrics`, `/healthz`, `/readyz` and the web client.
+//! The HTTP surface: REST API (players, tables, hand histories, chat, AI
+//! agents), `/ws`, Socket.IO, `/metrics`, `/healthz`, `/readyz` and the web
+//! client (`web`).
 //! Errors are JSON `{"error": {"code", "message"}}` with the right status,
 //! mapped in one place ([`ApiError`]).
 
+mod agents;
 mod error;
 mod players;
 mod tables;
+mod web;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -14,7 +17,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use parking_lot::Mutex;
 use schema::Repository;
@@ -45,10 +48,11 @@ pub fn router(app: App) -> Router {
         .route("/api/tables/{id}/hands/{hand}", get(tables::hand))
         .route("/api/tables/{id}/hands/{hand}/phh", get(tables::hand_phh))
         .route("/api/tables/{id}/chat", get(tables::chat))
+        .route("/api/agents", get(agents::list))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(limiter, rate_limit));
     Router::new()
-        .route("/", get(index))
+        .merge(web::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -104,10 +108,6 @@ async fn json_errors(request: Request, next: Next) -> Response {
         json.headers_mut().insert(header::ALLOW, allow.clone());
     }
     json
-}
-
-async fn index() -> Html<&'static str> {
-    Html(include_str!("../../../web/index.html"))
 }
 
 async fn healthz() -> &'static str {
