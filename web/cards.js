@@ -38,6 +38,18 @@ export function fill(el, ...children) {
   return el;
 }
 
+/**
+ * Makes `parent`'s children exactly `nodes`, in order, touching only the
+ * places that differ (a node kept in place is not detached).
+ */
+export function reconcile(parent, nodes) {
+  nodes.forEach((node, i) => {
+    const current = parent.children[i];
+    if (current !== node) parent.insertBefore(node, current || null);
+  });
+  while (parent.children.length > nodes.length) parent.lastElementChild.remove();
+}
+
 function append(el, children) {
   for (const child of children) {
     if (child == null || child === false) continue;

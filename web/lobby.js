@@ -26,7 +26,7 @@ export function mount(root) {
     h('div.table-scroll', h('table.lobby-table', { id: 'lobby-tables' },
       h('thead', h('tr',
         h('th', 'Table'), h('th', 'Blinds'), h('th', 'Seats'), h('th.hide-narrow', 'Pace'),
-        h('th', { title: 'spectators' }, 'Watching'), h('th.hide-narrow', 'Hand'), h('th', ''))),
+        h('th.hide-narrow', { title: 'spectators' }, 'Watching'), h('th.hide-narrow', 'Hand'), h('th', ''))),
       tablesBody)));
   const side = h('div.lobby-side');
   root.append(h('div.lobby',
@@ -73,9 +73,9 @@ function renderTables(body, tables) {
         t.live ? null : h('span.tag', { title: 'stored, not in memory: it loads when opened' }, 'idle')),
       h('td.num', `${chips(t.small_blind)}/${chips(t.big_blind)}`, t.ante ? h('span.muted', ` ante ${chips(t.ante)}`) : null),
       h('td.num', seated == null ? `? / ${t.seats}` : `${seated} / ${t.seats}`,
-        t.humans ? h('span.muted.small', ` (${t.humans} ${t.humans === 1 ? 'person' : 'people'})`) : null),
+        t.humans ? h('span.muted.small.hide-narrow', ` (${t.humans} ${t.humans === 1 ? 'person' : 'people'})`) : null),
       h('td.hide-narrow', t.pace === 'auto' ? 'fast' : 'real time'),
-      h('td.num', chips(t.spectators ?? 0)),
+      h('td.num.hide-narrow', chips(t.spectators ?? 0)),
       h('td.num.hide-narrow', t.hand ? `#${t.hand}` : '—'),
       h('td.actions',
         h('a.button.small', {

@@ -4,7 +4,7 @@
 // last_seq and epoch and gets what it missed (or a fresh snapshot).
 
 import { connection } from './connection.js';
-import { h, fill, card, chips, rankName, toast } from './cards.js';
+import { h, fill, reconcile, card, chips, rankName, toast } from './cards.js';
 import { identity, register, me as fetchMe, forgetIdentity } from './api.js';
 import { TableState } from './table-state.js';
 
@@ -24,6 +24,7 @@ export function mount(root, { id, mode }) {
   let waitForSeq = 0; // after an act's ack: buttons stay off until this seq arrives
   let actionsKey = '';
   let balance = null;
+  const feltNodes = new Map(); // id -> {key, node}: the felt's nodes by what they show
 
   // ---- skeleton ----
   const title = h('h1.table-title', { id: 'table-name' }, 'Table');
@@ -302,7 +303,19 @@ export function mount(root, { id, mode }) {
     if (v.hand_in_progress) {
       for (const a of v.actions || []) if (a.street === v.street) lastActions.set(a.seat, a);
     }
+    // Nodes are rebuilt only when what they show changed, so a button
+    // under the pointer survives the events of a fast table.
     const nodes = [];
+    const used = new Set();
+    const keyed = (id, model, build) => {
+      used.add(id);
+      const key = JSON.stringify(model);
+      const cached = feltNodes.get(id);
+      if (cached && cached.key === key) return cached.node;
+      const node = build(model);
+      feltNodes.set(id, { key, node });
+      return node;
+    };
     for (let seat = 0; seat < n; seat += 1) {
       const position = (seat - anchor + n) % n;
       const angle = Math.PI / 2 + (position * 2 * Math.PI) / n;
@@ -312,10 +325,10 @@ export function mount(root, { id, mode }) {
       const s = v.seats[seat];
       if (!s) {
         const canSit = asPlayer && state.you == null && !stopped;
-        nodes.push(h('div.seat.empty', { dataset: { seat }, style: place },
-          canSit
-            ? h('button.sit', { type: 'button', dataset: { seat }, onclick: () => dialog.open(seat) }, `Sit here`, h('small', `seat ${seat + 1}`))
-            : h('div.seat-box.empty-box', h('span.muted', `Seat ${seat + 1}`), h('span.muted.small', 'open'))));
+        nodes.push(keyed(`seat:${seat}`, { empty: true, seat, place, canSit }, (m) => h('div.seat.empty', { dataset: { seat: m.seat }, style: m.place },
+          m.canSit
+            ? h('button.sit', { type: 'button', dataset: { seat: m.seat }, onclick: () => dialog.open(m.seat) }, 'Sit here', h('small', `seat ${m.seat + 1}`))
+            : h('div.seat-box.empty-box', h('span.muted', `Seat ${m.seat + 1}`), h('span.muted.small', 'open')))));
         continue;
       }
       const info = state.info.get(seat) || {};
@@ -323,10 +336,6 @@ export function mount(root, { id, mode }) {
       const toAct = v.hand_in_progress && v.to_act === seat;
       const live = v.hand_in_progress && s.in_hand && !s.folded;
       const shown = state.result && state.result.shown.get(seat);
-      let hole = [];
-      if (s.cards) hole = s.cards.map((c) => card(c));
-      else if (live) hole = [card(null), card(null)];
-      const status = seatStatus(s, info, lastActions.get(seat), winners.get(seat), shown);
       const classes = ['seat'];
       if (isYou) classes.push('me');
       if (toAct) classes.push('to-act');
@@ -334,29 +343,44 @@ export function mount(root, { id, mode }) {
       if (winners.has(seat)) classes.push('winner');
       if (s.sitting_out || info.connected === false) classes.push('away');
       const name = info.name || state.seatName(seat);
-      nodes.push(h(`div.${classes.join('.')}`, { dataset: { seat }, style: place },
-        h('div.hole', hole),
+      const model = {
+        seat,
+        place,
+        classes,
+        hole: s.cards ? s.cards : live ? [null, null] : [],
+        name: isYou ? `${name} (you)` : name,
+        title: info.player_id || s.player,
+        kind: KIND_LABEL[info.kind] && !name.toLowerCase().includes(KIND_LABEL[info.kind].toLowerCase()) ? KIND_LABEL[info.kind] : null,
+        stack: s.stack,
+        sb: v.hand_in_progress && seat === v.small_blind,
+        bb: v.hand_in_progress && seat === v.big_blind,
+        status: seatStatus(s, info, lastActions.get(seat), winners.get(seat), shown),
+        toAct,
+        clockKey: toAct && state.clock ? state.clock.receivedAt : null,
+      };
+      nodes.push(keyed(`seat:${seat}`, model, (m) => h(`div.${m.classes.join('.')}`, { dataset: { seat: m.seat }, style: m.place },
+        h('div.hole', m.hole.map((c) => card(c))),
         h('div.seat-box',
-          h('div.seat-name', { title: info.player_id || s.player },
-            h('span.name-text', isYou ? `${name} (you)` : name),
-            KIND_LABEL[info.kind] && !name.toLowerCase().includes(KIND_LABEL[info.kind].toLowerCase())
-              ? h('span.kind', KIND_LABEL[info.kind]) : null),
-          h('div.seat-stack', chips(s.stack),
-            v.hand_in_progress && seat === v.small_blind ? h('span.blind-tag', { title: 'small blind' }, 'SB') : null,
-            v.hand_in_progress && seat === v.big_blind ? h('span.blind-tag', { title: 'big blind' }, 'BB') : null),
-          status ? h(`div.seat-status.${status.kind}`, status.text) : null,
-          toAct ? h('div.clock', { title: 'turn clock' }, h('div.clock-fill')) : null)));
+          h('div.seat-name', { title: m.title }, h('span.name-text', m.name), m.kind ? h('span.kind', m.kind) : null),
+          h('div.seat-stack', { dataset: { stack: m.stack } }, chips(m.stack),
+            m.sb ? h('span.blind-tag', { title: 'small blind' }, 'SB') : null,
+            m.bb ? h('span.blind-tag', { title: 'big blind' }, 'BB') : null),
+          m.status ? h(`div.seat-status.${m.status.kind}`, m.status.text) : null,
+          m.toAct ? h('div.clock', { title: 'turn clock' }, h('div.clock-fill')) : null))));
       if (seat === v.button) {
         // The dealer button sits on the felt, a little clockwise of the seat's bet.
         const a2 = angle - 0.32;
-        nodes.push(h('span.dealer', { title: 'button', dataset: { seat }, style: { '--x': `${50 + 34 * Math.cos(a2)}%`, '--y': `${50 + 30 * Math.sin(a2)}%` } }, 'D'));
+        const at = { '--x': `${50 + 34 * Math.cos(a2)}%`, '--y': `${50 + 30 * Math.sin(a2)}%` };
+        nodes.push(keyed('dealer', { seat, at }, (m) => h('span.dealer', { title: 'button', dataset: { seat: m.seat }, style: m.at }, 'D')));
       }
       if (s.street_bet > 0 && v.hand_in_progress) {
-        nodes.push(h('div.bet', { dataset: { seat }, style: { '--x': `${50 + 31 * cos}%`, '--y': `${50 + 27 * sin}%` } },
-          h('span.chip-icon', { 'aria-hidden': 'true' }), chips(s.street_bet)));
+        const at = { '--x': `${50 + 31 * cos}%`, '--y': `${50 + 27 * sin}%` };
+        nodes.push(keyed(`bet:${seat}`, { seat, at, amount: s.street_bet }, (m) => h('div.bet', { dataset: { seat: m.seat }, style: m.at },
+          h('span.chip-icon', { 'aria-hidden': 'true' }), chips(m.amount))));
       }
     }
-    seatLayer.replaceChildren(...nodes);
+    for (const id of [...feltNodes.keys()]) if (!used.has(id)) feltNodes.delete(id);
+    reconcile(seatLayer, nodes);
     updateClocks();
 
     // Board: five slots, the dealt ones face up.
@@ -372,12 +396,13 @@ export function mount(root, { id, mode }) {
     const total = state.totalPot();
     const potNodes = [];
     if (v.hand_in_progress && total > 0) {
-      potNodes.push(h('div.pot-total', { id: 'pot-total' }, `Pot ${chips(total)}`));
-      if (list.length > 1 || (list.length === 1 && list[0].amount !== total)) {
-        potNodes.push(h('div.pot-list', list.map((p, i) =>
+      const gathered = list.reduce((sum, p) => sum + p.amount, 0);
+      if (list.length) {
+        potNodes.push(h('div.pot-list', { id: 'pot-list' }, list.map((p, i) =>
           h('span.pot', { title: `eligible: ${p.eligible.map((s) => state.seatName(s)).join(', ')}` },
-            `${i === 0 ? 'Main' : `Side ${i}`} ${chips(p.amount)}`))));
+            `${list.length === 1 ? 'Pot' : i === 0 ? 'Main pot' : `Side pot ${i}`} ${chips(p.amount)}`))));
       }
+      if (gathered !== total) potNodes.push(h('div.pot-total.muted', { id: 'pot-total' }, `Total ${chips(total)}`));
     }
     pots.replaceChildren(...potNodes);
 
@@ -497,7 +522,11 @@ export function mount(root, { id, mode }) {
     const buttons = [];
     if (legal.fold) buttons.push(actButton('fold', 'Fold', 'F', disabled, () => act('fold')));
     if (legal.check) buttons.push(actButton('check', 'Check', 'C', disabled, () => act('check')));
-    if (legal.call != null) buttons.push(actButton('call', `Call ${chips(legal.call)}`, 'C', disabled, () => act('call')));
+    if (legal.call != null) {
+      const call = actButton('call', `Call ${chips(legal.call)}`, 'C', disabled, () => act('call'));
+      call.dataset.amount = String(legal.call);
+      buttons.push(call);
+    }
     const range = legal.bet || legal.raise;
     const kind = legal.bet ? 'bet' : 'raise';
     let sizing = null;

@@ -167,10 +167,9 @@ async function run() {
   const reconnectsBefore = Number((await a.getAttribute('body', 'data-reconnects')) || 0);
   const handAtRestart = Number(await a.getAttribute('#table-root', 'data-hand'));
   console.log('RESTART');
-  await a.waitForSelector('#conn-banner[data-state="reconnecting"]', { timeout: STEP });
-  await b.waitForSelector('#conn-banner[data-state="reconnecting"]', { timeout: STEP });
+  await Promise.all([a, b].map((page) => page.waitForSelector('#conn-banner[data-state="reconnecting"]', { timeout: STEP })));
   log('reconnecting banner shown');
-  await a.screenshot({ path: join(artifacts, 'reconnecting.png') });
+  await a.screenshot({ path: join(artifacts, 'reconnecting.png') }).catch(() => {});
   const answer = await nextStdinLine(90_000);
   if (answer !== 'RESTARTED') throw new Error(`the driver answered ${JSON.stringify(answer)}`);
   for (const page of [a, b]) {
@@ -183,6 +182,7 @@ async function run() {
     until: (s) => s.clicks >= 1 && s.resultsAfterClick >= 1,
     fullHandAfter: handAtRestart,
     compare: false,
+    keyboard: true,
     artifacts,
   });
   log(`after the restart: ${after.clicks} clicks, results for hands ${after.results.join(', ')}`);
@@ -277,7 +277,7 @@ function experimentFixture() {
  * `until(stats)`; `b` is the spectator to compare with (once, mid-hand,
  * with a flop on the board) when `compare` is set.
  */
-async function playHands(a, b, { until, fullHandAfter, compare, artifacts: dir }) {
+async function playHands(a, b, { until, fullHandAfter, compare, keyboard = false, artifacts: dir }) {
   const stats = { clicks: 0, fullHands: 0, compared: !compare, results: [], resultsAfterClick: 0 };
   let lastResult = Number((await a.getAttribute('#hand-result', 'data-hand')) || 0);
   const deadline = Date.now() + 180_000;
@@ -310,12 +310,23 @@ async function playHands(a, b, { until, fullHandAfter, compare, artifacts: dir }
       await compareWithSpectator(a, b, dir);
       stats.compared = true;
     }
+    // Check when free; call while it costs at most a fifth of the stack
+    // (so the player does not bust out of the test); otherwise fold.
+    const stack = Number(await a.getAttribute('.seat.me .seat-stack', 'data-stack'));
+    const callButton = a.locator('#action-bar button[data-action="call"]:not([disabled])');
+    const callAmount = (await callButton.count()) ? Number(await callButton.getAttribute('data-amount')) : null;
     const action = (await a.locator('#action-bar button[data-action="check"]:not([disabled])').count()) ? 'check'
-      : (await a.locator('#action-bar button[data-action="call"]:not([disabled])').count()) ? 'call' : 'fold';
+      : callAmount != null && callAmount <= stack / 5 ? 'call' : 'fold';
     const hand = await a.getAttribute('#table-root', 'data-hand');
-    await a.click(`#action-bar button[data-action="${action}"]`);
+    if (keyboard && stats.clicks === 0) {
+      // The first decision after the restart goes through the keyboard shortcuts.
+      await a.keyboard.press(action === 'fold' ? 'f' : 'c');
+      log(`hand #${hand}: pressed the key for ${action}`);
+    } else {
+      await a.click(`#action-bar button[data-action="${action}"]`);
+      log(`hand #${hand}: clicked ${action}`);
+    }
     stats.clicks += 1;
-    log(`hand #${hand}: clicked ${action}`);
     // The turn passes (the server's events arrive) before the next decision.
     await a.waitForFunction(() => !document.querySelector('#action-bar button.act:not([disabled])'), null, { timeout: STEP });
   }
