@@ -163,14 +163,26 @@ function createCard() {
 
   function renderOpponents() {
     const current = [...opponents.querySelectorAll('select')].map((s) => s.value);
+    const personalities = [...opponents.querySelectorAll('input.personality')].map((i) => i.value);
     const n = Number(seats.value);
     const rows = [];
     for (let seat = 1; seat < n; seat += 1) {
       const previous = current[seat - 1];
       const chosen = previous !== undefined ? previous : (DEFAULT_OPPONENTS[seat - 1] || '');
-      rows.push(h('label.opponent',
-        h('span.seat-label', `Seat ${seat + 1}`),
-        h('select', { name: `seat-${seat}`, dataset: { seat } }, agentOptions(chosen))));
+      const select = h('select', { name: `seat-${seat}`, dataset: { seat }, 'aria-label': `seat ${seat + 1}` }, agentOptions(chosen));
+      // An LLM player may be given a personality (the spec's ?personality=).
+      const personality = h('input.personality', {
+        name: `personality-${seat}`, maxlength: 200, placeholder: 'personality (optional), e.g. cautious grinder',
+        value: personalities[seat - 1] || '', 'aria-label': `seat ${seat + 1} personality`,
+      });
+      const showPersonality = () => { personality.hidden = !select.value.startsWith('llm:'); };
+      select.addEventListener('change', showPersonality);
+      showPersonality();
+      rows.push(h('div.opponent',
+        h('label.seat-label', { for: `opponent-${seat}` }, `Seat ${seat + 1}`),
+        select,
+        personality));
+      select.id = `opponent-${seat}`;
     }
     opponents.replaceChildren(h('p.small.muted', 'Seat 1 is kept for you.'), ...rows);
     llmNote.textContent = agents.llm.enabled
@@ -198,7 +210,12 @@ function createCard() {
       const [sb, bb] = BLINDS[Number(blinds.value)] || BLINDS[1];
       const aiSeats = [...opponents.querySelectorAll('select')]
         .filter((s) => s.value)
-        .map((s) => ({ seat: Number(s.dataset.seat), agent: s.value }));
+        .map((s) => {
+          const personality = opponents.querySelector(`input[name="personality-${s.dataset.seat}"]`);
+          const text = personality && !personality.hidden ? personality.value.trim() : '';
+          const agent = text ? `${s.value}?personality=${encodeURIComponent(text)}` : s.value;
+          return { seat: Number(s.dataset.seat), agent };
+        });
       const body = {
         seats: Number(seats.value),
         small_blind: sb,

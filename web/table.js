@@ -350,7 +350,8 @@ export function mount(root, { id, mode }) {
         hole: s.cards ? s.cards : live ? [null, null] : [],
         name: isYou ? `${name} (you)` : name,
         title: info.player_id || s.player,
-        kind: KIND_LABEL[info.kind] && !name.toLowerCase().includes(KIND_LABEL[info.kind].toLowerCase()) ? KIND_LABEL[info.kind] : null,
+        // Bots' names already say "bot"; LLM seats are named after their model.
+        kind: info.kind === 'llm' || (info.kind === 'bot' && !/\bbot\b/i.test(name)) ? KIND_LABEL[info.kind] : null,
         stack: s.stack,
         sb: v.hand_in_progress && seat === v.small_blind,
         bb: v.hand_in_progress && seat === v.big_blind,
@@ -401,8 +402,10 @@ export function mount(root, { id, mode }) {
         potNodes.push(h('div.pot-list', { id: 'pot-list' }, list.map((p, i) =>
           h('span.pot', { title: `eligible: ${p.eligible.map((s) => state.seatName(s)).join(', ')}` },
             `${list.length === 1 ? 'Pot' : i === 0 ? 'Main pot' : `Side pot ${i}`} ${chips(p.amount)}`))));
+        if (gathered !== total) potNodes.push(h('div.pot-total', { id: 'pot-total' }, `Total ${chips(total)}`));
+      } else {
+        potNodes.push(h('div.pot-list', h('span.pot', { id: 'pot-total' }, `Pot ${chips(total)}`)));
       }
-      if (gathered !== total) potNodes.push(h('div.pot-total.muted', { id: 'pot-total' }, `Total ${chips(total)}`));
     }
     pots.replaceChildren(...potNodes);
 
@@ -425,7 +428,10 @@ export function mount(root, { id, mode }) {
           rank ? h('span.muted', ` · ${rank}`) : null,
           shown ? h('span.mini-cards', shown.cards.map((c) => card(c, '.mini'))) : null));
       }
-      if (r.pots.length > 1) lines.push(h('div.result-pots.muted.small', r.pots.map((p) => `${p.pot === 0 ? 'main' : `side ${p.pot}`} ${chips(p.amount)}`).join(' · ')));
+      if (r.pots.length > 1) {
+        const byPot = [...r.pots].sort((x, y) => x.pot - y.pot);
+        lines.push(h('div.result-pots.muted.small', byPot.map((p) => `${p.pot === 0 ? 'main pot' : `side pot ${p.pot}`} ${chips(p.amount)}`).join(' · ')));
+      }
       result.replaceChildren(h('div.result-title', `Hand #${r.hand}`), ...lines);
     } else {
       result.hidden = true;
