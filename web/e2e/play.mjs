@@ -160,7 +160,7 @@ async function run() {
     artifacts,
   });
   log(`played: ${first.clicks} clicks, results for hands ${first.results.join(', ')}`);
-  checkSpectatorFrames(framesA, framesB);
+  await checkSpectatorFrames(framesA, framesB, tableId);
 
   // ---- the server restarts; both pages recover without a reload ----
   for (const page of [a, b]) await page.evaluate(() => { window.__e2eNoReload = 'still here'; });
@@ -189,7 +189,7 @@ async function run() {
   // The spectator follows the same table after the restart.
   const handNow = Number(await a.getAttribute('#table-root', 'data-hand'));
   await b.waitForFunction((n) => Number(document.querySelector('#table-root')?.dataset.hand) >= n, handNow, { timeout: STEP });
-  checkSpectatorFrames(framesA, framesB);
+  await checkSpectatorFrames(framesA, framesB, tableId);
 
   // ---- the experiments page: the real (empty) list, then a stubbed one ----
   await b.goto(`${base}/#/experiments`);
@@ -363,38 +363,42 @@ async function compareWithSpectator(a, b, dir) {
 }
 
 /**
- * Every frame the spectator received: no `hole_cards_dealt`, none of the
- * player's hole cards before that seat's `hand_shown`, and no seat's cards
- * in a snapshot before that seat showed them. The player's frames (which
- * carry the same seqs) tell which hand a seq belongs to and what was secret.
+ * Every frame the spectator received, against the player's own frames and
+ * the table's public hand histories:
+ * - no `hole_cards_dealt` event at all;
+ * - none of the player's hole cards in any event but that seat's own
+ *   `hand_shown` (board cards cannot be the same card in one hand);
+ * - a snapshot taken during a hand shows no hole cards at all (a showdown's
+ *   `hand_shown`, `pot_awarded` and `hand_ended` come from one command, so
+ *   no snapshot falls between them); one taken between hands shows only
+ *   cards that the public hand history (unshown cards are `????` there)
+ *   says were shown.
  */
-function checkSpectatorFrames(framesA, framesB) {
+async function checkSpectatorFrames(framesA, framesB, tableId) {
   const parse = (frames) => frames.map((text) => {
     try {
       return { text, msg: JSON.parse(text) };
     } catch {
       return { text, msg: null };
     }
-  }).filter((f) => f.msg);
+  }).filter((f) => f.msg && typeof f.msg === 'object');
   const a = parse(framesA);
   const b = parse(framesB);
   const starts = []; // [seq, hand], ascending
-  const secrets = new Map(); // hand -> the player's cards
-  const shown = new Map(); // `${hand}:${seat}` -> seq of hand_shown
-  let you = null;
-  const handAt = (seq) => {
-    let hand = 0;
-    for (const [s, h] of starts) if (s <= seq) hand = h;
-    return hand;
-  };
   for (const { msg } of [...a, ...b]) {
     if (msg.type === 'snapshot' && msg.view) starts.push([msg.seq, msg.view.hand]);
     if (msg.type === 'event' && msg.event?.type === 'hand_started') starts.push([msg.seq, msg.event.hand]);
   }
   starts.sort((x, y) => x[0] - y[0]);
+  const handAt = (seq) => {
+    let hand = 0;
+    for (const [s, h] of starts) if (s <= seq) hand = h;
+    return hand;
+  };
+  const secrets = new Map(); // hand -> the player's hole cards
+  let you = null;
   for (const { msg } of a) {
-    if (msg.type === 'ack' && msg.of === 'join' && typeof msg.seat === 'number') you = msg.seat;
-    if (msg.type === 'ack' && msg.of === 'sit') you = msg.seat;
+    if (msg.type === 'ack' && (msg.of === 'join' || msg.of === 'sit') && typeof msg.seat === 'number') you = msg.seat;
     if (msg.type === 'snapshot' && typeof msg.you === 'number') {
       you = msg.you;
       const cards = msg.view?.seats?.[you]?.cards;
@@ -402,34 +406,33 @@ function checkSpectatorFrames(framesA, framesB) {
     }
     if (msg.type === 'event' && msg.event?.type === 'hole_cards_dealt') secrets.set(handAt(msg.seq), msg.event.cards);
   }
-  for (const { msg } of [...a, ...b]) {
-    if (msg.type === 'event' && msg.event?.type === 'hand_shown') {
-      shown.set(`${handAt(msg.seq)}:${msg.event.seat}`, msg.seq);
-    }
-  }
   if (!secrets.size) throw new Error('the player never received hole cards');
+  const response = await fetch(`${base}/api/tables/${tableId}/hands?after=0&limit=500`);
+  const history = new Map(((await response.json()).hands || []).map((hand) => [hand.hand, hand.phh || '']));
+
   let checked = 0;
   for (const { text, msg } of b) {
-    if (msg.type === 'event' && msg.event?.type === 'hole_cards_dealt') {
-      throw new Error(`the spectator received hole cards: ${text}`);
+    if (msg.type === 'event') {
+      const e = msg.event || {};
+      if (e.type === 'hole_cards_dealt') throw new Error(`the spectator received hole cards: ${text}`);
+      const secret = secrets.get(handAt(msg.seq));
+      if (secret && !(e.type === 'hand_shown' && e.seat === you)) {
+        for (const c of secret) {
+          if (text.includes(`"${c}"`)) throw new Error(`the spectator got the player's hole card ${c} before showdown: ${text}`);
+        }
+        checked += 1;
+      }
     }
-    if (typeof msg.seq !== 'number') continue;
-    const hand = handAt(msg.seq);
-    const secret = secrets.get(hand);
-    const shownAt = shown.get(`${hand}:${you}`) ?? Infinity;
-    if (secret && msg.seq < shownAt) {
-      for (const c of secret) {
-        if (text.includes(`"${c}"`)) throw new Error(`the spectator got the player's hole card ${c} before showdown (hand #${hand}): ${text}`);
+    if (msg.type === 'snapshot' && msg.view) {
+      for (const seat of msg.view.seats || []) {
+        if (!seat || !Array.isArray(seat.cards)) continue;
+        const phh = history.get(msg.view.hand) || '';
+        if (msg.view.hand_in_progress || !phh.includes(seat.cards.join(''))) {
+          throw new Error(`a spectator snapshot shows seat ${seat.seat}'s cards ${seat.cards.join(' ')}, never shown at the table: ${text}`);
+        }
       }
       checked += 1;
     }
-    if (msg.type === 'snapshot') {
-      for (const seat of msg.view?.seats || []) {
-        if (seat && Array.isArray(seat.cards) && !((shown.get(`${msg.view.hand}:${seat.seat}`) ?? Infinity) <= msg.seq)) {
-          throw new Error(`a spectator snapshot shows seat ${seat.seat}'s unshown cards: ${text}`);
-        }
-      }
-    }
   }
-  log(`spectator frames: ${b.length} received, ${checked} checked against the player's hole cards, no leak`);
+  log(`spectator frames: ${b.length} received, ${checked} checked for hole cards, no leak`);
 }
