@@ -107,6 +107,8 @@ export function mount(root, { id, mode }) {
     }
   });
   const offOpen = connection.onOpen(() => join());
+  // Actions wait while the connection is down.
+  const offState = connection.onState(() => renderActions(false));
   connection.ensure();
   if (connection.isOpen) join();
 
@@ -495,8 +497,9 @@ export function mount(root, { id, mode }) {
     if (!v) return;
     const legal = state.legal();
     const myTurn = v.hand_in_progress && state.you != null && v.to_act === state.you;
-    const waiting = acting || state.seq < waitForSeq;
-    const key = JSON.stringify([mode, state.you, v.hand, v.street, v.to_act, legal, waiting, !!v.seats[state.you ?? -1]]);
+    const offline = !connection.isOpen;
+    const waiting = acting || state.seq < waitForSeq || offline;
+    const key = JSON.stringify([mode, state.you, v.hand, v.street, v.to_act, legal, waiting, offline, !!v.seats[state.you ?? -1]]);
     if (!force && key === actionsKey) return;
     actionsKey = key;
     actionBar.dataset.turn = String(myTurn);
@@ -575,7 +578,8 @@ export function mount(root, { id, mode }) {
         h('div.amount', slider, input));
     }
     fill(actionBar,
-      h('div.turn-line', h('strong', 'Your turn'), h('span.my-clock', { id: 'my-clock' }, '')),
+      h('div.turn-line', h('strong', 'Your turn'), h('span.my-clock', { id: 'my-clock' }, ''),
+        offline ? h('span.muted', 'reconnecting…') : null),
       h('div.buttons', buttons),
       sizing,
       hint());
@@ -702,7 +706,7 @@ export function mount(root, { id, mode }) {
     if (typing || dialog.el.open) return;
     const legal = state.legal();
     const key = e.key.toLowerCase();
-    const waiting = acting || state.seq < waitForSeq;
+    const waiting = acting || state.seq < waitForSeq || !connection.isOpen;
     if (waiting) return;
     if (key === 'f' && legal.fold) act('fold');
     else if (key === 'c' && legal.call != null) act('call');
@@ -724,6 +728,7 @@ export function mount(root, { id, mode }) {
     clearInterval(clockTimer);
     offMessage();
     offOpen();
+    offState();
     document.removeEventListener('keydown', onKey);
     if (dialog.el.open) dialog.el.close();
     if (connection.isOpen) connection.send({ type: 'leave', table: id });

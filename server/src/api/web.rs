@@ -55,7 +55,7 @@ const ASSETS: &[Asset] = assets![
 /// The policy for every client file: scripts and styles from this origin
 /// only, the WebSocket to this origin, no framing.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; \
      frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The client's routes: `/` and `/static/{name}`.
