@@ -8,8 +8,9 @@
 //! Screenshots go to `target/browser-artifacts/`.
 //!
 //! Needs `node`, `/usr/bin/chromium` (or `SHOWDOWN_CHROMIUM`) and
-//! `npm ci --prefix web/e2e` (CI installs all three); without them the test
-//! says so on stderr and returns.
+//! `npm ci --prefix web/e2e` (CI installs all three and sets
+//! `SHOWDOWN_BROWSER_REQUIRED`); without them the test says so on stderr and
+//! returns.
 
 #[path = "helpers/process.rs"]
 mod process;
@@ -21,6 +22,9 @@ use std::time::Duration;
 use process::ServerProcess;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
+
+/// Set (by CI) to make missing prerequisites fail the test instead of skipping it.
+const REQUIRED_ENV: &str = "SHOWDOWN_BROWSER_REQUIRED";
 
 /// The whole browser run, restart included, must finish within this.
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -57,6 +61,11 @@ fn prerequisites() -> Option<(PathBuf, PathBuf)> {
     } else {
         return Some((e2e, chromium));
     };
+    // CI installs everything: there a missing piece is a failure, not a skip.
+    assert!(
+        std::env::var_os(REQUIRED_ENV).is_none(),
+        "{REQUIRED_ENV} is set but the browser test cannot run: {missing}"
+    );
     // Straight to stderr: `eprintln!` is captured (hidden) for passing tests.
     let notice = format!(
         "browser: skipped: {missing}; to run the browser test, install Node.js and \
