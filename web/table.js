@@ -44,7 +44,7 @@ export function mount(root, { id, mode }) {
   const chatList = h('ul.chat-lines', { id: 'chat-lines' });
   const chatInput = h('input', {
     id: 'chat-input', maxlength: 500, autocomplete: 'off',
-    placeholder: asPlayer ? 'Say something…' : 'Play at this table to chat', disabled: !asPlayer,
+    placeholder: asPlayer ? 'Say something…' : 'Press Play to chat', disabled: !asPlayer,
     'aria-label': 'chat message',
   });
   const chatForm = h('form.chat-form', { id: 'chat-form', onsubmit: sendChat },
@@ -252,7 +252,6 @@ export function mount(root, { id, mode }) {
       h('span', v.hand ? `Hand #${v.hand}` : 'No hand yet'),
       h('span', `${seated}/${v.config.seats} seated`),
       h('span', state.settings && state.settings.pace === 'auto' ? 'fast' : 'real time'),
-      h('span', `${chips(state.spectators)} watching`),
       mode === 'watch' ? h('span.tag.watch-tag', 'spectator') : null,
     );
     renderHeadActions();
