@@ -1,12 +1,15 @@
-//! The HTTP surface: REST API (players, tables, hand histories, chat),
-//! `/ws`, Socket.IO, `/metrics`, `/healthz`, `/readyz` and the web client.
+//! The HTTP surface: REST API (players, tables, hand histories, chat, AI
+//! agents), `/ws`, Socket.IO, `/metrics`, `/healthz`, `/readyz` and the web
+//! client (`web`).
 //! Errors are JSON `{"error": {"code", "message"}}` with the right status,
 //! mapped in one place ([`ApiError`]).
 
+mod agents;
 mod error;
 mod experiments;
 mod players;
 mod tables;
+mod web;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -15,7 +18,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use parking_lot::Mutex;
 use schema::Repository;
@@ -57,10 +60,11 @@ pub fn router(app: App) -> Router {
         .route("/api/experiments/{id}/pause", post(experiments::pause))
         .route("/api/experiments/{id}/resume", post(experiments::resume))
         .route("/api/experiments/{id}/cancel", post(experiments::cancel))
+        .route("/api/agents", get(agents::list))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(limiter, rate_limit));
     Router::new()
-        .route("/", get(index))
+        .merge(web::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -116,10 +120,6 @@ async fn json_errors(request: Request, next: Next) -> Response {
         json.headers_mut().insert(header::ALLOW, allow.clone());
     }
     json
-}
-
-async fn index() -> Html<&'static str> {
-    Html(include_str!("../../../web/index.html"))
 }
 
 async fn healthz() -> &'static str {

@@ -39,12 +39,20 @@ impl ServerProcess {
     /// Starts the binary on `database_url`, appending its output to `log`,
     /// and waits for the line that says where it listens.
     pub async fn start(database_url: &str, log: &Path) -> ServerProcess {
+        ServerProcess::start_on(database_url, log, "127.0.0.1:0", &[]).await
+    }
+
+    /// Like [`ServerProcess::start`], listening on `bind` (an address a
+    /// killed process used, to start again where clients reconnect) with
+    /// `extra` flags.
+    pub async fn start_on(database_url: &str, log: &Path, bind: &str, extra: &[&str]) -> ServerProcess {
         let stderr = log_file(log);
         let mut child = Command::new(env!("CARGO_BIN_EXE_showdown"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--database-url", database_url])
+            .args(["serve", "--bind", bind, "--database-url", database_url])
             // A person's seat and an AI table both outlive the test.
             .args(["--disconnect-grace-secs", "600", "--idle-ttl-secs", "600"])
             .args(["--api-key", ADMIN_KEY])
+            .args(extra)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
