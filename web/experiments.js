@@ -256,7 +256,9 @@ function agentCost(agent, results) {
 
 function resultsView(x) {
   const r = x.results;
-  const agents = Array.isArray(r.agents) ? r.agents : [];
+  // Sorted by name, like the chart's series, so each agent has one colour in both.
+  const agents = (Array.isArray(r.agents) ? [...r.agents] : [])
+    .sort((a, b) => (a.agent < b.agent ? -1 : a.agent > b.agent ? 1 : 0));
   const rows = agents.map((a, i) => {
     const ci = Array.isArray(a.bb_per_100_ci95) ? a.bb_per_100_ci95 : null;
     const cost = agentCost(a.agent, r);
@@ -300,10 +302,11 @@ function curveView(curve) {
   const agents = Array.isArray(curve && curve.agents) ? curve.agents : [];
   const points = Array.isArray(curve && curve.points) ? curve.points : [];
   const bb = Number(curve && curve.big_blind) || 1;
+  // Sorted by name, like the results table, so each agent has one colour in both.
   const series = agents.map((name, i) => ({
     name,
     points: points.filter((p) => Array.isArray(p.net) && typeof p.net[i] === 'number').map((p) => [p.hands, p.net[i] / bb]),
-  }));
+  })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return h('section.panel', h('h2', 'Cumulative winnings'),
     lineChart(series, { xLabel: 'hands', yLabel: 'big blinds won' }));
 }
