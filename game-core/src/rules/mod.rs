@@ -326,9 +326,11 @@ impl Table {
     /// bets included (the sum of the view's `pots`, without building them);
     /// 0 between hands.
     pub fn pot_total(&self) -> u64 {
+        // Seats not dealt in hold `Player::EMPTY` (nothing committed), so
+        // the whole array can be summed without reading `dealt`.
         self.hand
             .as_ref()
-            .map_or(0, |h| h.dealt.iter().map(|seat| h.players[seat].total).sum())
+            .map_or(0, |h| h.players.iter().map(|p| p.total).sum())
     }
 
     /// The current street's bet level to call (the view's `current_bet`); 0

@@ -5,21 +5,22 @@
 //! interleave, and a checkpoint after every batch so a stopped run resumes
 //! exactly where it was.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ai_players::Agent;
-use ai_players::bots::{Bot, bot};
+use ai_players::bots::{Bot, Spot, bot};
 use ai_players::{CallContext, DecisionSource, Lane, Turn};
+use game_core::event::SeatList;
 use game_core::sim::SplitMix64;
 use game_core::{Command, Event, RuleError, Table, Viewer};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
 use super::spec::{ExperimentSpec, Stacks, mix};
-use super::stats::StatsAccumulator;
+use super::stats::{HandSummary, StatsAccumulator};
 use crate::table::agents::Agents;
 use crate::transport::protocol::{ErrorCode, Failure};
 
@@ -69,7 +70,9 @@ pub struct DecisionRecord {
     pub reason: Option<String>,
 }
 
-/// A finished hand, as the writer needs it.
+/// A finished hand, as the writer needs it. The table that played it has
+/// already read its results from the events (`summary`), so that the writer,
+/// one task for all tables, only adds them up and writes them.
 pub struct HandRow {
     /// The deal.
     pub deal: u64,
@@ -77,14 +80,62 @@ pub struct HandRow {
     pub rotation: u64,
     /// Table that played it.
     pub table: usize,
-    /// Agent name per seat.
-    pub agents: Vec<String>,
-    /// The hand's events (HandStarted to HandEnded, with the server-only seed).
+    /// Agent name per seat; shared by every hand with the same seating, so
+    /// a row costs a reference count, not a copy of every name.
+    pub agents: Arc<[String]>,
+    /// Every dealt-in seat's net chips and tracker counters, in seat order
+    /// (read from the events with [`HandSummary::from_events`]).
+    pub summary: HandSummary,
+    /// The hand's events (HandStarted to HandEnded, with the server-only
+    /// seed) when the spec writes PHH or has LLM seats; empty otherwise, as
+    /// nothing else reads them.
     pub events: Vec<Event>,
-    /// Stacks after the hand (for `carry` checkpoints).
-    pub stacks_after: Vec<u64>,
+    /// Stacks after the hand, by agent index (for `carry` checkpoints).
+    pub stacks_after: SeatList<u64>,
     /// LLM decisions in the hand.
     pub decisions: Vec<DecisionRecord>,
+}
+
+impl HandRow {
+    /// `(seat, agent, net chips)` of every dealt-in seat, in seat order.
+    pub fn nets(&self) -> impl Iterator<Item = (usize, &str, i64)> + '_ {
+        self.summary.seats.iter().map(|s| {
+            let agent = self.agents.get(s.seat).map_or("", String::as_str);
+            (s.seat, agent, s.net)
+        })
+    }
+}
+
+/// What a table keeps from one hand to the next, so that a bot-only hand
+/// allocates next to nothing: one engine [`Table`] reset for each hand
+/// (reset mode makes every hand independent), its event buffer, the seats'
+/// generators, and the agent names of every seating.
+pub struct Dealer {
+    table: Table,
+    events: Vec<Event>,
+    rngs: Vec<SplitMix64>,
+    /// By shift (see [`TableRun::play_on`]): the agent name per seat.
+    seatings: Vec<Arc<[String]>>,
+    /// Rows carry the events (PHH, or LLM seats).
+    keep_events: bool,
+}
+
+impl Dealer {
+    /// A dealer for tables of `spec`.
+    pub fn new(spec: &ExperimentSpec) -> Result<Dealer, Failure> {
+        let names = spec.agent_names();
+        let n = names.len();
+        let seatings = (0..n)
+            .map(|shift| (0..n).map(|seat| names[(seat + shift) % n].clone()).collect())
+            .collect();
+        Ok(Dealer {
+            table: Table::new(spec.table_config()).map_err(engine_error)?,
+            events: Vec::with_capacity(128),
+            rngs: Vec::with_capacity(n),
+            seatings,
+            keep_events: spec.write_phh || !spec.bots_only(),
+        })
+    }
 }
 
 /// What one table plays with.
@@ -111,15 +162,27 @@ fn engine_error(e: RuleError) -> Failure {
 impl TableRun {
     /// Plays one hand of `deal` with the agents rotated by `rotation` seats.
     pub async fn play(&mut self, deal: u64, rotation: u64) -> Result<HandRow, Failure> {
+        let mut dealer = Dealer::new(&self.spec)?;
+        self.play_on(&mut dealer, deal, rotation).await
+    }
+
+    /// [`TableRun::play`] on `dealer`'s table and buffers: the same hand,
+    /// without setting up a table.
+    pub async fn play_on(
+        &mut self,
+        dealer: &mut Dealer,
+        deal: u64,
+        rotation: u64,
+    ) -> Result<HandRow, Failure> {
         let spec = &self.spec;
         let n = spec.seats.len();
-        let names = spec.agent_names();
         // Agents move one seat per rotation (duplicate) or per deal (otherwise),
         // so every agent plays every position.
         let shift = if spec.duplicate { rotation } else { deal % n as u64 } as usize;
         let agent_at = |seat: usize| (seat + shift) % n;
-        let mut table = Table::new(spec.table_config()).map_err(engine_error)?;
-        for seat in 0..n {
+        let names = dealer.seatings[shift].clone();
+        let mut players = SeatList::<(&str, u64)>::new();
+        for (seat, name) in names.iter().enumerate() {
             let stack = match spec.stacks {
                 Stacks::Reset => spec.starting_stack,
                 Stacks::Carry => match self.stacks[agent_at(seat)] {
@@ -127,30 +190,41 @@ impl TableRun {
                     s => s,
                 },
             };
-            table
-                .apply(Command::Sit {
-                    seat,
-                    player: names[agent_at(seat)].clone(),
-                    stack,
-                })
-                .map_err(engine_error)?;
+            players.push((name.as_str(), stack));
         }
-        // A fresh table puts the button in the same seat every hand: in
-        // duplicate mode each rotation sees the same cards at the same seats.
+        // A table reset to a new one's state puts the button in the same seat
+        // every hand: in duplicate mode each rotation sees the same cards at
+        // the same seats.
+        let table = &mut dealer.table;
+        table.reset_seated(&players).map_err(engine_error)?;
         let seed = mix(&[spec.seed, deal]);
-        let mut events = table.apply(Command::StartHand { seed }).map_err(engine_error)?;
-        let mut rngs: Vec<SplitMix64> = (0..n)
-            .map(|seat| SplitMix64::new(mix(&[spec.seed, deal, rotation, agent_at(seat) as u64, 0xB07])))
-            .collect();
+        let events = &mut dealer.events;
+        events.clear();
+        table
+            .apply_into(Command::StartHand { seed }, events)
+            .map_err(engine_error)?;
+        let rngs = &mut dealer.rngs;
+        rngs.clear();
+        rngs.extend(
+            (0..n)
+                .map(|seat| SplitMix64::new(mix(&[spec.seed, deal, rotation, agent_at(seat) as u64, 0xB07]))),
+        );
         let hand_index = deal * spec.hands_per_deal() + rotation;
         let mut decisions = Vec::new();
         while let Some(seat) = table.to_act() {
             let agent_index = agent_at(seat);
             let action = match &self.agents[agent_index] {
-                SeatAgent::Bot(bot) => match bot.act_on_legal(&table.legal_actions(seat), &mut rngs[seat]) {
-                    Some(action) => action,
-                    None => bot.act(seat, &table.view(Viewer::Seat(seat)), &mut rngs[seat]),
-                },
+                SeatAgent::Bot(bot) => {
+                    let spot = Spot {
+                        legal: table.legal_actions(seat),
+                        pot: table.pot_total(),
+                        current_bet: table.current_bet(),
+                    };
+                    match bot.act_on_spot(&spot, &mut rngs[seat]) {
+                        Some(action) => action,
+                        None => bot.act(seat, &table.view(Viewer::Seat(seat)), &mut rngs[seat]),
+                    }
+                }
                 SeatAgent::Async(agent) => {
                     let turn = Turn {
                         seat,
@@ -176,7 +250,7 @@ impl TableRun {
                     decisions.push(DecisionRecord {
                         hand: hand_index,
                         seat,
-                        agent: names[agent_index].clone(),
+                        agent: names[seat].clone(),
                         source: source.to_owned(),
                         fallback_reason: reason,
                         action: decision.action,
@@ -189,27 +263,39 @@ impl TableRun {
                 }
             };
             // Agents answer legal actions; if one did not, the clock's rule decides.
-            if table
-                .apply_into(Command::Act { seat, action }, &mut events)
-                .is_err()
-            {
+            if table.apply_into(Command::Act { seat, action }, events).is_err() {
                 table
-                    .apply_into(Command::Timeout { seat }, &mut events)
+                    .apply_into(Command::Timeout { seat }, events)
                     .map_err(engine_error)?;
             }
         }
-        let mut stacks_after = vec![0; n];
+        let summary = HandSummary::from_events(events).map_err(|e| {
+            Failure::new(
+                ErrorCode::Internal,
+                format!("statistics of hand {hand_index}: {e}"),
+            )
+        })?;
+        let mut stacks_after = SeatList::from_slice(&[0; game_core::rules::MAX_SEATS][..n])
+            .ok_or_else(|| Failure::new(ErrorCode::Internal, "too many seats"))?;
         for (seat, s) in table.seats().iter().enumerate() {
             stacks_after[agent_at(seat)] = s.as_ref().map_or(0, |s| s.stack);
         }
         if spec.stacks == Stacks::Carry {
-            self.stacks.clone_from(&stacks_after);
+            self.stacks.clear();
+            self.stacks.extend_from_slice(&stacks_after);
         }
+        let events = if dealer.keep_events {
+            let capacity = events.capacity();
+            std::mem::replace(events, Vec::with_capacity(capacity))
+        } else {
+            Vec::new()
+        };
         Ok(HandRow {
             deal,
             rotation,
             table: self.table,
-            agents: (0..n).map(|seat| names[agent_at(seat)].clone()).collect(),
+            agents: names,
+            summary,
             events,
             stacks_after,
             decisions,
@@ -442,29 +528,50 @@ pub async fn run<S: HandSink>(
         };
         let rows = rows_tx.clone();
         let mut written = written_rx.clone();
-        let halt = halt_rx.clone();
+        let mut halt = halt_rx.clone();
         let first = checkpoint.next_deal
             + ((t as u64 + tables as u64 - checkpoint.next_deal % tables as u64) % tables as u64);
         workers.push(tokio::spawn(async move {
+            let mut dealer = match Dealer::new(&run.spec) {
+                Ok(dealer) => dealer,
+                Err(e) => {
+                    let _ = rows.send(Err(e)).await;
+                    return;
+                }
+            };
             let mut deal = first;
             let mut batch = Vec::with_capacity(batch_size);
-            while deal < deals && !*halt.borrow() {
+            'deals: while deal < deals && !*halt.borrow() {
                 // Bounded reorder buffer: wait while this deal is too far ahead
                 // of the writer (handing over what is batched first, which the
                 // writer may be waiting for).
                 if deal >= *written.borrow() + window
                     && !batch.is_empty()
-                    && rows.send(Ok(std::mem::take(&mut batch))).await.is_err()
+                    && rows
+                        .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(batch_size))))
+                        .await
+                        .is_err()
                 {
                     return;
                 }
+                // A halt ends the wait too: once another table has stopped,
+                // the writer may never reach this deal.
                 while deal >= *written.borrow() + window {
-                    if written.changed().await.is_err() {
-                        return;
+                    tokio::select! {
+                        changed = written.changed() => {
+                            if changed.is_err() {
+                                return;
+                            }
+                        }
+                        halted = halt.changed() => {
+                            if halted.is_err() || *halt.borrow() {
+                                break 'deals;
+                            }
+                        }
                     }
                 }
                 for rotation in 0..run.spec.hands_per_deal() {
-                    match run.play(deal, rotation).await {
+                    match run.play_on(&mut dealer, deal, rotation).await {
                         Ok(row) => batch.push(row),
                         Err(e) => {
                             let _ = rows.send(Err(e)).await;
@@ -472,12 +579,18 @@ pub async fn run<S: HandSink>(
                         }
                     }
                 }
-                if batch.len() >= batch_size && rows.send(Ok(std::mem::take(&mut batch))).await.is_err() {
-                    return;
-                }
                 deal += tables as u64;
-                // Bot-only tables never await: let other tasks (the writer) run.
-                tokio::task::yield_now().await;
+                if batch.len() >= batch_size {
+                    if rows
+                        .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(batch_size))))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    // Bot-only tables never await: let other tasks (other tables) run.
+                    tokio::task::yield_now().await;
+                }
             }
             if !batch.is_empty() {
                 let _ = rows.send(Ok(batch)).await;
@@ -487,7 +600,11 @@ pub async fn run<S: HandSink>(
     drop(rows_tx);
 
     let hands_per_deal = spec.hands_per_deal();
-    let mut pending: BTreeMap<(u64, u64), HandRow> = BTreeMap::new();
+    let per_deal = usize::try_from(hands_per_deal).unwrap_or(usize::MAX);
+    // Rows waiting for the deals before theirs, at `(deal - next_deal) *
+    // hands_per_deal + rotation`: tables run at most `window` deals ahead
+    // of the writer, so this stays within `window * hands_per_deal` slots.
+    let mut pending: VecDeque<Option<HandRow>> = VecDeque::new();
     let mut reason = StopReason::Done;
     let mut last_checkpoint = Instant::now();
     let mut last_progress = Instant::now();
@@ -521,46 +638,57 @@ pub async fn run<S: HandSink>(
         };
         let Some(rows) = row else { break };
         for row in rows? {
-            pending.insert((row.deal, row.rotation), row);
+            let slot = row
+                .deal
+                .checked_sub(checkpoint.next_deal)
+                .and_then(|ahead| usize::try_from(ahead * hands_per_deal + row.rotation).ok())
+                .ok_or_else(|| {
+                    Failure::new(
+                        ErrorCode::Internal,
+                        format!("deal {} came back after it was written", row.deal),
+                    )
+                })?;
+            if slot >= pending.len() {
+                pending.resize_with(slot + 1, || None);
+            }
+            pending[slot] = Some(row);
         }
         // Write every complete deal at the front, in order.
-        loop {
+        let mut wrote = false;
+        while pending.len() >= per_deal && pending.iter().take(per_deal).all(Option::is_some) {
             let next = checkpoint.next_deal;
-            let complete = (0..hands_per_deal).all(|r| pending.contains_key(&(next, r)));
-            if !complete {
-                break;
-            }
-            for r in 0..hands_per_deal {
-                let Some(row) = pending.remove(&(next, r)) else {
-                    break;
-                };
-                let index = next * hands_per_deal + r;
+            for (r, row) in pending.drain(..per_deal).enumerate() {
+                let Some(row) = row else { break };
+                let index = next * hands_per_deal + r as u64;
                 checkpoint
                     .stats
-                    .record_hand(
+                    .record_summary(
                         big_blind,
-                        &row.agents.iter().cloned().map(Some).collect::<Vec<_>>(),
+                        |seat| row.agents.get(seat).map(String::as_str),
                         row.deal,
-                        &row.events,
+                        &row.summary,
                     )
                     .map_err(|e| {
                         Failure::new(ErrorCode::Internal, format!("statistics of hand {index}: {e}"))
                     })?;
                 if spec.stacks == Stacks::Carry {
-                    checkpoint.table_stacks[row.table].clone_from(&row.stacks_after);
+                    let stacks = &mut checkpoint.table_stacks[row.table];
+                    stacks.clear();
+                    stacks.extend_from_slice(&row.stacks_after);
                 }
                 for d in &row.decisions {
                     checkpoint.llm.entry(d.agent.clone()).or_default().record(d);
                 }
-                checkpoint.curve.record(
-                    super::output::net_by_seat(&row.events)
-                        .into_iter()
-                        .map(|(seat, net)| (row.agents.get(seat).map_or("", String::as_str), net)),
-                );
+                checkpoint
+                    .curve
+                    .record(row.nets().map(|(_, agent, net)| (agent, net)));
                 sink.hand(index, &row)?;
                 checkpoint.hands_done += 1;
             }
             checkpoint.next_deal += 1;
+            wrote = true;
+        }
+        if wrote {
             let _ = written_tx.send(checkpoint.next_deal);
         }
         if reason == StopReason::Done {

@@ -583,12 +583,30 @@ impl StatsAccumulator {
             return Err(StatsError::ZeroBigBlind);
         }
         let summary = HandSummary::from_events(events)?;
-        let agent = |seat: SeatIndex| {
-            agents
-                .get(seat)
-                .and_then(Option::as_deref)
-                .ok_or(StatsError::NoAgent { seat })
-        };
+        self.record_summary(
+            big_blind,
+            |seat| agents.get(seat).and_then(Option::as_deref),
+            deal,
+            &summary,
+        )?;
+        Ok(summary)
+    }
+
+    /// Records one hand already read by [`HandSummary::from_events`] (a
+    /// runner reads it where the hand is played and hands the writer this
+    /// small summary instead of the events): `agent(seat)` names the agent in
+    /// each seat. Otherwise as [`StatsAccumulator::record_hand`].
+    pub fn record_summary<'a>(
+        &mut self,
+        big_blind: u64,
+        agent: impl Fn(SeatIndex) -> Option<&'a str>,
+        deal: u64,
+        summary: &HandSummary,
+    ) -> Result<(), StatsError> {
+        if big_blind == 0 {
+            return Err(StatsError::ZeroBigBlind);
+        }
+        let agent = |seat: SeatIndex| agent(seat).ok_or(StatsError::NoAgent { seat });
         for hand in &summary.seats {
             agent(hand.seat)?;
         }
@@ -603,7 +621,7 @@ impl StatsAccumulator {
                 self.agents.insert(name.to_owned(), tally);
             }
         }
-        Ok(summary)
+        Ok(())
     }
 
     /// Adds everything `other` recorded, as if its hands had been recorded
