@@ -7,9 +7,11 @@
 //! shows (with cards) or mucks (without), `d dh` deals hole cards and `d db`
 //! the board. The seed and undealt cards are never written.
 
+use std::fmt::Write as _;
+
 use serde::Deserialize;
 
-use crate::card::{Card, format_cards, parse_cards};
+use crate::card::{Card, RANK_CHARS, SUIT_CHARS, format_cards, parse_cards};
 use crate::command::{Action, Command};
 use crate::event::Event;
 use crate::rules::{RuleError, SeatIndex, Street, Table, TableConfig};
@@ -86,10 +88,13 @@ pub fn to_phh(
         blinds[1] = config.big_blind;
     }
     let mut holes: Vec<Option<[Card; 2]>> = vec![None; order.len()];
-    let mut actions = Vec::new();
+    // The action lines, written as they appear in the file. Everything goes
+    // into a few growing strings: a `format!` per line was most of the cost
+    // of an experiment that writes every hand's history.
+    let mut actions = String::new();
     // Boards dealt after the last betting action (an all-in run-out) come
     // after the showdown in PHH: pokerkit turns the hands up first.
-    let mut runout: Vec<String> = Vec::new();
+    let mut runout = String::new();
     let mut ended = None;
     for event in &events[start + 1..] {
         match event {
@@ -100,24 +105,31 @@ pub fn to_phh(
             }
             Event::ActionTaken { seat, action, .. } => {
                 let p = position(*seat).ok_or(PhhError::Incomplete("action by a seat not dealt in"))?;
-                actions.append(&mut runout);
-                actions.push(match action {
-                    Action::Fold => format!("p{p} f"),
-                    Action::Check | Action::Call => format!("p{p} cc"),
-                    Action::Bet { to } | Action::Raise { to } => format!("p{p} cbr {to}"),
-                });
+                actions.push_str(&runout);
+                runout.clear();
+                let _ = match action {
+                    Action::Fold => writeln!(actions, "  'p{p} f',"),
+                    Action::Check | Action::Call => writeln!(actions, "  'p{p} cc',"),
+                    Action::Bet { to } | Action::Raise { to } => writeln!(actions, "  'p{p} cbr {to}',"),
+                };
             }
-            Event::BoardDealt { cards, .. } => runout.push(format!("d db {}", format_cards(cards))),
+            Event::BoardDealt { cards, .. } => {
+                runout.push_str("  'd db ");
+                push_cards(&mut runout, cards);
+                runout.push_str("',\n");
+            }
             Event::HandShown { seat, cards, .. } => {
                 let p = position(*seat).ok_or(PhhError::Incomplete("show by a seat not dealt in"))?;
-                actions.push(format!("p{p} sm {}", format_cards(cards)));
+                let _ = write!(actions, "  'p{p} sm ");
+                push_cards(&mut actions, cards);
+                actions.push_str("',\n");
             }
             Event::HandMucked { seat } => {
                 let p = position(*seat).ok_or(PhhError::Incomplete("muck by a seat not dealt in"))?;
-                actions.push(format!("p{p} sm"));
+                let _ = writeln!(actions, "  'p{p} sm',");
             }
             Event::HandEnded { stacks, .. } => {
-                actions.append(&mut runout);
+                actions.push_str(&runout);
                 ended = Some(*stacks);
                 break;
             }
@@ -126,52 +138,68 @@ pub fn to_phh(
         }
     }
     let ended = ended.ok_or(PhhError::Incomplete("no HandEnded"))?;
-    let mut deals = Vec::with_capacity(order.len());
+
+    let mut out = String::with_capacity(256 + actions.len());
+    let list = |out: &mut String, values: &mut dyn Iterator<Item = u64>| {
+        for (i, value) in values.enumerate() {
+            let _ = if i == 0 {
+                write!(out, "{value}")
+            } else {
+                write!(out, ", {value}")
+            };
+        }
+        out.push_str("]\n");
+    };
+    out.push_str("variant = 'NT'\n");
+    out.push_str("ante_trimming_status = true\n");
+    out.push_str("antes = [");
+    list(&mut out, &mut order.iter().map(|_| config.ante));
+    out.push_str("blinds_or_straddles = [");
+    list(&mut out, &mut blinds.iter().copied());
+    let _ = writeln!(out, "min_bet = {}", config.big_blind);
+    out.push_str("starting_stacks = [");
+    list(&mut out, &mut order.iter().map(|&s| stack_of(s)));
+    out.push_str("actions = [\n");
     for (i, hole) in holes.iter().enumerate() {
         let cards = hole.ok_or(PhhError::Incomplete(
             "hole cards missing (use the server's full log)",
         ))?;
-        deals.push(format!("d dh p{} {}", i + 1, format_cards(&cards)));
+        let _ = write!(out, "  'd dh p{} ", i + 1);
+        push_cards(&mut out, &cards);
+        out.push_str("',\n");
     }
-    deals.extend(actions);
-
-    let list = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
-    let starting: Vec<u64> = order.iter().map(|&s| stack_of(s)).collect();
-    let finishing: Vec<u64> = order
-        .iter()
-        .map(|&s| ended.iter().find(|e| e.seat == s).map_or(0, |e| e.stack))
-        .collect();
-    let mut out = String::new();
-    out.push_str("variant = 'NT'\n");
-    out.push_str("ante_trimming_status = true\n");
-    out.push_str(&format!("antes = [{}]\n", list(&vec![config.ante; order.len()])));
-    out.push_str(&format!("blinds_or_straddles = [{}]\n", list(&blinds)));
-    out.push_str(&format!("min_bet = {}\n", config.big_blind));
-    out.push_str(&format!("starting_stacks = [{}]\n", list(&starting)));
-    out.push_str("actions = [\n");
-    for a in &deals {
-        out.push_str(&format!("  '{a}',\n"));
-    }
+    out.push_str(&actions);
     out.push_str("]\n");
-    out.push_str(&format!("hand = {hand}\n"));
-    out.push_str(&format!(
-        "seats = [{}]\n",
-        order
-            .iter()
-            .map(|s| (s + 1).to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    out.push_str(&format!("seat_count = {n}\n"));
+    let _ = writeln!(out, "hand = {hand}");
+    out.push_str("seats = [");
+    list(&mut out, &mut order.iter().map(|&s| s as u64 + 1));
+    let _ = writeln!(out, "seat_count = {n}");
     if order.iter().all(|&s| players.get(s).is_some_and(Option::is_some)) {
-        let names: Vec<String> = order
-            .iter()
-            .map(|&s| toml_string(players[s].as_deref().unwrap_or_default()))
-            .collect();
-        out.push_str(&format!("players = [{}]\n", names.join(", ")));
+        out.push_str("players = [");
+        for (i, &s) in order.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&toml_string(players[s].as_deref().unwrap_or_default()));
+        }
+        out.push_str("]\n");
     }
-    out.push_str(&format!("finishing_stacks = [{}]\n", list(&finishing)));
+    out.push_str("finishing_stacks = [");
+    list(
+        &mut out,
+        &mut order
+            .iter()
+            .map(|&s| ended.iter().find(|e| e.seat == s).map_or(0, |e| e.stack)),
+    );
     Ok(out)
+}
+
+/// Appends cards in their text form (`"AsKd"`).
+fn push_cards(out: &mut String, cards: &[Card]) {
+    for card in cards {
+        out.push(RANK_CHARS[card.rank() as usize]);
+        out.push(SUIT_CHARS[card.suit() as usize]);
+    }
 }
 
 /// A TOML basic string with everything escaped that must be.
