@@ -366,7 +366,7 @@ impl Curve {
             self.running[i] += net;
         }
         self.hands += 1;
-        if self.hands % self.step == 0 {
+        if self.hands.is_multiple_of(self.step) {
             if self.points.len() >= CURVE_POINTS {
                 let mut keep = 0;
                 self.points.retain(|_| {
@@ -375,7 +375,7 @@ impl Curve {
                 });
                 self.step *= 2;
             }
-            if self.hands % self.step == 0 {
+            if self.hands.is_multiple_of(self.step) {
                 self.points.push((self.hands, self.running.clone()));
             }
         }
