@@ -107,11 +107,17 @@ pub fn to_phh(
                 let p = position(*seat).ok_or(PhhError::Incomplete("action by a seat not dealt in"))?;
                 actions.push_str(&runout);
                 runout.clear();
-                let _ = match action {
-                    Action::Fold => writeln!(actions, "  'p{p} f',"),
-                    Action::Check | Action::Call => writeln!(actions, "  'p{p} cc',"),
-                    Action::Bet { to } | Action::Raise { to } => writeln!(actions, "  'p{p} cbr {to}',"),
-                };
+                actions.push_str("  'p");
+                push_number(&mut actions, p as u64);
+                match action {
+                    Action::Fold => actions.push_str(" f',\n"),
+                    Action::Check | Action::Call => actions.push_str(" cc',\n"),
+                    Action::Bet { to } | Action::Raise { to } => {
+                        actions.push_str(" cbr ");
+                        push_number(&mut actions, *to);
+                        actions.push_str("',\n");
+                    }
+                }
             }
             Event::BoardDealt { cards, .. } => {
                 runout.push_str("  'd db ");
@@ -120,13 +126,17 @@ pub fn to_phh(
             }
             Event::HandShown { seat, cards, .. } => {
                 let p = position(*seat).ok_or(PhhError::Incomplete("show by a seat not dealt in"))?;
-                let _ = write!(actions, "  'p{p} sm ");
+                actions.push_str("  'p");
+                push_number(&mut actions, p as u64);
+                actions.push_str(" sm ");
                 push_cards(&mut actions, cards);
                 actions.push_str("',\n");
             }
             Event::HandMucked { seat } => {
                 let p = position(*seat).ok_or(PhhError::Incomplete("muck by a seat not dealt in"))?;
-                let _ = writeln!(actions, "  'p{p} sm',");
+                actions.push_str("  'p");
+                push_number(&mut actions, p as u64);
+                actions.push_str(" sm',\n");
             }
             Event::HandEnded { stacks, .. } => {
                 actions.push_str(&runout);
@@ -142,11 +152,10 @@ pub fn to_phh(
     let mut out = String::with_capacity(256 + actions.len());
     let list = |out: &mut String, values: &mut dyn Iterator<Item = u64>| {
         for (i, value) in values.enumerate() {
-            let _ = if i == 0 {
-                write!(out, "{value}")
-            } else {
-                write!(out, ", {value}")
-            };
+            if i > 0 {
+                out.push_str(", ");
+            }
+            push_number(out, value);
         }
         out.push_str("]\n");
     };
@@ -164,7 +173,9 @@ pub fn to_phh(
         let cards = hole.ok_or(PhhError::Incomplete(
             "hole cards missing (use the server's full log)",
         ))?;
-        let _ = write!(out, "  'd dh p{} ", i + 1);
+        out.push_str("  'd dh p");
+        push_number(&mut out, i as u64 + 1);
+        out.push(' ');
         push_cards(&mut out, &cards);
         out.push_str("',\n");
     }
@@ -192,6 +203,24 @@ pub fn to_phh(
             .map(|&s| ended.iter().find(|e| e.seat == s).map_or(0, |e| e.stack)),
     );
     Ok(out)
+}
+
+/// Appends `value` in decimal, as `write!` would, without the formatting
+/// machinery (most of the numbers of a history go through here).
+fn push_number(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
+    }
 }
 
 /// Appends cards in their text form (`"AsKd"`).
@@ -523,4 +552,18 @@ fn dealt_board(events: &[Event]) -> Vec<Card> {
         })
         .flatten()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_number;
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        for value in [0, 7, 10, 99, 100, 123_456_789, u64::MAX] {
+            let mut out = String::from("x");
+            push_number(&mut out, value);
+            assert_eq!(out, format!("x{value}"));
+        }
+    }
 }
