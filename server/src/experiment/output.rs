@@ -241,7 +241,8 @@ impl HandSink for ResultsDir {
 
 /// Appends a CSV field, quoted when it holds a comma, quote or newline.
 fn push_csv_field(out: &mut Vec<u8>, text: &str) {
-    if text.contains([',', '"', '\n']) {
+    // A byte scan: `str::contains` with a set of chars is several times slower.
+    if text.bytes().any(|b| matches!(b, b',' | b'"' | b'\n')) {
         out.push(b'"');
         out.extend_from_slice(text.replace('"', "\"\"").as_bytes());
         out.push(b'"');
