@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
 use super::spec::{ExperimentSpec, Stacks, mix};
-use super::stats::{HandSummary, StatsAccumulator};
+use super::stats::{AgentTallies, HandSummary, StatsAccumulator};
 use crate::table::agents::Agents;
 use crate::transport::protocol::{ErrorCode, Failure};
 
@@ -115,23 +115,36 @@ pub struct Dealer {
     events: Vec<Event>,
     rngs: Vec<SplitMix64>,
     /// By shift (see [`TableRun::play_on`]): the agent name per seat.
-    seatings: Vec<Arc<[String]>>,
+    seatings: Seatings,
     /// Rows carry the events (PHH, or LLM seats).
     keep_events: bool,
+}
+
+/// The agent name per seat for every shift of the agents (`[shift][seat]`
+/// is agent `(seat + shift) % n`), shared by all tables of a run: the
+/// writer recognises a row's seating by pointer and so knows each seat's
+/// agent index without comparing names.
+type Seatings = Arc<[Arc<[String]>]>;
+
+fn seatings(spec: &ExperimentSpec) -> Seatings {
+    let names = spec.agent_names();
+    let n = names.len();
+    (0..n)
+        .map(|shift| (0..n).map(|seat| names[(seat + shift) % n].clone()).collect())
+        .collect()
 }
 
 impl Dealer {
     /// A dealer for tables of `spec`.
     pub fn new(spec: &ExperimentSpec) -> Result<Dealer, Failure> {
-        let names = spec.agent_names();
-        let n = names.len();
-        let seatings = (0..n)
-            .map(|shift| (0..n).map(|seat| names[(seat + shift) % n].clone()).collect())
-            .collect();
+        Dealer::with_seatings(spec, seatings(spec))
+    }
+
+    fn with_seatings(spec: &ExperimentSpec, seatings: Seatings) -> Result<Dealer, Failure> {
         Ok(Dealer {
             table: Table::new(spec.table_config()).map_err(engine_error)?,
             events: Vec::with_capacity(128),
-            rngs: Vec::with_capacity(n),
+            rngs: Vec::with_capacity(spec.seats.len()),
             seatings,
             keep_events: spec.write_phh || !spec.bots_only(),
         })
@@ -350,21 +363,45 @@ pub struct Curve {
 impl Curve {
     /// Adds one hand: `(agent, net chips)` per seat.
     pub fn record<'a>(&mut self, nets: impl IntoIterator<Item = (&'a str, i64)>) {
+        self.start();
+        for (agent, net) in nets {
+            let i = self.agent_index(agent);
+            self.running[i] += net;
+        }
+        self.end_hand();
+    }
+
+    /// The index of `agent` in `agents`, added (with no chips yet) if new:
+    /// lets a caller look a name up once and then use
+    /// [`Curve::record_indexed`].
+    pub fn agent_index(&mut self, agent: &str) -> usize {
+        match self.agents.iter().position(|a| a == agent) {
+            Some(i) => i,
+            None => {
+                self.agents.push(agent.to_owned());
+                self.running.push(0);
+                self.agents.len() - 1
+            }
+        }
+    }
+
+    /// Adds one hand: `(agent index from Curve::agent_index, net chips)` per seat.
+    pub fn record_indexed(&mut self, nets: impl IntoIterator<Item = (usize, i64)>) {
+        self.start();
+        for (i, net) in nets {
+            self.running[i] += net;
+        }
+        self.end_hand();
+    }
+
+    fn start(&mut self) {
         if self.points.is_empty() {
             self.step = 1;
             self.points.push((0, Vec::new()));
         }
-        for (agent, net) in nets {
-            let i = match self.agents.iter().position(|a| a == agent) {
-                Some(i) => i,
-                None => {
-                    self.agents.push(agent.to_owned());
-                    self.running.push(0);
-                    self.agents.len() - 1
-                }
-            };
-            self.running[i] += net;
-        }
+    }
+
+    fn end_hand(&mut self) {
         self.hands += 1;
         if self.hands.is_multiple_of(self.step) {
             if self.points.len() >= CURVE_POINTS {
@@ -517,6 +554,7 @@ pub async fn run<S: HandSink>(
     let batch_size = if spec.bots_only() { ROW_BATCH } else { 1 };
     let (rows_tx, mut rows_rx) = mpsc::channel::<Result<Vec<HandRow>, Failure>>(64);
     let mut workers = Vec::new();
+    let seating_list = seatings(&spec);
     for t in 0..tables {
         let mut run = TableRun {
             spec: spec.clone(),
@@ -529,10 +567,11 @@ pub async fn run<S: HandSink>(
         let rows = rows_tx.clone();
         let mut written = written_rx.clone();
         let mut halt = halt_rx.clone();
+        let seating_list = seating_list.clone();
         let first = checkpoint.next_deal
             + ((t as u64 + tables as u64 - checkpoint.next_deal % tables as u64) % tables as u64);
         workers.push(tokio::spawn(async move {
-            let mut dealer = match Dealer::new(&run.spec) {
+            let mut dealer = match Dealer::with_seatings(&run.spec, seating_list.clone()) {
                 Ok(dealer) => dealer,
                 Err(e) => {
                     let _ = rows.send(Err(e)).await;
@@ -605,6 +644,11 @@ pub async fn run<S: HandSink>(
     // hands_per_deal + rotation`: tables run at most `window` deals ahead
     // of the writer, so this stays within `window * hands_per_deal` slots.
     let mut pending: VecDeque<Option<HandRow>> = VecDeque::new();
+    // Hands are added up by agent index (see `Seatings`) and moved into
+    // `checkpoint.stats` before it is saved or returned.
+    let names = spec.agent_names();
+    let mut tallies = AgentTallies::new(names.clone(), checkpoint.stats.tracks_deals());
+    let mut curve_index: Vec<Option<usize>> = vec![None; n];
     let mut reason = StopReason::Done;
     let mut last_checkpoint = Instant::now();
     let mut last_progress = Instant::now();
@@ -660,17 +704,36 @@ pub async fn run<S: HandSink>(
             for (r, row) in pending.drain(..per_deal).enumerate() {
                 let Some(row) = row else { break };
                 let index = next * hands_per_deal + r as u64;
-                checkpoint
-                    .stats
-                    .record_summary(
-                        big_blind,
-                        |seat| row.agents.get(seat).map(String::as_str),
-                        row.deal,
-                        &row.summary,
-                    )
-                    .map_err(|e| {
-                        Failure::new(ErrorCode::Internal, format!("statistics of hand {index}: {e}"))
-                    })?;
+                match seating_list.iter().position(|s| Arc::ptr_eq(s, &row.agents)) {
+                    Some(shift) => {
+                        let mut nets = SeatList::<(usize, i64)>::new();
+                        for hand in &row.summary.seats {
+                            let agent = (hand.seat + shift) % n;
+                            tallies.record(agent, big_blind, row.deal, hand);
+                            let slot = *curve_index[agent]
+                                .get_or_insert_with(|| checkpoint.curve.agent_index(&names[agent]));
+                            nets.push((slot, hand.net));
+                        }
+                        checkpoint.curve.record_indexed(nets);
+                    }
+                    // Not one of this run's seatings (cannot happen): by name.
+                    None => {
+                        checkpoint
+                            .stats
+                            .record_summary(
+                                big_blind,
+                                |seat| row.agents.get(seat).map(String::as_str),
+                                row.deal,
+                                &row.summary,
+                            )
+                            .map_err(|e| {
+                                Failure::new(ErrorCode::Internal, format!("statistics of hand {index}: {e}"))
+                            })?;
+                        checkpoint
+                            .curve
+                            .record(row.nets().map(|(_, agent, net)| (agent, net)));
+                    }
+                }
                 if spec.stacks == Stacks::Carry {
                     let stacks = &mut checkpoint.table_stacks[row.table];
                     stacks.clear();
@@ -679,9 +742,6 @@ pub async fn run<S: HandSink>(
                 for d in &row.decisions {
                     checkpoint.llm.entry(d.agent.clone()).or_default().record(d);
                 }
-                checkpoint
-                    .curve
-                    .record(row.nets().map(|(_, agent, net)| (agent, net)));
                 sink.hand(index, &row)?;
                 checkpoint.hands_done += 1;
             }
@@ -706,6 +766,7 @@ pub async fn run<S: HandSink>(
             }
         }
         if last_checkpoint.elapsed() >= Duration::from_millis(500) {
+            tallies.move_into(&mut checkpoint.stats);
             let mut saved = checkpoint.clone();
             saved.elapsed_ms += u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let (cost_usd, tokens) = cost.spent();
@@ -729,6 +790,7 @@ pub async fn run<S: HandSink>(
     // This session's LLM cost is added by the caller once the last usage
     // records are in (they trail the decisions).
     // Hands played beyond the last complete deal are dropped: a resume plays them again.
+    tallies.move_into(&mut checkpoint.stats);
     sink.checkpoint(&checkpoint).await?;
     report(&checkpoint, &mut progress);
     if reason == StopReason::Done && checkpoint.next_deal < deals {
