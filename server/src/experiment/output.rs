@@ -153,7 +153,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     std::fs::rename(&tmp, path).map_err(|e| io_failure("writing a checkpoint", e))
 }
 
-/// Net chips per seat of a hand (final minus starting stack).
+/// Net chips per seat of a hand (final minus starting stack), from its
+/// events. For a [`HandRow`] use [`HandRow::nets`]: rows carry their events
+/// only when PHH is written or LLM seats play.
 pub fn net_by_seat(events: &[Event]) -> Vec<(usize, i64)> {
     let mut start = Vec::new();
     let mut net = Vec::new();
