@@ -7,9 +7,11 @@
 //! shows (with cards) or mucks (without), `d dh` deals hole cards and `d db`
 //! the board. The seed and undealt cards are never written.
 
+use std::fmt::Write as _;
+
 use serde::Deserialize;
 
-use crate::card::{Card, format_cards, parse_cards};
+use crate::card::{Card, RANK_CHARS, SUIT_CHARS, format_cards, parse_cards};
 use crate::command::{Action, Command};
 use crate::event::Event;
 use crate::rules::{RuleError, SeatIndex, Street, Table, TableConfig};
@@ -86,10 +88,13 @@ pub fn to_phh(
         blinds[1] = config.big_blind;
     }
     let mut holes: Vec<Option<[Card; 2]>> = vec![None; order.len()];
-    let mut actions = Vec::new();
+    // The action lines, written as they appear in the file. Everything goes
+    // into a few growing strings: a `format!` per line was most of the cost
+    // of an experiment that writes every hand's history.
+    let mut actions = String::new();
     // Boards dealt after the last betting action (an all-in run-out) come
     // after the showdown in PHH: pokerkit turns the hands up first.
-    let mut runout: Vec<String> = Vec::new();
+    let mut runout = String::new();
     let mut ended = None;
     for event in &events[start + 1..] {
         match event {
@@ -100,24 +105,41 @@ pub fn to_phh(
             }
             Event::ActionTaken { seat, action, .. } => {
                 let p = position(*seat).ok_or(PhhError::Incomplete("action by a seat not dealt in"))?;
-                actions.append(&mut runout);
-                actions.push(match action {
-                    Action::Fold => format!("p{p} f"),
-                    Action::Check | Action::Call => format!("p{p} cc"),
-                    Action::Bet { to } | Action::Raise { to } => format!("p{p} cbr {to}"),
-                });
+                actions.push_str(&runout);
+                runout.clear();
+                actions.push_str("  'p");
+                push_number(&mut actions, p as u64);
+                match action {
+                    Action::Fold => actions.push_str(" f',\n"),
+                    Action::Check | Action::Call => actions.push_str(" cc',\n"),
+                    Action::Bet { to } | Action::Raise { to } => {
+                        actions.push_str(" cbr ");
+                        push_number(&mut actions, *to);
+                        actions.push_str("',\n");
+                    }
+                }
             }
-            Event::BoardDealt { cards, .. } => runout.push(format!("d db {}", format_cards(cards))),
+            Event::BoardDealt { cards, .. } => {
+                runout.push_str("  'd db ");
+                push_cards(&mut runout, cards);
+                runout.push_str("',\n");
+            }
             Event::HandShown { seat, cards, .. } => {
                 let p = position(*seat).ok_or(PhhError::Incomplete("show by a seat not dealt in"))?;
-                actions.push(format!("p{p} sm {}", format_cards(cards)));
+                actions.push_str("  'p");
+                push_number(&mut actions, p as u64);
+                actions.push_str(" sm ");
+                push_cards(&mut actions, cards);
+                actions.push_str("',\n");
             }
             Event::HandMucked { seat } => {
                 let p = position(*seat).ok_or(PhhError::Incomplete("muck by a seat not dealt in"))?;
-                actions.push(format!("p{p} sm"));
+                actions.push_str("  'p");
+                push_number(&mut actions, p as u64);
+                actions.push_str(" sm',\n");
             }
             Event::HandEnded { stacks, .. } => {
-                actions.append(&mut runout);
+                actions.push_str(&runout);
                 ended = Some(*stacks);
                 break;
             }
@@ -126,52 +148,87 @@ pub fn to_phh(
         }
     }
     let ended = ended.ok_or(PhhError::Incomplete("no HandEnded"))?;
-    let mut deals = Vec::with_capacity(order.len());
+
+    let mut out = String::with_capacity(256 + actions.len());
+    let list = |out: &mut String, values: &mut dyn Iterator<Item = u64>| {
+        for (i, value) in values.enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            push_number(out, value);
+        }
+        out.push_str("]\n");
+    };
+    out.push_str("variant = 'NT'\n");
+    out.push_str("ante_trimming_status = true\n");
+    out.push_str("antes = [");
+    list(&mut out, &mut order.iter().map(|_| config.ante));
+    out.push_str("blinds_or_straddles = [");
+    list(&mut out, &mut blinds.iter().copied());
+    let _ = writeln!(out, "min_bet = {}", config.big_blind);
+    out.push_str("starting_stacks = [");
+    list(&mut out, &mut order.iter().map(|&s| stack_of(s)));
+    out.push_str("actions = [\n");
     for (i, hole) in holes.iter().enumerate() {
         let cards = hole.ok_or(PhhError::Incomplete(
             "hole cards missing (use the server's full log)",
         ))?;
-        deals.push(format!("d dh p{} {}", i + 1, format_cards(&cards)));
+        out.push_str("  'd dh p");
+        push_number(&mut out, i as u64 + 1);
+        out.push(' ');
+        push_cards(&mut out, &cards);
+        out.push_str("',\n");
     }
-    deals.extend(actions);
-
-    let list = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
-    let starting: Vec<u64> = order.iter().map(|&s| stack_of(s)).collect();
-    let finishing: Vec<u64> = order
-        .iter()
-        .map(|&s| ended.iter().find(|e| e.seat == s).map_or(0, |e| e.stack))
-        .collect();
-    let mut out = String::new();
-    out.push_str("variant = 'NT'\n");
-    out.push_str("ante_trimming_status = true\n");
-    out.push_str(&format!("antes = [{}]\n", list(&vec![config.ante; order.len()])));
-    out.push_str(&format!("blinds_or_straddles = [{}]\n", list(&blinds)));
-    out.push_str(&format!("min_bet = {}\n", config.big_blind));
-    out.push_str(&format!("starting_stacks = [{}]\n", list(&starting)));
-    out.push_str("actions = [\n");
-    for a in &deals {
-        out.push_str(&format!("  '{a}',\n"));
-    }
+    out.push_str(&actions);
     out.push_str("]\n");
-    out.push_str(&format!("hand = {hand}\n"));
-    out.push_str(&format!(
-        "seats = [{}]\n",
-        order
-            .iter()
-            .map(|s| (s + 1).to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    out.push_str(&format!("seat_count = {n}\n"));
+    let _ = writeln!(out, "hand = {hand}");
+    out.push_str("seats = [");
+    list(&mut out, &mut order.iter().map(|&s| s as u64 + 1));
+    let _ = writeln!(out, "seat_count = {n}");
     if order.iter().all(|&s| players.get(s).is_some_and(Option::is_some)) {
-        let names: Vec<String> = order
-            .iter()
-            .map(|&s| toml_string(players[s].as_deref().unwrap_or_default()))
-            .collect();
-        out.push_str(&format!("players = [{}]\n", names.join(", ")));
+        out.push_str("players = [");
+        for (i, &s) in order.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&toml_string(players[s].as_deref().unwrap_or_default()));
+        }
+        out.push_str("]\n");
     }
-    out.push_str(&format!("finishing_stacks = [{}]\n", list(&finishing)));
+    out.push_str("finishing_stacks = [");
+    list(
+        &mut out,
+        &mut order
+            .iter()
+            .map(|&s| ended.iter().find(|e| e.seat == s).map_or(0, |e| e.stack)),
+    );
     Ok(out)
+}
+
+/// Appends `value` in decimal, as `write!` would, without the formatting
+/// machinery (most of the numbers of a history go through here).
+fn push_number(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
+    }
+}
+
+/// Appends cards in their text form (`"AsKd"`).
+fn push_cards(out: &mut String, cards: &[Card]) {
+    for card in cards {
+        out.push(RANK_CHARS[card.rank() as usize]);
+        out.push(SUIT_CHARS[card.suit() as usize]);
+    }
 }
 
 /// A TOML basic string with everything escaped that must be.
@@ -495,4 +552,18 @@ fn dealt_board(events: &[Event]) -> Vec<Card> {
         })
         .flatten()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_number;
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        for value in [0, 7, 10, 99, 100, 123_456_789, u64::MAX] {
+            let mut out = String::from("x");
+            push_number(&mut out, value);
+            assert_eq!(out, format!("x{value}"));
+        }
+    }
 }

@@ -5,7 +5,7 @@ use game_core::sim::SplitMix64;
 use game_core::view::TableView;
 use game_core::{Action, SeatIndex};
 
-use super::{Bot, check_or_call};
+use super::{Bot, Spot, check_or_call};
 
 /// Checks when it can, otherwise calls; never bets, raises or folds (in
 /// No-Limit a seat facing a bet may always call, if need be all-in).
@@ -26,8 +26,8 @@ impl Bot for CallingStation {
         check_or_call(&view.legal)
     }
 
-    fn act_on_legal(&self, legal: &game_core::LegalActions, _rng: &mut SplitMix64) -> Option<Action> {
-        Some(check_or_call(legal))
+    fn act_on_spot(&self, spot: &Spot, _rng: &mut SplitMix64) -> Option<Action> {
+        Some(check_or_call(&spot.legal))
     }
 }
 
@@ -36,10 +36,10 @@ mod tests {
     use game_core::sim::{SplitMix64, random_action, seated_table};
     use game_core::{Command, TableConfig, Viewer};
 
-    use super::{Bot, CallingStation};
+    use super::{Bot, CallingStation, Spot};
 
     #[test]
-    fn deciding_from_the_legal_actions_alone_gives_the_same_action() {
+    fn deciding_from_the_spot_alone_gives_the_same_action() {
         let mut rng = SplitMix64::new(3);
         for hand in 0..200 {
             let mut table = seated_table(TableConfig::new(6, 1, 2), 100).expect("table");
@@ -49,7 +49,7 @@ mod tests {
             while let Some(seat) = table.to_act() {
                 let view = table.view(Viewer::Seat(seat));
                 let full = CallingStation.act(seat, &view, &mut rng);
-                let fast = CallingStation.act_on_legal(&table.legal_actions(seat), &mut rng);
+                let fast = CallingStation.act_on_spot(&Spot::of_view(&view), &mut rng);
                 assert_eq!(fast, Some(full));
                 // Move on with a random legal action so that many spots are seen.
                 let action = random_action(&table.legal_actions(seat), &mut rng).expect("an action");

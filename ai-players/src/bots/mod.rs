@@ -46,11 +46,49 @@ pub trait Bot: Send + Sync {
     /// all (`view.legal` empty) the answer is `Check`, which the table refuses.
     fn act(&self, seat: SeatIndex, view: &TableView, rng: &mut SplitMix64) -> Action;
 
-    /// The same decision from the legal actions alone, for bots that read
+    /// The same decision from the [`Spot`] alone, for bots that read
     /// nothing else (`None`: this bot needs the whole view). Bulk runners
-    /// use it to skip building a [`TableView`] per decision.
-    fn act_on_legal(&self, _legal: &game_core::LegalActions, _rng: &mut SplitMix64) -> Option<Action> {
+    /// use it to skip building a [`TableView`] per decision; for the same
+    /// spot and generator state it answers exactly what [`Bot::act`] does.
+    fn act_on_spot(&self, _spot: &Spot, _rng: &mut SplitMix64) -> Option<Action> {
         None
+    }
+}
+
+/// The part of a seat's view on its turn that bots deciding without cards
+/// or seats read: a bulk runner takes it straight from the table
+/// ([`Table::legal_actions`], [`Table::pot_total`], [`Table::current_bet`])
+/// instead of building a whole [`TableView`] for every decision.
+///
+/// [`Table::legal_actions`]: game_core::Table::legal_actions
+/// [`Table::pot_total`]: game_core::Table::pot_total
+/// [`Table::current_bet`]: game_core::Table::current_bet
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Spot {
+    /// What the seat may do.
+    pub legal: LegalActions,
+    /// Every chip in the middle: all pots, this street's bets included.
+    pub pot: u64,
+    /// The street's bet level.
+    pub current_bet: u64,
+}
+
+impl Spot {
+    /// The spot `view` shows (a seat's view on its turn).
+    pub fn of_view(view: &TableView) -> Spot {
+        Spot {
+            legal: view.legal,
+            pot: pot_total(view),
+            current_bet: view.current_bet,
+        }
+    }
+
+    /// The "to" amount of a bet or raise of `fraction` of the pot: a bet of
+    /// that share of the pot, or a raise by that share of the pot after calling.
+    pub(crate) fn pot_fraction_to(&self, fraction: f64) -> u64 {
+        let to_call = self.legal.call.unwrap_or(0);
+        let pot = self.pot + to_call;
+        self.current_bet + (pot as f64 * fraction).round() as u64
     }
 }
 
@@ -166,7 +204,5 @@ pub(crate) fn pot_total(view: &TableView) -> u64 {
 /// The "to" amount of a bet or raise of `fraction` of the pot: a bet of
 /// that share of the pot, or a raise by that share of the pot after calling.
 pub(crate) fn pot_fraction_to(view: &TableView, fraction: f64) -> u64 {
-    let to_call = view.legal.call.unwrap_or(0);
-    let pot = pot_total(view) + to_call;
-    view.current_bet + (pot as f64 * fraction).round() as u64
+    Spot::of_view(view).pot_fraction_to(fraction)
 }

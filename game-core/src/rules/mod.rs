@@ -322,6 +322,70 @@ impl Table {
         self.seats.get(seat)?.as_ref().map(|s| s.stack)
     }
 
+    /// Every chip in the middle of the current hand: all pots, this street's
+    /// bets included (the sum of the view's `pots`, without building them);
+    /// 0 between hands.
+    pub fn pot_total(&self) -> u64 {
+        // Seats not dealt in hold `Player::EMPTY` (nothing committed), so
+        // the whole array can be summed without reading `dealt`.
+        self.hand
+            .as_ref()
+            .map_or(0, |h| h.players.iter().map(|p| p.total).sum())
+    }
+
+    /// The current street's bet level to call (the view's `current_bet`); 0
+    /// between hands.
+    pub fn current_bet(&self) -> u64 {
+        self.hand.as_ref().map_or(0, |h| h.current_bet)
+    }
+
+    /// Makes this table what [`Table::new`] followed by one `Sit` per entry
+    /// of `players` (`(player, stack)` for seats 0, 1, ...) makes, without
+    /// their events and reusing the table's buffers: bulk runners play many
+    /// independent hands on one table. Refused during a hand, or with a stack
+    /// `Sit` would refuse (the table is then unchanged).
+    pub fn reset_seated(&mut self, players: &[(&str, u64)]) -> Result<(), RuleError> {
+        if self.hand.is_some() {
+            return Err(RuleError::HandInProgress);
+        }
+        if let Some(seat) = players.len().checked_sub(1) {
+            self.check_seat(seat)?;
+        }
+        for &(_, stack) in players {
+            if stack == 0 {
+                return Err(RuleError::ZeroAmount);
+            }
+            if stack > MAX_CHIPS {
+                return Err(RuleError::TooManyChips { max: MAX_CHIPS });
+            }
+        }
+        self.button = None;
+        self.hands_started = 0;
+        self.history.clear();
+        for (seat, slot) in self.seats.iter_mut().enumerate() {
+            let Some(&(player, stack)) = players.get(seat) else {
+                *slot = None;
+                continue;
+            };
+            match slot {
+                Some(s) => {
+                    s.player.clear();
+                    s.player.push_str(player);
+                    s.stack = stack;
+                    s.sitting_out = false;
+                }
+                None => {
+                    *slot = Some(Seat {
+                        player: player.to_owned(),
+                        stack,
+                        sitting_out: false,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// All chips on the table: stacks plus everything committed to the hand.
     pub fn total_chips(&self) -> u64 {
         let mut total = 0;

@@ -5,21 +5,22 @@
 //! interleave, and a checkpoint after every batch so a stopped run resumes
 //! exactly where it was.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ai_players::Agent;
-use ai_players::bots::{Bot, bot};
+use ai_players::bots::{Bot, Spot, bot};
 use ai_players::{CallContext, DecisionSource, Lane, Turn};
+use game_core::event::SeatList;
 use game_core::sim::SplitMix64;
 use game_core::{Command, Event, RuleError, Table, Viewer};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
 use super::spec::{ExperimentSpec, Stacks, mix};
-use super::stats::StatsAccumulator;
+use super::stats::{AgentTallies, HandSummary, StatsAccumulator};
 use crate::table::agents::Agents;
 use crate::transport::protocol::{ErrorCode, Failure};
 
@@ -69,7 +70,9 @@ pub struct DecisionRecord {
     pub reason: Option<String>,
 }
 
-/// A finished hand, as the writer needs it.
+/// A finished hand, as the writer needs it. The table that played it has
+/// already read its results from the events (`summary`), so that the writer,
+/// one task for all tables, only adds them up and writes them.
 pub struct HandRow {
     /// The deal.
     pub deal: u64,
@@ -77,14 +80,75 @@ pub struct HandRow {
     pub rotation: u64,
     /// Table that played it.
     pub table: usize,
-    /// Agent name per seat.
-    pub agents: Vec<String>,
-    /// The hand's events (HandStarted to HandEnded, with the server-only seed).
+    /// Agent name per seat; shared by every hand with the same seating, so
+    /// a row costs a reference count, not a copy of every name.
+    pub agents: Arc<[String]>,
+    /// Every dealt-in seat's net chips and tracker counters, in seat order
+    /// (read from the events with [`HandSummary::from_events`]).
+    pub summary: HandSummary,
+    /// The hand's events (HandStarted to HandEnded, with the server-only
+    /// seed) when the spec writes PHH or has LLM seats; empty otherwise, as
+    /// nothing else reads them.
     pub events: Vec<Event>,
-    /// Stacks after the hand (for `carry` checkpoints).
-    pub stacks_after: Vec<u64>,
+    /// Stacks after the hand, by agent index (for `carry` checkpoints).
+    pub stacks_after: SeatList<u64>,
     /// LLM decisions in the hand.
     pub decisions: Vec<DecisionRecord>,
+}
+
+impl HandRow {
+    /// `(seat, agent, net chips)` of every dealt-in seat, in seat order.
+    pub fn nets(&self) -> impl Iterator<Item = (usize, &str, i64)> + '_ {
+        self.summary.seats.iter().map(|s| {
+            let agent = self.agents.get(s.seat).map_or("", String::as_str);
+            (s.seat, agent, s.net)
+        })
+    }
+}
+
+/// What a table keeps from one hand to the next, so that a bot-only hand
+/// allocates next to nothing: one engine [`Table`] reset for each hand
+/// (reset mode makes every hand independent), its event buffer, the seats'
+/// generators, and the agent names of every seating.
+pub struct Dealer {
+    table: Table,
+    events: Vec<Event>,
+    rngs: Vec<SplitMix64>,
+    /// By shift (see [`TableRun::play_on`]): the agent name per seat.
+    seatings: Seatings,
+    /// Rows carry the events (PHH, or LLM seats).
+    keep_events: bool,
+}
+
+/// The agent name per seat for every shift of the agents (`[shift][seat]`
+/// is agent `(seat + shift) % n`), shared by all tables of a run: the
+/// writer recognises a row's seating by pointer and so knows each seat's
+/// agent index without comparing names.
+type Seatings = Arc<[Arc<[String]>]>;
+
+fn seatings(spec: &ExperimentSpec) -> Seatings {
+    let names = spec.agent_names();
+    let n = names.len();
+    (0..n)
+        .map(|shift| (0..n).map(|seat| names[(seat + shift) % n].clone()).collect())
+        .collect()
+}
+
+impl Dealer {
+    /// A dealer for tables of `spec`.
+    pub fn new(spec: &ExperimentSpec) -> Result<Dealer, Failure> {
+        Dealer::with_seatings(spec, seatings(spec))
+    }
+
+    fn with_seatings(spec: &ExperimentSpec, seatings: Seatings) -> Result<Dealer, Failure> {
+        Ok(Dealer {
+            table: Table::new(spec.table_config()).map_err(engine_error)?,
+            events: Vec::with_capacity(128),
+            rngs: Vec::with_capacity(spec.seats.len()),
+            seatings,
+            keep_events: spec.write_phh || !spec.bots_only(),
+        })
+    }
 }
 
 /// What one table plays with.
@@ -111,15 +175,27 @@ fn engine_error(e: RuleError) -> Failure {
 impl TableRun {
     /// Plays one hand of `deal` with the agents rotated by `rotation` seats.
     pub async fn play(&mut self, deal: u64, rotation: u64) -> Result<HandRow, Failure> {
+        let mut dealer = Dealer::new(&self.spec)?;
+        self.play_on(&mut dealer, deal, rotation).await
+    }
+
+    /// [`TableRun::play`] on `dealer`'s table and buffers: the same hand,
+    /// without setting up a table.
+    pub async fn play_on(
+        &mut self,
+        dealer: &mut Dealer,
+        deal: u64,
+        rotation: u64,
+    ) -> Result<HandRow, Failure> {
         let spec = &self.spec;
         let n = spec.seats.len();
-        let names = spec.agent_names();
         // Agents move one seat per rotation (duplicate) or per deal (otherwise),
         // so every agent plays every position.
         let shift = if spec.duplicate { rotation } else { deal % n as u64 } as usize;
         let agent_at = |seat: usize| (seat + shift) % n;
-        let mut table = Table::new(spec.table_config()).map_err(engine_error)?;
-        for seat in 0..n {
+        let names = dealer.seatings[shift].clone();
+        let mut players = SeatList::<(&str, u64)>::new();
+        for (seat, name) in names.iter().enumerate() {
             let stack = match spec.stacks {
                 Stacks::Reset => spec.starting_stack,
                 Stacks::Carry => match self.stacks[agent_at(seat)] {
@@ -127,30 +203,41 @@ impl TableRun {
                     s => s,
                 },
             };
-            table
-                .apply(Command::Sit {
-                    seat,
-                    player: names[agent_at(seat)].clone(),
-                    stack,
-                })
-                .map_err(engine_error)?;
+            players.push((name.as_str(), stack));
         }
-        // A fresh table puts the button in the same seat every hand: in
-        // duplicate mode each rotation sees the same cards at the same seats.
+        // A table reset to a new one's state puts the button in the same seat
+        // every hand: in duplicate mode each rotation sees the same cards at
+        // the same seats.
+        let table = &mut dealer.table;
+        table.reset_seated(&players).map_err(engine_error)?;
         let seed = mix(&[spec.seed, deal]);
-        let mut events = table.apply(Command::StartHand { seed }).map_err(engine_error)?;
-        let mut rngs: Vec<SplitMix64> = (0..n)
-            .map(|seat| SplitMix64::new(mix(&[spec.seed, deal, rotation, agent_at(seat) as u64, 0xB07])))
-            .collect();
+        let events = &mut dealer.events;
+        events.clear();
+        table
+            .apply_into(Command::StartHand { seed }, events)
+            .map_err(engine_error)?;
+        let rngs = &mut dealer.rngs;
+        rngs.clear();
+        rngs.extend(
+            (0..n)
+                .map(|seat| SplitMix64::new(mix(&[spec.seed, deal, rotation, agent_at(seat) as u64, 0xB07]))),
+        );
         let hand_index = deal * spec.hands_per_deal() + rotation;
         let mut decisions = Vec::new();
         while let Some(seat) = table.to_act() {
             let agent_index = agent_at(seat);
             let action = match &self.agents[agent_index] {
-                SeatAgent::Bot(bot) => match bot.act_on_legal(&table.legal_actions(seat), &mut rngs[seat]) {
-                    Some(action) => action,
-                    None => bot.act(seat, &table.view(Viewer::Seat(seat)), &mut rngs[seat]),
-                },
+                SeatAgent::Bot(bot) => {
+                    let spot = Spot {
+                        legal: table.legal_actions(seat),
+                        pot: table.pot_total(),
+                        current_bet: table.current_bet(),
+                    };
+                    match bot.act_on_spot(&spot, &mut rngs[seat]) {
+                        Some(action) => action,
+                        None => bot.act(seat, &table.view(Viewer::Seat(seat)), &mut rngs[seat]),
+                    }
+                }
                 SeatAgent::Async(agent) => {
                     let turn = Turn {
                         seat,
@@ -177,7 +264,7 @@ impl TableRun {
                     decisions.push(DecisionRecord {
                         hand: hand_index,
                         seat,
-                        agent: names[agent_index].clone(),
+                        agent: names[seat].clone(),
                         source: source.to_owned(),
                         fallback_reason: reason,
                         action: decision.action,
@@ -190,27 +277,39 @@ impl TableRun {
                 }
             };
             // Agents answer legal actions; if one did not, the clock's rule decides.
-            if table
-                .apply_into(Command::Act { seat, action }, &mut events)
-                .is_err()
-            {
+            if table.apply_into(Command::Act { seat, action }, events).is_err() {
                 table
-                    .apply_into(Command::Timeout { seat }, &mut events)
+                    .apply_into(Command::Timeout { seat }, events)
                     .map_err(engine_error)?;
             }
         }
-        let mut stacks_after = vec![0; n];
+        let summary = HandSummary::from_events(events).map_err(|e| {
+            Failure::new(
+                ErrorCode::Internal,
+                format!("statistics of hand {hand_index}: {e}"),
+            )
+        })?;
+        let mut stacks_after = SeatList::from_slice(&[0; game_core::rules::MAX_SEATS][..n])
+            .ok_or_else(|| Failure::new(ErrorCode::Internal, "too many seats"))?;
         for (seat, s) in table.seats().iter().enumerate() {
             stacks_after[agent_at(seat)] = s.as_ref().map_or(0, |s| s.stack);
         }
         if spec.stacks == Stacks::Carry {
-            self.stacks.clone_from(&stacks_after);
+            self.stacks.clear();
+            self.stacks.extend_from_slice(&stacks_after);
         }
+        let events = if dealer.keep_events {
+            let capacity = events.capacity();
+            std::mem::replace(events, Vec::with_capacity(capacity))
+        } else {
+            Vec::new()
+        };
         Ok(HandRow {
             deal,
             rotation,
             table: self.table,
-            agents: (0..n).map(|seat| names[agent_at(seat)].clone()).collect(),
+            agents: names,
+            summary,
             events,
             stacks_after,
             decisions,
@@ -265,21 +364,45 @@ pub struct Curve {
 impl Curve {
     /// Adds one hand: `(agent, net chips)` per seat.
     pub fn record<'a>(&mut self, nets: impl IntoIterator<Item = (&'a str, i64)>) {
+        self.start();
+        for (agent, net) in nets {
+            let i = self.agent_index(agent);
+            self.running[i] += net;
+        }
+        self.end_hand();
+    }
+
+    /// The index of `agent` in `agents`, added (with no chips yet) if new:
+    /// lets a caller look a name up once and then use
+    /// [`Curve::record_indexed`].
+    pub fn agent_index(&mut self, agent: &str) -> usize {
+        match self.agents.iter().position(|a| a == agent) {
+            Some(i) => i,
+            None => {
+                self.agents.push(agent.to_owned());
+                self.running.push(0);
+                self.agents.len() - 1
+            }
+        }
+    }
+
+    /// Adds one hand: `(agent index from Curve::agent_index, net chips)` per seat.
+    pub fn record_indexed(&mut self, nets: impl IntoIterator<Item = (usize, i64)>) {
+        self.start();
+        for (i, net) in nets {
+            self.running[i] += net;
+        }
+        self.end_hand();
+    }
+
+    fn start(&mut self) {
         if self.points.is_empty() {
             self.step = 1;
             self.points.push((0, Vec::new()));
         }
-        for (agent, net) in nets {
-            let i = match self.agents.iter().position(|a| a == agent) {
-                Some(i) => i,
-                None => {
-                    self.agents.push(agent.to_owned());
-                    self.running.push(0);
-                    self.agents.len() - 1
-                }
-            };
-            self.running[i] += net;
-        }
+    }
+
+    fn end_hand(&mut self) {
         self.hands += 1;
         if self.hands.is_multiple_of(self.step) {
             if self.points.len() >= CURVE_POINTS {
@@ -432,6 +555,7 @@ pub async fn run<S: HandSink>(
     let batch_size = if spec.bots_only() { ROW_BATCH } else { 1 };
     let (rows_tx, mut rows_rx) = mpsc::channel::<Result<Vec<HandRow>, Failure>>(64);
     let mut workers = Vec::new();
+    let seating_list = seatings(&spec);
     for t in 0..tables {
         let mut run = TableRun {
             spec: spec.clone(),
@@ -443,29 +567,51 @@ pub async fn run<S: HandSink>(
         };
         let rows = rows_tx.clone();
         let mut written = written_rx.clone();
-        let halt = halt_rx.clone();
+        let mut halt = halt_rx.clone();
+        let seating_list = seating_list.clone();
         let first = checkpoint.next_deal
             + ((t as u64 + tables as u64 - checkpoint.next_deal % tables as u64) % tables as u64);
         workers.push(tokio::spawn(async move {
+            let mut dealer = match Dealer::with_seatings(&run.spec, seating_list.clone()) {
+                Ok(dealer) => dealer,
+                Err(e) => {
+                    let _ = rows.send(Err(e)).await;
+                    return;
+                }
+            };
             let mut deal = first;
             let mut batch = Vec::with_capacity(batch_size);
-            while deal < deals && !*halt.borrow() {
+            'deals: while deal < deals && !*halt.borrow() {
                 // Bounded reorder buffer: wait while this deal is too far ahead
                 // of the writer (handing over what is batched first, which the
                 // writer may be waiting for).
                 if deal >= *written.borrow() + window
                     && !batch.is_empty()
-                    && rows.send(Ok(std::mem::take(&mut batch))).await.is_err()
+                    && rows
+                        .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(batch_size))))
+                        .await
+                        .is_err()
                 {
                     return;
                 }
+                // A halt ends the wait too: once another table has stopped,
+                // the writer may never reach this deal.
                 while deal >= *written.borrow() + window {
-                    if written.changed().await.is_err() {
-                        return;
+                    tokio::select! {
+                        changed = written.changed() => {
+                            if changed.is_err() {
+                                return;
+                            }
+                        }
+                        halted = halt.changed() => {
+                            if halted.is_err() || *halt.borrow() {
+                                break 'deals;
+                            }
+                        }
                     }
                 }
                 for rotation in 0..run.spec.hands_per_deal() {
-                    match run.play(deal, rotation).await {
+                    match run.play_on(&mut dealer, deal, rotation).await {
                         Ok(row) => batch.push(row),
                         Err(e) => {
                             let _ = rows.send(Err(e)).await;
@@ -473,12 +619,18 @@ pub async fn run<S: HandSink>(
                         }
                     }
                 }
-                if batch.len() >= batch_size && rows.send(Ok(std::mem::take(&mut batch))).await.is_err() {
-                    return;
-                }
                 deal += tables as u64;
-                // Bot-only tables never await: let other tasks (the writer) run.
-                tokio::task::yield_now().await;
+                if batch.len() >= batch_size {
+                    if rows
+                        .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(batch_size))))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    // Bot-only tables never await: let other tasks (other tables) run.
+                    tokio::task::yield_now().await;
+                }
             }
             if !batch.is_empty() {
                 let _ = rows.send(Ok(batch)).await;
@@ -488,7 +640,16 @@ pub async fn run<S: HandSink>(
     drop(rows_tx);
 
     let hands_per_deal = spec.hands_per_deal();
-    let mut pending: BTreeMap<(u64, u64), HandRow> = BTreeMap::new();
+    let per_deal = usize::try_from(hands_per_deal).unwrap_or(usize::MAX);
+    // Rows waiting for the deals before theirs, at `(deal - next_deal) *
+    // hands_per_deal + rotation`: tables run at most `window` deals ahead
+    // of the writer, so this stays within `window * hands_per_deal` slots.
+    let mut pending: VecDeque<Option<HandRow>> = VecDeque::new();
+    // Hands are added up by agent index (see `Seatings`) and moved into
+    // `checkpoint.stats` before it is saved or returned.
+    let names = spec.agent_names();
+    let mut tallies = AgentTallies::new(names.clone(), checkpoint.stats.tracks_deals());
+    let mut curve_index: Vec<Option<usize>> = vec![None; n];
     let mut reason = StopReason::Done;
     let mut last_checkpoint = Instant::now();
     let mut last_progress = Instant::now();
@@ -522,46 +683,73 @@ pub async fn run<S: HandSink>(
         };
         let Some(rows) = row else { break };
         for row in rows? {
-            pending.insert((row.deal, row.rotation), row);
+            let slot = row
+                .deal
+                .checked_sub(checkpoint.next_deal)
+                .and_then(|ahead| usize::try_from(ahead * hands_per_deal + row.rotation).ok())
+                .ok_or_else(|| {
+                    Failure::new(
+                        ErrorCode::Internal,
+                        format!("deal {} came back after it was written", row.deal),
+                    )
+                })?;
+            if slot >= pending.len() {
+                pending.resize_with(slot + 1, || None);
+            }
+            pending[slot] = Some(row);
         }
         // Write every complete deal at the front, in order.
-        loop {
+        let mut wrote = false;
+        while pending.len() >= per_deal && pending.iter().take(per_deal).all(Option::is_some) {
             let next = checkpoint.next_deal;
-            let complete = (0..hands_per_deal).all(|r| pending.contains_key(&(next, r)));
-            if !complete {
-                break;
-            }
-            for r in 0..hands_per_deal {
-                let Some(row) = pending.remove(&(next, r)) else {
-                    break;
-                };
-                let index = next * hands_per_deal + r;
-                checkpoint
-                    .stats
-                    .record_hand(
-                        big_blind,
-                        &row.agents.iter().cloned().map(Some).collect::<Vec<_>>(),
-                        row.deal,
-                        &row.events,
-                    )
-                    .map_err(|e| {
-                        Failure::new(ErrorCode::Internal, format!("statistics of hand {index}: {e}"))
-                    })?;
+            for (r, row) in pending.drain(..per_deal).enumerate() {
+                let Some(row) = row else { break };
+                let index = next * hands_per_deal + r as u64;
+                match seating_list.iter().position(|s| Arc::ptr_eq(s, &row.agents)) {
+                    Some(shift) => {
+                        let mut nets = SeatList::<(usize, i64)>::new();
+                        for hand in &row.summary.seats {
+                            let agent = (hand.seat + shift) % n;
+                            tallies.record(agent, big_blind, row.deal, hand);
+                            let slot = *curve_index[agent]
+                                .get_or_insert_with(|| checkpoint.curve.agent_index(&names[agent]));
+                            nets.push((slot, hand.net));
+                        }
+                        checkpoint.curve.record_indexed(nets);
+                    }
+                    // Not one of this run's seatings (cannot happen): by name.
+                    None => {
+                        checkpoint
+                            .stats
+                            .record_summary(
+                                big_blind,
+                                |seat| row.agents.get(seat).map(String::as_str),
+                                row.deal,
+                                &row.summary,
+                            )
+                            .map_err(|e| {
+                                Failure::new(ErrorCode::Internal, format!("statistics of hand {index}: {e}"))
+                            })?;
+                        checkpoint
+                            .curve
+                            .record(row.nets().map(|(_, agent, net)| (agent, net)));
+                    }
+                }
                 if spec.stacks == Stacks::Carry {
-                    checkpoint.table_stacks[row.table].clone_from(&row.stacks_after);
+                    let stacks = &mut checkpoint.table_stacks[row.table];
+                    stacks.clear();
+                    stacks.extend_from_slice(&row.stacks_after);
                 }
                 for d in &row.decisions {
                     checkpoint.llm.entry(d.agent.clone()).or_default().record(d);
                 }
-                checkpoint.curve.record(
-                    super::output::net_by_seat(&row.events)
-                        .into_iter()
-                        .map(|(seat, net)| (row.agents.get(seat).map_or("", String::as_str), net)),
-                );
                 sink.hand(index, &row)?;
                 checkpoint.hands_done += 1;
             }
             checkpoint.next_deal += 1;
+            wrote = true;
+        }
+        if wrote {
             let _ = written_tx.send(checkpoint.next_deal);
         }
         if reason == StopReason::Done {
@@ -579,6 +767,7 @@ pub async fn run<S: HandSink>(
             }
         }
         if last_checkpoint.elapsed() >= Duration::from_millis(500) {
+            tallies.move_into(&mut checkpoint.stats);
             let mut saved = checkpoint.clone();
             saved.elapsed_ms += u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let (cost_usd, tokens) = cost.spent();
@@ -602,6 +791,7 @@ pub async fn run<S: HandSink>(
     // This session's LLM cost is added by the caller once the last usage
     // records are in (they trail the decisions).
     // Hands played beyond the last complete deal are dropped: a resume plays them again.
+    tallies.move_into(&mut checkpoint.stats);
     sink.checkpoint(&checkpoint).await?;
     report(&checkpoint, &mut progress);
     if reason == StopReason::Done && checkpoint.next_deal < deals {

@@ -22,7 +22,6 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
 use tracing::{info, warn};
 
-use super::output::net_by_seat;
 use super::runner::{self, Checkpoint, HandRow, HandSink, Progress, SeatAgent, StopReason};
 use super::spec::{ExperimentSpec, mix};
 use super::{UsageMeter, stats, summary};
@@ -649,7 +648,7 @@ struct StoreSink {
 impl HandSink for StoreSink {
     fn hand(&mut self, index: u64, row: &HandRow) -> Result<(), Failure> {
         let mut nets = vec![0i64; row.agents.len()];
-        for (seat, net) in net_by_seat(&row.events) {
+        for (seat, _, net) in row.nets() {
             if let Some(n) = nets.get_mut(seat) {
                 *n = net;
             }

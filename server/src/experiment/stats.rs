@@ -583,12 +583,30 @@ impl StatsAccumulator {
             return Err(StatsError::ZeroBigBlind);
         }
         let summary = HandSummary::from_events(events)?;
-        let agent = |seat: SeatIndex| {
-            agents
-                .get(seat)
-                .and_then(Option::as_deref)
-                .ok_or(StatsError::NoAgent { seat })
-        };
+        self.record_summary(
+            big_blind,
+            |seat| agents.get(seat).and_then(Option::as_deref),
+            deal,
+            &summary,
+        )?;
+        Ok(summary)
+    }
+
+    /// Records one hand already read by [`HandSummary::from_events`] (a
+    /// runner reads it where the hand is played and hands the writer this
+    /// small summary instead of the events): `agent(seat)` names the agent in
+    /// each seat. Otherwise as [`StatsAccumulator::record_hand`].
+    pub fn record_summary<'a>(
+        &mut self,
+        big_blind: u64,
+        agent: impl Fn(SeatIndex) -> Option<&'a str>,
+        deal: u64,
+        summary: &HandSummary,
+    ) -> Result<(), StatsError> {
+        if big_blind == 0 {
+            return Err(StatsError::ZeroBigBlind);
+        }
+        let agent = |seat: SeatIndex| agent(seat).ok_or(StatsError::NoAgent { seat });
         for hand in &summary.seats {
             agent(hand.seat)?;
         }
@@ -603,7 +621,7 @@ impl StatsAccumulator {
                 self.agents.insert(name.to_owned(), tally);
             }
         }
-        Ok(summary)
+        Ok(())
     }
 
     /// Adds everything `other` recorded, as if its hands had been recorded
@@ -626,6 +644,11 @@ impl StatsAccumulator {
         }
     }
 
+    /// Whether deal ids are kept (for the duplicate estimate).
+    pub fn tracks_deals(&self) -> bool {
+        !self.ignore_deals
+    }
+
     /// One line per agent, sorted by name.
     pub fn results(&self) -> Vec<AgentResult> {
         self.agents
@@ -643,6 +666,59 @@ impl StatsAccumulator {
                 .map(AgentTally::net_chips)
                 .fold(0, i128::saturating_add),
         )
+    }
+}
+
+/// Per-agent sums for a fixed list of agents addressed by index, so that a
+/// run's writer adds every hand without looking names up in a map. The
+/// sums move into a [`StatsAccumulator`] with [`AgentTallies::move_into`]
+/// (exact integer sums: the same as recording every hand there) before the
+/// accumulator is saved or read.
+#[derive(Clone, Debug)]
+pub struct AgentTallies {
+    names: Vec<String>,
+    tallies: Vec<AgentTally>,
+    track_deals: bool,
+}
+
+impl AgentTallies {
+    /// Empty sums for `names` (agent index = position), keeping per-deal
+    /// sums when `track_deals` (see [`StatsAccumulator::tracks_deals`]).
+    pub fn new(names: Vec<String>, track_deals: bool) -> AgentTallies {
+        AgentTallies {
+            tallies: vec![AgentTally::default(); names.len()],
+            names,
+            track_deals,
+        }
+    }
+
+    /// Adds one seat-hand of agent `agent`, as
+    /// [`StatsAccumulator::record_summary`] would.
+    ///
+    /// # Panics
+    /// If `agent` is not an index of the names given to [`AgentTallies::new`].
+    pub fn record(&mut self, agent: usize, big_blind: u64, deal: u64, hand: &SeatHand) {
+        let deal = self.track_deals.then_some(deal);
+        self.tallies[agent].record(big_blind, deal, hand);
+    }
+
+    /// Moves every sum into `stats` and starts again from zero.
+    pub fn move_into(&mut self, stats: &mut StatsAccumulator) {
+        for (name, tally) in self.names.iter().zip(&mut self.tallies) {
+            if tally.counters.hands == 0 {
+                continue;
+            }
+            let mut tally = std::mem::take(tally);
+            if stats.ignore_deals {
+                tally.forget_deals();
+            }
+            match stats.agents.get_mut(name) {
+                Some(mine) => mine.merge(tally),
+                None => {
+                    stats.agents.insert(name.clone(), tally);
+                }
+            }
+        }
     }
 }
 
@@ -1311,6 +1387,44 @@ mod tests {
 
     fn sim_agents() -> Vec<Option<String>> {
         names(&["alice", "bob", "carol", "dave", "alice", "bob"])
+    }
+
+    #[test]
+    fn tallies_by_agent_index_equal_recording_by_name() {
+        let (hands, _) = random_hands(600);
+        let agents = sim_agents();
+        // The distinct agents, and each seat's index among them.
+        let names: Vec<String> = ["alice", "bob", "carol", "dave"].map(String::from).into();
+        let index = |seat: usize| {
+            let name = agents[seat].as_deref().expect("every seat has an agent");
+            names.iter().position(|n| n == name).expect("known agent")
+        };
+        for tracked in [true, false] {
+            let fresh = || {
+                if tracked {
+                    StatsAccumulator::new()
+                } else {
+                    StatsAccumulator::without_deals()
+                }
+            };
+            let mut by_name = fresh();
+            let mut by_index = fresh();
+            let mut tallies = AgentTallies::new(names.clone(), by_index.tracks_deals());
+            for (i, (deal, events)) in hands.iter().enumerate() {
+                by_name.record_hand(10, &agents, *deal, events).expect("valid");
+                let summary = HandSummary::from_events(events).expect("valid");
+                for hand in &summary.seats {
+                    tallies.record(index(hand.seat), 10, *deal, hand);
+                }
+                // Moved over now and then, as a run's checkpoints do.
+                if i % 97 == 0 {
+                    tallies.move_into(&mut by_index);
+                }
+            }
+            tallies.move_into(&mut by_index);
+            assert_eq!(by_index, by_name);
+            assert_eq!(by_index.results(), by_name.results());
+        }
     }
 
     #[test]
