@@ -238,15 +238,7 @@ async fn llm_tables_ride_out_errors_hangs_and_an_outage() {
     );
     // Every decision the model could not make is a recorded fallback.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let metrics = server
-        .client
-        .get(format!("{}/metrics", server.http))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = server.metrics().await;
     let counted = fallbacks_total(&metrics);
     let decisions = repo
         .list_decisions(&RecordQuery::default())

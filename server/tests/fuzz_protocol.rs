@@ -27,22 +27,12 @@ const KEYS: [&str; 14] = [
     "extra", "TYPE",
 ];
 
-const TYPES: [&str; 14] = [
-    "join",
-    "leave",
-    "sit",
-    "stand",
-    "sit_out",
-    "sit_in",
-    "act",
-    "chat",
-    "ping",
-    "watch_experiments",
-    "unwatch_experiments",
-    "snapshot",
-    "Join",
-    "",
-];
+/// Every client type, plus server types and near misses clients must not use.
+fn types() -> Vec<&'static str> {
+    let mut types = server::transport::protocol::CLIENT_TYPES.to_vec();
+    types.extend(["snapshot", "Join", ""]);
+    types
+}
 
 fn json_leaf() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -51,7 +41,7 @@ fn json_leaf() -> impl Strategy<Value = Value> {
         any::<u64>().prop_map(|n| json!(n)),
         any::<i64>().prop_map(|n| json!(n)),
         any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
-        prop::sample::select(TYPES.to_vec()).prop_map(|s| json!(s)),
+        prop::sample::select(types()).prop_map(|s| json!(s)),
         prop::sample::select(vec![
             "fold",
             "check",
@@ -85,7 +75,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 /// A message that is often almost right: a known type, plausible keys, any values.
 fn near_miss() -> impl Strategy<Value = Value> {
     (
-        prop::sample::select(TYPES.to_vec()),
+        prop::sample::select(types()),
         prop::collection::vec((prop::sample::select(KEYS.to_vec()), json_value()), 0..6),
     )
         .prop_map(|(kind, fields)| {

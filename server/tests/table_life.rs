@@ -165,15 +165,7 @@ async fn idle_tables_leave_memory_and_load_again_on_demand() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(hand_before["live"], false);
-    let metrics = server
-        .client
-        .get(format!("{}/metrics", server.http))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = server.metrics().await;
     assert!(metrics.contains("showdown_tables_evicted_total 1"), "{metrics}");
     // A spectator brings it back from the store, where it left off.
     let mut watcher = server.connect().await;
@@ -265,15 +257,7 @@ async fn chat_reaches_the_room_and_history_and_hand_histories_hide_unshown_cards
 }
 
 async fn llm_calls(server: &TestServer, lane: &str) -> u64 {
-    let metrics = server
-        .client
-        .get(format!("{}/metrics", server.http))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = server.metrics().await;
     metrics
         .lines()
         .filter(|l| l.starts_with(&format!("showdown_llm_calls_total{{lane=\"{lane}\"")))

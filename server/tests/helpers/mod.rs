@@ -109,6 +109,18 @@ impl TestServer {
         body["id"].as_str().expect("table id").to_owned()
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.http))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// The player's account (`GET /api/me`): id, name, balance, seats.
     pub async fn me(&self, token: &str) -> Value {
         self.client
