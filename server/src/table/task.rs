@@ -994,7 +994,18 @@ impl TableTask {
             }
         }
         let seq = applied.last_seq;
+        let epoch = self.shared.state.lock().epoch;
         self.after(applied).await;
+        // The ack means the action is stored: wait for its commit (group
+        // commit, a few ms). If the store failed (here or at the hand's end
+        // above), the table has reloaded from its log without it (a new
+        // epoch) and the player is told so.
+        if !self.durable().await || self.shared.state.lock().epoch != epoch {
+            return Err(Failure::new(
+                ErrorCode::Unavailable,
+                "the store failed before your action was saved; the table reloaded without it, act again",
+            ));
+        }
         Ok(seq)
     }
 
