@@ -208,6 +208,8 @@ pub struct Report {
     pub dropped: u64,
     /// Event delivery latency in the window (`at_ms` to receipt).
     pub latency_ms: Latency,
+    /// The window in slices of about 10 s: latency over time.
+    pub windows: Vec<Window>,
     /// Traffic rates in the window, as the clients saw them.
     pub rates: Rates,
     /// `error` messages by code (whole run).
@@ -235,6 +237,23 @@ pub struct Latency {
     pub p99: Option<f64>,
     /// Slowest.
     pub max: Option<f64>,
+}
+
+/// Latency in one slice of the measured window (bucket upper edges, ms).
+#[derive(Debug, Serialize)]
+pub struct Window {
+    /// Seconds from the start of the window to the end of this slice.
+    pub end_secs: f64,
+    /// Events measured in the slice.
+    pub events: u64,
+    /// Median.
+    pub p50: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+    /// Slowest (to its bucket's upper edge).
+    pub max: Option<f64>,
+    /// Server RSS at the end of the slice, KiB.
+    pub server_rss_kb: Option<u64>,
 }
 
 /// Per-second rates.
@@ -436,22 +455,41 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         .max()
         .unwrap_or(0);
     let mut last_progress = Instant::now();
+    let mut last_counts = vec![0; stats::BUCKETS];
+    let mut windows = Vec::new();
     while window_started.elapsed() < duration {
         tokio::time::sleep(Duration::from_secs(1).min(duration.saturating_sub(window_started.elapsed())))
             .await;
-        if let Some(sample) = args.pid.and_then(ProcSample::read) {
-            peak_rss = peak_rss.max(sample.rss_kb);
-        }
-        if last_progress.elapsed() >= Duration::from_secs(10) {
+        let rss = args.pid.and_then(ProcSample::read).map(|s| s.rss_kb);
+        peak_rss = peak_rss.max(rss.unwrap_or(0));
+        if last_progress.elapsed() >= Duration::from_secs(10) || window_started.elapsed() >= duration {
             last_progress = Instant::now();
             let (counts, _) = counters.latency.snapshot();
+            let window: Vec<u64> = counts
+                .iter()
+                .zip(&last_counts)
+                .map(|(now, before)| now - before)
+                .collect();
+            last_counts = counts;
+            let ms = |q: f64| quantile(&window, BUCKET_US, q).map(|us| us as f64 / 1000.0);
+            let stat = Window {
+                end_secs: window_started.elapsed().as_secs_f64().round(),
+                events: window.iter().sum(),
+                p50: ms(0.5),
+                p99: ms(0.99),
+                max: ms(1.0),
+                server_rss_kb: rss,
+            };
             progress(&format!(
-                "{:.0} s: {} open, {} events, p99 {} ms",
-                window_started.elapsed().as_secs_f64(),
+                "{:.0} s: {} open; last slice: {} events, p50 {:?} p99 {:?} max {:?} ms",
+                stat.end_secs,
                 counters.open.load(Ordering::Relaxed),
-                counters.events.load(Ordering::Relaxed),
-                quantile(&counts, BUCKET_US, 0.99).map_or(0.0, |us| us as f64 / 1000.0)
+                stat.events,
+                stat.p50,
+                stat.p99,
+                stat.max
             ));
+            windows.push(stat);
         }
     }
     counters.measuring.store(false, Ordering::Relaxed);
@@ -503,6 +541,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         connect_failures: counters.connect_failures.lock().clone(),
         dropped: counters.dropped.load(Ordering::Relaxed),
         latency_ms: latency(&counters),
+        windows,
         rates: rates(traffic_start, traffic_end, measured_secs),
         errors: counters.errors.lock().clone(),
         resyncs: counters.resyncs.load(Ordering::Relaxed),

@@ -11,7 +11,7 @@ pub const BUCKET_US: u64 = 100;
 
 /// Buckets from 0 to 60 s; slower deliveries land in the last one (the
 /// maximum is kept exactly).
-const BUCKETS: usize = 600_000;
+pub const BUCKETS: usize = 600_000;
 
 /// Event delivery latencies, in buckets of [`BUCKET_US`].
 pub struct LatencyHistogram {
