@@ -78,10 +78,10 @@ impl Street {
             Some("hand_started") => {
                 *self = Street::default();
                 for player in event["players"].as_array().into_iter().flatten() {
-                    if let (Some(s), Some(stack)) = (player["seat"].as_u64(), player["stack"].as_u64()) {
-                        if let Some(slot) = usize::try_from(s).ok().and_then(|s| self.stacks.get_mut(s)) {
-                            *slot = stack;
-                        }
+                    if let (Some(s), Some(stack)) = (player["seat"].as_u64(), player["stack"].as_u64())
+                        && let Some(slot) = usize::try_from(s).ok().and_then(|s| self.stacks.get_mut(s))
+                    {
+                        *slot = stack;
                     }
                 }
             }
@@ -214,10 +214,10 @@ fn handle(
     match message["type"].as_str() {
         Some("event") => {
             Counters::bump(&counters.events);
-            if let Some(at_ms) = message["at_ms"].as_u64() {
-                if counters.measuring.load(std::sync::atomic::Ordering::Relaxed) {
-                    counters.latency.record(now_us().saturating_sub(at_ms * 1000));
-                }
+            if let Some(at_ms) = message["at_ms"].as_u64()
+                && counters.measuring.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                counters.latency.record(now_us().saturating_sub(at_ms * 1000));
             }
             let event = &message["event"];
             let kind = event["type"].as_str();
@@ -267,10 +267,10 @@ fn handle(
             }
         }
         Some("ack") if message["of"] == "join" => {
-            if let Role::Player { seat, .. } = role {
-                if message["seat"].is_null() {
-                    return Some(sit(table, *seat));
-                }
+            if let Role::Player { seat, .. } = role
+                && message["seat"].is_null()
+            {
+                return Some(sit(table, *seat));
             }
         }
         Some("error") => counters.error(message["code"].as_str().unwrap_or("unknown")),
