@@ -54,7 +54,8 @@ pub enum Pace {
     about = "Load generator for a Showdown server: N tables, P players and S spectators per table, \
              over WebSocket or Socket.IO; reports latency, traffic, errors and the server's memory and CPU.",
     after_help = "Only loopback targets are allowed unless --allow-remote is given. \
-                  The run stops by itself after the ramp plus --duration-secs (at most 3600)."
+                  The run stops by itself: setup has a deadline, the ramp may last at most an hour, \
+                  the measured window at most --duration-secs (3600 at most)."
 )]
 pub struct Args {
     /// Server address, IP:PORT. Must be a loopback address unless --allow-remote is given.
@@ -88,7 +89,7 @@ pub struct Args {
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=MAX_DURATION_SECS))]
     pub duration_secs: u64,
     /// Seconds between the end of the ramp and the start of the measurement (memory and queues settle).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(0..=60))]
     pub settle_secs: u64,
     /// Shortest think time of a player before acting, ms.
     #[arg(long, default_value_t = 500)]
@@ -339,6 +340,9 @@ fn check_args(args: &Args) -> anyhow::Result<()> {
     }
     if args.ramp_per_sec.is_nan() || args.ramp_per_sec <= 0.0 {
         bail!("--ramp-per-sec must be positive");
+    }
+    if connections as f64 / args.ramp_per_sec > MAX_DURATION_SECS as f64 {
+        bail!("the ramp would take over {MAX_DURATION_SECS} s: raise --ramp-per-sec");
     }
     if args.think_min_ms > args.think_max_ms {
         bail!("--think-min-ms is above --think-max-ms");
@@ -816,5 +820,8 @@ mod tests {
         assert!(parse("loadgen --duration-secs 3601").is_err());
         assert!(parse("loadgen --duration-secs 0").is_err());
         assert!(check_args(&parse("loadgen --players 8 --bots 3").expect("parses")).is_err());
+        // Every phase is bounded: the ramp, the settling, the window.
+        assert!(check_args(&parse("loadgen --spectators 10000 --ramp-per-sec 1").expect("parses")).is_err());
+        assert!(parse("loadgen --settle-secs 61").is_err());
     }
 }
