@@ -145,47 +145,37 @@ pub async fn run(
         }
     };
     counters.opened();
-    let table = plan.tables[role.table()].clone();
-    let join = match &role {
-        Role::Player { token, .. } => json!({"type": "join", "table": table, "as": "player", "token": token}),
-        Role::Spectator { .. } | Role::Probe { .. } => {
-            json!({"type": "join", "table": table, "as": "spectator"})
-        }
+    let mut client = Client {
+        table: plan.tables[role.table()].clone(),
+        plan,
+        role,
+        counters: counters.clone(),
+        street: Street::default(),
+        pending_action: None,
+        snapshots_seen: 0,
+        rng: SplitMix::new(index as u64),
     };
-    let mut rng = SplitMix::new(index as u64);
-    let mut street = Street::default();
     let mut next_id: u64 = 1;
-    let mut pending_action: Option<Instant> = None;
-    let mut snapshots_seen = 0u64;
-    let mut dropped = conn.send(&join).await.is_err();
+    let mut dropped = conn.send(&client.join()).await.is_err();
     while !dropped {
-        let wake = pending_action.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-        tokio::select! {
+        let wake = client
+            .pending_action
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let reply = tokio::select! {
             incoming = conn.recv() => match incoming {
-                Some(incoming) => {
-                    let reply = handle(&plan, &role, &counters, &incoming, &mut street, &mut pending_action,
-                        &mut snapshots_seen, &mut rng);
-                    if let Some(mut reply) = reply {
-                        reply["id"] = next_id.into();
-                        next_id += 1;
-                        dropped = conn.send(&reply).await.is_err();
-                    }
+                Some(incoming) => client.handle(&incoming),
+                None => {
+                    dropped = true;
+                    None
                 }
-                None => dropped = true,
             },
-            () = tokio::time::sleep_until(wake), if pending_action.is_some() => {
-                pending_action = None;
-                if let Role::Player { seat, .. } = role {
-                    let mut act = street.choose(seat, plan.big_blind, &mut rng);
-                    act["type"] = "act".into();
-                    act["table"] = table.clone().into();
-                    act["id"] = next_id.into();
-                    next_id += 1;
-                    Counters::bump(&counters.actions_sent);
-                    dropped = conn.send(&act).await.is_err();
-                }
-            }
+            () = tokio::time::sleep_until(wake), if client.pending_action.is_some() => client.act(),
             () = stopped(&mut stop) => break,
+        };
+        if let Some(mut reply) = reply {
+            reply["id"] = next_id.into();
+            next_id += 1;
+            dropped = conn.send(&reply).await.is_err();
         }
     }
     if dropped && !*stop.borrow() {
@@ -197,86 +187,116 @@ pub async fn run(
     }
 }
 
-/// Handles one message; returns a message to send, if any.
-#[allow(clippy::too_many_arguments)]
-fn handle(
-    plan: &Plan,
-    role: &Role,
-    counters: &Counters,
-    incoming: &Incoming,
-    street: &mut Street,
-    pending_action: &mut Option<Instant>,
-    snapshots_seen: &mut u64,
-    rng: &mut SplitMix,
-) -> Option<Value> {
-    let message = &incoming.message;
-    let table = &plan.tables[role.table()];
-    match message["type"].as_str() {
-        Some("event") => {
-            Counters::bump(&counters.events);
-            if let Some(at_ms) = message["at_ms"].as_u64()
-                && counters.measuring.load(std::sync::atomic::Ordering::Relaxed)
-            {
-                counters.latency.record(now_us().saturating_sub(at_ms * 1000));
+/// One connection's state between messages.
+struct Client {
+    plan: Arc<Plan>,
+    role: Role,
+    table: String,
+    counters: Arc<Counters>,
+    street: Street,
+    /// When a player acts, once it is its turn.
+    pending_action: Option<Instant>,
+    snapshots_seen: u64,
+    rng: SplitMix,
+}
+
+impl Client {
+    fn join(&self) -> Value {
+        match &self.role {
+            Role::Player { token, .. } => {
+                json!({"type": "join", "table": self.table, "as": "player", "token": token})
             }
-            let event = &message["event"];
-            let kind = event["type"].as_str();
-            match role {
-                Role::Spectator { .. } => {
-                    Counters::add(&counters.spectator_event_bytes, incoming.wire_bytes);
-                    Counters::bump(&counters.spectator_event_frames);
-                    if kind == Some("action_taken") {
-                        Counters::bump(&counters.spectator_actions);
-                    }
-                }
-                Role::Probe { .. } => {
-                    if kind == Some("action_taken") {
-                        // Ask for the full view at this point.
-                        return Some(json!({"type": "join", "table": table, "as": "spectator"}));
-                    }
-                }
-                Role::Player { seat, .. } => {
-                    street.apply(event);
-                    let event_seat = event["seat"].as_u64().and_then(|s| usize::try_from(s).ok());
-                    match kind {
-                        Some("turn_started") if event_seat == Some(*seat) => {
-                            let think = rng.between(plan.think_min_ms, plan.think_max_ms);
-                            *pending_action = Some(Instant::now() + Duration::from_millis(think));
-                        }
-                        Some("turn_started" | "hand_ended") => *pending_action = None,
-                        // Busted, or stood up: sit again while the balance lasts.
-                        Some("seat_left") if event_seat == Some(*seat) => {
-                            *pending_action = None;
-                            return Some(sit(table, *seat));
-                        }
-                        _ => {}
-                    }
-                }
+            Role::Spectator { .. } | Role::Probe { .. } => {
+                json!({"type": "join", "table": self.table, "as": "spectator"})
             }
         }
-        Some("snapshot") => {
-            *snapshots_seen += 1;
-            match role {
-                Role::Probe { .. } if *snapshots_seen > 1 => {
-                    Counters::add(&counters.snapshot_bytes, incoming.wire_bytes);
-                    Counters::bump(&counters.snapshots);
-                }
-                Role::Probe { .. } => {}
-                _ if *snapshots_seen > 1 => Counters::bump(&counters.resyncs),
-                _ => {}
-            }
-        }
-        Some("ack") if message["of"] == "join" => {
-            if let Role::Player { seat, .. } = role
-                && message["seat"].is_null()
-            {
-                return Some(sit(table, *seat));
-            }
-        }
-        Some("error") => counters.error(message["code"].as_str().unwrap_or("unknown")),
-        _ => {}
     }
-    None
+
+    /// The player's action, its think time over.
+    fn act(&mut self) -> Option<Value> {
+        self.pending_action = None;
+        let Role::Player { seat, .. } = self.role else {
+            return None;
+        };
+        let mut act = self.street.choose(seat, self.plan.big_blind, &mut self.rng);
+        act["type"] = "act".into();
+        act["table"] = self.table.clone().into();
+        Counters::bump(&self.counters.actions_sent);
+        Some(act)
+    }
+
+    /// Handles one message; returns a message to send, if any.
+    fn handle(&mut self, incoming: &Incoming) -> Option<Value> {
+        let message = &incoming.message;
+        let counters = &self.counters;
+        match message["type"].as_str() {
+            Some("event") => {
+                Counters::bump(&counters.events);
+                if let Some(at_ms) = message["at_ms"].as_u64()
+                    && counters.measuring.load(std::sync::atomic::Ordering::Relaxed)
+                {
+                    counters.latency.record(now_us().saturating_sub(at_ms * 1000));
+                }
+                let event = &message["event"];
+                let kind = event["type"].as_str();
+                match self.role {
+                    Role::Spectator { .. } => {
+                        Counters::add(&counters.spectator_event_bytes, incoming.wire_bytes);
+                        Counters::bump(&counters.spectator_event_frames);
+                        if kind == Some("action_taken") {
+                            Counters::bump(&counters.spectator_actions);
+                        }
+                    }
+                    Role::Probe { .. } => {
+                        if kind == Some("action_taken") {
+                            // Ask for the full view at this point.
+                            return Some(self.join());
+                        }
+                    }
+                    Role::Player { seat, .. } => {
+                        self.street.apply(event);
+                        let event_seat = event["seat"].as_u64().and_then(|s| usize::try_from(s).ok());
+                        match kind {
+                            Some("turn_started") if event_seat == Some(seat) => {
+                                let think = self.rng.between(self.plan.think_min_ms, self.plan.think_max_ms);
+                                self.pending_action = Some(Instant::now() + Duration::from_millis(think));
+                            }
+                            Some("turn_started" | "hand_ended") => self.pending_action = None,
+                            // Busted, or stood up: sit again while the balance lasts.
+                            Some("seat_left") if event_seat == Some(seat) => {
+                                self.pending_action = None;
+                                return Some(sit(&self.table, seat));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            Some("snapshot") => {
+                self.snapshots_seen += 1;
+                let again = self.snapshots_seen > 1;
+                match self.role {
+                    Role::Probe { .. } if again => {
+                        Counters::add(&counters.snapshot_bytes, incoming.wire_bytes);
+                        Counters::bump(&counters.snapshots);
+                    }
+                    Role::Probe { .. } => {}
+                    _ if again => Counters::bump(&counters.resyncs),
+                    _ => {}
+                }
+            }
+            Some("ack") if message["of"] == "join" => {
+                if let Role::Player { seat, .. } = self.role
+                    && message["seat"].is_null()
+                {
+                    return Some(sit(&self.table, seat));
+                }
+            }
+            Some("error") => counters.error(message["code"].as_str().unwrap_or("unknown")),
+            _ => {}
+        }
+        None
+    }
 }
 
 /// Resolves once the run stops (the watch guard is dropped inside, so the
