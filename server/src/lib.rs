@@ -10,6 +10,7 @@
 //! - [`auth`]: ids, bearer tokens and their hashes.
 //! - [`experiment`]: bulk AI-vs-AI runs: spec, runner, statistics, results folder.
 //! - [`cli`]: the command line.
+//! - [`loadgen`]: the load generator behind the `loadgen` binary.
 
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod cli;
 pub mod experiment;
 pub mod limits;
+pub mod loadgen;
 pub mod metrics;
 pub mod table;
 pub mod transport;

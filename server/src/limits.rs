@@ -110,6 +110,39 @@ impl RateLimiter {
     }
 }
 
+/// Raises this process's soft limit on open files to its hard limit, so that
+/// one process can hold ten thousand sockets; returns the (soft, hard) limits
+/// in force afterwards.
+pub fn raise_open_files_limit() -> std::io::Result<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one `rlimit` through a valid pointer.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            // SAFETY: setrlimit reads one `rlimit` through a valid pointer.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            limit = raised;
+        }
+        Ok((limit.rlim_cur, limit.rlim_max))
+    }
+    #[cfg(not(unix))]
+    {
+        Err(std::io::Error::other("not supported on this platform"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,11 @@ async fn main() -> anyhow::Result<()> {
                 LogFormat::Text => logs.init(),
                 LogFormat::Json => logs.json().init(),
             }
+            // Each connection is a file descriptor: use all the system allows.
+            match server::limits::raise_open_files_limit() {
+                Ok((soft, hard)) => tracing::info!(soft, hard, "open files limit"),
+                Err(e) => tracing::warn!("could not raise the open files limit: {e}"),
+            }
             let server = Server::start(args.config()).await?;
             // The first stdout line: tests and scripts read the address from it.
             println!("Showdown is running: open http://{}/", server.addr);

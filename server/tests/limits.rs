@@ -345,3 +345,35 @@ async fn rest_rate_limit_answers_429() {
     assert_eq!(token.len(), 64);
     server.server.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn rest_rate_limit_spares_the_admin_key_only() {
+    let server = TestServer::start("limit-rest-admin").await;
+    let post = |key: Option<&'static str>| {
+        let mut request = server
+            .client
+            .post(format!("{}/api/players", server.http))
+            .json(&json!({"name": "Loadgen"}));
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        async move { request.send().await.expect("post").status().as_u16() }
+    };
+    // Twice the burst with the admin key: every request passes.
+    for i in 0..60 {
+        assert_eq!(post(Some("test-admin-key")).await, 201, "admin request {i}");
+    }
+    // A wrong key is no key: the same address is still limited.
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(post(Some("not-the-key")).await);
+    }
+    assert!(statuses.contains(&429), "a wrong key is limited: {statuses:?}");
+    assert!(
+        statuses[..30].iter().all(|s| *s == 201),
+        "the admin requests did not use up the bucket: {statuses:?}"
+    );
+    // And without a key too.
+    assert_eq!(post(None).await, 429);
+    server.server.shutdown().await.expect("clean shutdown");
+}

@@ -62,7 +62,7 @@ pub fn router(app: App) -> Router {
         .route("/api/experiments/{id}/cancel", post(experiments::cancel))
         .route("/api/agents", get(agents::list))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(limiter, rate_limit));
+        .layer(middleware::from_fn_with_state((limiter, app.clone()), rate_limit));
     Router::new()
         .merge(web::routes())
         .route("/healthz", get(healthz))
@@ -217,12 +217,15 @@ struct IpLimiter {
 /// addresses cannot grow memory).
 const MAX_TRACKED_ADDRESSES: usize = 10_000;
 
+/// Requests with the admin key skip it: the operator's own tools (the load
+/// generator creating a thousand tables, scripts) would otherwise be limited
+/// like an anonymous client.
 async fn rate_limit(
-    State(limiter): State<std::sync::Arc<IpLimiter>>,
+    State((limiter, app)): State<(std::sync::Arc<IpLimiter>, App)>,
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() != Method::GET {
+    if request.method() != Method::GET && !is_admin(&app, request.headers()) {
         let ip = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()

@@ -18,6 +18,12 @@ use crate::app::{App, ConnectionSlot};
 /// A client that cannot take a frame for this long is disconnected.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Bytes the socket layer reads at a time. tungstenite zero-fills its whole
+/// read buffer on the first read, so its 128 KiB default cost 128 KiB of
+/// resident memory per connection, idle or not; client frames are small, and
+/// a larger one is read in several chunks.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// Upgrades to a WebSocket, or answers 503 at the connection limit.
 pub async fn handler(State(app): State<App>, upgrade: WebSocketUpgrade) -> Response {
     if app.is_shutting_down() {
@@ -44,6 +50,7 @@ pub async fn handler(State(app): State<App>, upgrade: WebSocketUpgrade) -> Respo
         .saturating_mul(64)
         .max(64 * 1024);
     upgrade
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
         .on_upgrade(move |socket| run(app, socket, slot))
