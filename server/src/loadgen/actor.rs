@@ -17,7 +17,7 @@ const BUY_IN: u64 = 1_000;
 
 /// A small, fast generator for think times and choices (not for anything
 /// that needs good randomness).
-pub struct SplitMix(u64);
+pub struct SplitMix(game_core::sim::SplitMix64);
 
 impl SplitMix {
     /// Seeded from the connection's number and the clock.
@@ -25,16 +25,14 @@ impl SplitMix {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos().into());
-        SplitMix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ nanos)
+        SplitMix(game_core::sim::SplitMix64::new(
+            seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ nanos,
+        ))
     }
 
     /// The next number.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `[low, high]`.
