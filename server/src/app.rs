@@ -17,10 +17,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::limits::Limits;
+use crate::limits::{Addresses, ConnectRefusal, Limits};
 use crate::metrics::Metrics;
 use crate::table::agents::Agents;
 use crate::table::registry::Tables;
+use crate::transport::protocol::{ErrorCode, Failure};
 
 /// Clocks that are not per table.
 #[derive(Clone, Debug)]
@@ -96,6 +97,8 @@ pub struct AppInner {
     pub metrics: Metrics,
     /// Open client connections.
     pub connections: AtomicUsize,
+    /// Open connections and connect rate per client address.
+    pub addresses: Addresses,
     /// Experiments run by the server.
     pub experiments: crate::experiment::service::Experiments,
     shutdown: watch::Sender<bool>,
@@ -127,19 +130,55 @@ impl App {
         }
     }
 
-    /// Takes a connection slot, or `None` at the limit.
-    pub fn connect(&self) -> Option<ConnectionSlot> {
-        let max = self.config.limits.max_connections;
+    /// Takes a connection slot for a client at `peer` (its address, when
+    /// known), or refuses with the documented error: `rate_limited` when the
+    /// address connects too fast, `too_many_connections` when the address or
+    /// the server holds its maximum. `exempt` (the admin key) skips the
+    /// per-address limits, not the server's.
+    pub fn connect(&self, peer: Option<std::net::IpAddr>, exempt: bool) -> Result<ConnectionSlot, Failure> {
+        let limits = &self.config.limits;
+        let ip = peer.filter(|_| !exempt);
+        if let Some(ip) = ip
+            && let Err(refusal) = self.addresses.admit(ip, limits)
+        {
+            self.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+            return Err(match refusal {
+                ConnectRefusal::TooFast => Failure::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "this address opens connections faster than {} a second; slow down",
+                        limits.connects_per_ip_per_sec
+                    ),
+                ),
+                ConnectRefusal::AddressFull | ConnectRefusal::ServerFull => Failure::new(
+                    ErrorCode::TooManyConnections,
+                    format!(
+                        "this address holds its maximum of {} connections; close one first",
+                        limits.max_connections_per_ip
+                    ),
+                ),
+            });
+        }
+        let max = limits.max_connections;
         let taken = self
             .connections
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < max).then_some(n + 1)
             });
         match taken {
-            Ok(_) => Some(ConnectionSlot { app: self.clone() }),
+            Ok(_) => Ok(ConnectionSlot {
+                app: self.clone(),
+                ip,
+            }),
             Err(_) => {
+                if let Some(ip) = ip {
+                    self.addresses.release(ip);
+                }
                 self.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
-                None
+                Err(Failure::new(
+                    ErrorCode::TooManyConnections,
+                    format!("the server holds its maximum of {max} connections; try again later"),
+                ))
             }
         }
     }
@@ -148,11 +187,16 @@ impl App {
 /// A held connection slot; released on drop.
 pub struct ConnectionSlot {
     app: App,
+    /// The address it counts against, unless exempt.
+    ip: Option<std::net::IpAddr>,
 }
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         self.app.connections.fetch_sub(1, Ordering::AcqRel);
+        if let Some(ip) = self.ip {
+            self.app.addresses.release(ip);
+        }
     }
 }
 
@@ -195,6 +239,7 @@ impl Server {
             agents: Agents::new(executor),
             metrics: Metrics::default(),
             connections: AtomicUsize::new(0),
+            addresses: Addresses::default(),
             experiments: Default::default(),
             shutdown,
             decisions,

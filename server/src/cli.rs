@@ -106,6 +106,12 @@ pub struct ServeArgs {
     /// Tables one connection may join at once.
     #[arg(long, env = "SHOWDOWN_MAX_JOINED_TABLES", default_value_t = Limits::default().max_joined_tables)]
     pub max_joined_tables: usize,
+    /// Open connections from one client address (the admin key is exempt).
+    #[arg(long, env = "SHOWDOWN_MAX_CONNECTIONS_PER_IP", default_value_t = Limits::default().max_connections_per_ip)]
+    pub max_connections_per_ip: usize,
+    /// New connections per second from one client address (bursts of five seconds' worth).
+    #[arg(long, env = "SHOWDOWN_CONNECTS_PER_IP_PER_SEC", default_value_t = Limits::default().connects_per_ip_per_sec)]
+    pub connects_per_ip_per_sec: u32,
     /// Seconds a disconnected player keeps the seat.
     #[arg(long, env = "SHOWDOWN_DISCONNECT_GRACE_SECS", default_value_t = 120)]
     pub disconnect_grace_secs: u64,
@@ -138,6 +144,8 @@ impl ServeArgs {
                 flood_strikes: self.flood_strikes,
                 max_chat_chars: self.max_chat_chars,
                 max_joined_tables: self.max_joined_tables,
+                max_connections_per_ip: self.max_connections_per_ip,
+                connects_per_ip_per_sec: self.connects_per_ip_per_sec,
             },
             timing: Timing {
                 disconnect_grace: Duration::from_secs(self.disconnect_grace_secs),

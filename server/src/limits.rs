@@ -2,8 +2,11 @@
 //! answers with a documented error (protocol `error` or HTTP 503/429), never
 //! a crash or a silent drop.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::time::Instant;
 
 /// The server's configurable limits.
@@ -27,6 +30,11 @@ pub struct Limits {
     pub max_chat_chars: usize,
     /// Tables one connection may join at once.
     pub max_joined_tables: usize,
+    /// Open connections from one client address (requests with the admin key are not counted).
+    pub max_connections_per_ip: usize,
+    /// New connections per second from one client address, sustained; a
+    /// burst of five seconds' worth (at least 10) is allowed.
+    pub connects_per_ip_per_sec: u32,
 }
 
 impl Default for Limits {
@@ -41,6 +49,8 @@ impl Default for Limits {
             max_frame_bytes: 16 * 1024,
             max_chat_chars: 500,
             max_joined_tables: 16,
+            max_connections_per_ip: 1_000,
+            connects_per_ip_per_sec: 20,
         }
     }
 }
@@ -71,11 +81,15 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A full bucket.
     pub fn new(limits: &Limits) -> RateLimiter {
+        RateLimiter::new_at(limits, Instant::now())
+    }
+
+    fn new_at(limits: &Limits, now: Instant) -> RateLimiter {
         RateLimiter {
             rate: f64::from(limits.messages_per_sec.max(1)),
             burst: f64::from(limits.message_burst.max(1)),
             tokens: f64::from(limits.message_burst.max(1)),
-            last: Instant::now(),
+            last: now,
             strikes: 0,
             max_strikes: limits.flood_strikes.max(1),
         }
@@ -107,6 +121,81 @@ impl RateLimiter {
     /// How long until one message would be allowed again.
     pub fn retry_after(&self) -> Duration {
         Duration::from_secs_f64(((1.0 - self.tokens).max(0.0)) / self.rate)
+    }
+}
+
+/// Why a new connection was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectRefusal {
+    /// The server holds `max_connections`.
+    ServerFull,
+    /// This address holds `max_connections_per_ip`.
+    AddressFull,
+    /// This address opens connections faster than `connects_per_ip_per_sec`.
+    TooFast,
+}
+
+/// Most addresses remembered; beyond, those with no open connection are
+/// forgotten (a flood of addresses cannot grow memory).
+const MAX_TRACKED_ADDRESSES: usize = 10_000;
+
+/// Connections per client address: how many are open, and a token bucket
+/// for how fast new ones arrive (kept while the address has none open, so
+/// a connect-close loop is limited too).
+#[derive(Default)]
+pub struct Addresses {
+    map: Mutex<HashMap<IpAddr, AddressState>>,
+}
+
+struct AddressState {
+    open: usize,
+    attempts: RateLimiter,
+}
+
+impl Addresses {
+    /// Counts a connection attempt from `ip` and takes one of its slots.
+    pub fn admit(&self, ip: IpAddr, limits: &Limits) -> Result<(), ConnectRefusal> {
+        self.admit_at(ip, limits, Instant::now())
+    }
+
+    fn admit_at(&self, ip: IpAddr, limits: &Limits, now: Instant) -> Result<(), ConnectRefusal> {
+        let mut map = self.map.lock();
+        if map.len() >= MAX_TRACKED_ADDRESSES && !map.contains_key(&ip) {
+            map.retain(|_, state| state.open > 0);
+        }
+        let state = map.entry(ip).or_insert_with(|| {
+            let rate = limits.connects_per_ip_per_sec.max(1);
+            let bucket = Limits {
+                messages_per_sec: rate,
+                message_burst: rate.saturating_mul(5).max(10),
+                flood_strikes: u32::MAX,
+                ..limits.clone()
+            };
+            AddressState {
+                open: 0,
+                attempts: RateLimiter::new_at(&bucket, now),
+            }
+        });
+        if state.attempts.check_at(now) != RateVerdict::Allow {
+            return Err(ConnectRefusal::TooFast);
+        }
+        if state.open >= limits.max_connections_per_ip {
+            return Err(ConnectRefusal::AddressFull);
+        }
+        state.open += 1;
+        Ok(())
+    }
+
+    /// Gives back a slot taken by [`Addresses::admit`].
+    pub fn release(&self, ip: IpAddr) {
+        if let Some(state) = self.map.lock().get_mut(&ip) {
+            state.open = state.open.saturating_sub(1);
+        }
+    }
+
+    /// Open connections from `ip`.
+    pub fn open(&self, ip: IpAddr) -> usize {
+        self.map.lock().get(&ip).map_or(0, |s| s.open)
     }
 }
 
@@ -168,5 +257,48 @@ mod tests {
         assert_eq!(limiter.check_at(later), RateVerdict::Refuse);
         assert_eq!(limiter.check_at(later), RateVerdict::Refuse);
         assert_eq!(limiter.check_at(later), RateVerdict::Disconnect);
+    }
+
+    #[test]
+    fn addresses_limit_open_connections_and_connect_rate() {
+        let limits = Limits {
+            max_connections_per_ip: 3,
+            connects_per_ip_per_sec: 2,
+            ..Limits::default()
+        };
+        let addresses = Addresses::default();
+        let a: IpAddr = [10, 0, 0, 1].into();
+        let b: IpAddr = [10, 0, 0, 2].into();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(addresses.admit_at(a, &limits, t0), Ok(()));
+        }
+        assert_eq!(
+            addresses.admit_at(a, &limits, t0),
+            Err(ConnectRefusal::AddressFull)
+        );
+        // Another address is not affected.
+        assert_eq!(addresses.admit_at(b, &limits, t0), Ok(()));
+        // A closed connection frees its slot.
+        addresses.release(a);
+        assert_eq!(addresses.open(a), 2);
+        assert_eq!(addresses.admit_at(a, &limits, t0), Ok(()));
+        // The burst (at least 10 attempts, refused ones included) is spent:
+        // connecting and closing in a loop is refused for rate.
+        for _ in 0..3 {
+            addresses.release(a);
+        }
+        for _ in 0..5 {
+            let _ = addresses.admit_at(a, &limits, t0);
+            addresses.release(a);
+        }
+        assert_eq!(addresses.admit_at(a, &limits, t0), Err(ConnectRefusal::TooFast));
+        // Half a second later one attempt is allowed again.
+        let later = t0 + Duration::from_millis(500);
+        assert_eq!(addresses.admit_at(a, &limits, later), Ok(()));
+        assert_eq!(
+            addresses.admit_at(a, &limits, later),
+            Err(ConnectRefusal::TooFast)
+        );
     }
 }

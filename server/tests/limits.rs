@@ -377,3 +377,224 @@ async fn rest_rate_limit_spares_the_admin_key_only() {
     assert_eq!(post(None).await, 429);
     server.server.shutdown().await.expect("clean shutdown");
 }
+
+/// Opens a `/ws` connection, with the admin key when `key` is given: the
+/// connection, or the HTTP status and error code of the refusal.
+async fn try_connect(server: &TestServer, key: Option<&str>) -> Result<WsClient, (u16, String)> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = server.ws.as_str().into_client_request().expect("request");
+    if let Some(key) = key {
+        request
+            .headers_mut()
+            .insert("x-api-key", key.parse().expect("header value"));
+    }
+    match connect_async(request).await {
+        Ok((socket, _)) => Ok(WsClient::from_socket(socket)),
+        Err(WsError::Http(response)) => {
+            let body: Value =
+                serde_json::from_slice(response.body().as_deref().unwrap_or_default()).expect("a JSON body");
+            let code = body["error"]["code"].as_str().unwrap_or_default().to_owned();
+            Err((response.status().as_u16(), code))
+        }
+        Err(other) => panic!("expected a connection or an HTTP refusal, got {other:?}"),
+    }
+}
+
+/// Checks that `client` still gets answers.
+async fn still_answers(client: &mut WsClient) {
+    let id = client.send(json!({"type": "ping"})).await;
+    client
+        .until("pong", |v| v["type"] == "pong" && v["id"] == id)
+        .await;
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_every_connection() {
+    let server = TestServer::start_with("limit-per-ip", |config| {
+        config.limits.max_connections_per_ip = 3;
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(
+            try_connect(&server, None)
+                .await
+                .expect("within the per-address limit"),
+        );
+    }
+    let refused = try_connect(&server, None)
+        .await
+        .err()
+        .expect("a fourth is refused");
+    assert_eq!(refused, (503, "too_many_connections".to_owned()));
+    // A wrong key is no key.
+    let refused = try_connect(&server, Some("not-the-key"))
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(refused.1, "too_many_connections");
+    // The operator's tools (the admin key) are not counted against the address.
+    let mut admin = try_connect(&server, Some("test-admin-key"))
+        .await
+        .expect("admin key is exempt");
+    still_answers(&mut admin).await;
+    // The connections in place are unaffected, and a closed one frees its slot.
+    still_answers(&mut held[0]).await;
+    held.pop();
+    let mut again = eventually("a slot frees up", || async {
+        try_connect(&server, None).await.ok()
+    })
+    .await;
+    still_answers(&mut again).await;
+    server.server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn connecting_in_a_loop_is_refused_for_rate_and_others_play_on() {
+    let server = TestServer::start_with("limit-connect-loop", |config| {
+        config.limits.connects_per_ip_per_sec = 5;
+    })
+    .await;
+    let (_, alice) = server.register("Alice").await;
+    let table = server
+        .create_table(
+            &alice,
+            json!({"seats": 2, "small_blind": 5, "big_blind": 10,
+                   "ai_seats": [{"seat": 1, "agent": "bot:calling-station", "stack": 1000}]}),
+        )
+        .await;
+    let mut player = server.connect().await;
+    player.join_player(&table, &alice).await;
+    let ack = player
+        .request(json!({"type": "sit", "table": table, "seat": 0, "buy_in": 1000}))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+
+    // A client opening and closing connections as fast as it can: a burst of
+    // 25 (five seconds' worth) passes, then it is refused with 429.
+    let started = std::time::Instant::now();
+    let (mut accepted, mut refused) = (0u32, 0u32);
+    for _ in 0..80 {
+        match try_connect(&server, None).await {
+            Ok(client) => {
+                accepted += 1;
+                drop(client);
+            }
+            Err((status, code)) => {
+                assert_eq!((status, code.as_str()), (429, "rate_limited"));
+                refused += 1;
+            }
+        }
+    }
+    let allowed = 25.0 + 5.0 * started.elapsed().as_secs_f64() + 1.0;
+    assert!(refused > 0, "never refused ({accepted} accepted)");
+    assert!(
+        f64::from(accepted) <= allowed,
+        "{accepted} accepted, at most {allowed:.0} allowed"
+    );
+    // The player at the table plays on: it is asked to act and its act is taken.
+    still_answers(&mut player).await;
+    let turn = player
+        .until("Alice's turn", |v| {
+            v["type"] == "event" && v["event"]["type"] == "turn_started" && v["event"]["seat"] == 0
+        })
+        .await;
+    assert_eq!(turn["table"], table.as_str());
+    let ack = player
+        .request(json!({"type": "act", "table": table, "action": "fold"}))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    // The admin key is not limited, and the address may connect again after a pause.
+    for _ in 0..10 {
+        try_connect(&server, Some("test-admin-key"))
+            .await
+            .expect("admin key is exempt");
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut later = try_connect(&server, None).await.expect("the bucket refills");
+    still_answers(&mut later).await;
+    server.server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn a_ten_megabyte_frame_is_refused_unread_and_nothing_else_is_affected() {
+    // Default limits: 16 KiB frames; far larger ones are refused by the
+    // socket layer from their header, without reading or buffering them.
+    let server = TestServer::start("limit-10mb").await;
+    let mut other = server.connect().await;
+    let client = server.connect().await;
+    let payload = "x".repeat(10 * 1024 * 1024);
+    let (mut sink, mut stream) = client.socket.split();
+    let sending = tokio::spawn(async move {
+        let _ = sink.send(Message::Text(payload.into())).await;
+    });
+    // The server closes the connection: with 1009 when the close frame
+    // arrives before the reset of the unread bytes, or with the reset.
+    let ended = tokio::time::timeout(STEP, async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(text.as_str()).expect("JSON");
+                    assert!(
+                        value["type"] == "hello" || value["code"] == "frame_too_large",
+                        "{value}"
+                    );
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the server ends the connection in time");
+    assert!(ended.is_none() || ended == Some(1009), "closed with {ended:?}");
+    let _ = tokio::time::timeout(STEP, sending).await;
+    still_answers(&mut other).await;
+    let mut fresh = server.connect().await;
+    still_answers(&mut fresh).await;
+    server.server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn socketio_connections_count_against_the_same_address_limit() {
+    use server::loadgen::conn::{Conn, Transport};
+    use server::loadgen::stats::Counters;
+    let server = TestServer::start_with("limit-per-ip-sio", |config| {
+        config.limits.max_connections_per_ip = 1;
+    })
+    .await;
+    let mut held = server.connect().await;
+    let counters = std::sync::Arc::new(Counters::default());
+    let target = server.server.addr;
+    // The address already holds its one connection (over /ws): the Socket.IO
+    // session is told why, then disconnected.
+    let mut refused = Conn::connect(target, Transport::Socketio, None, counters.clone())
+        .await
+        .expect("the Socket.IO handshake completes");
+    let first = tokio::time::timeout(STEP, refused.recv())
+        .await
+        .expect("an answer in time")
+        .expect("a message before the disconnect");
+    assert_eq!(first.message["type"], "error", "{}", first.message);
+    assert_eq!(first.message["code"], "too_many_connections", "{}", first.message);
+    let next = tokio::time::timeout(STEP, refused.recv())
+        .await
+        .expect("disconnected in time");
+    assert!(
+        next.is_none(),
+        "then disconnected, got {:?}",
+        next.map(|n| n.message)
+    );
+    // With the admin key the same address gets a session.
+    let mut admin = Conn::connect(target, Transport::Socketio, Some("test-admin-key"), counters)
+        .await
+        .expect("the admin key is exempt");
+    let hello = tokio::time::timeout(STEP, admin.recv())
+        .await
+        .expect("hello in time")
+        .expect("hello");
+    assert_eq!(hello.message["type"], "hello", "{}", hello.message);
+    still_answers(&mut held).await;
+    server.server.shutdown().await.expect("clean shutdown");
+}

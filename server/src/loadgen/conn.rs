@@ -7,6 +7,8 @@ use std::sync::Arc;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
@@ -53,13 +55,19 @@ impl Conn {
     pub async fn connect(
         target: SocketAddr,
         transport: Transport,
+        api_key: Option<&str>,
         counters: Arc<Counters>,
     ) -> Result<Conn, String> {
         let url = match transport {
             Transport::Ws => format!("ws://{target}/ws"),
             Transport::Socketio => format!("ws://{target}/socket.io/?EIO=4&transport=websocket"),
         };
-        let (socket, _) = connect_async_with_config(url, Some(socket_config()), true)
+        let mut request = url.into_client_request().map_err(|e| format!("request: {e}"))?;
+        if let Some(key) = api_key {
+            let value = HeaderValue::from_str(key).map_err(|_| "api key: not a header value".to_owned())?;
+            request.headers_mut().insert("x-api-key", value);
+        }
+        let (socket, _) = connect_async_with_config(request, Some(socket_config()), true)
             .await
             .map_err(|e| match e {
                 WsError::Http(response) => format!("http_{}", response.status().as_u16()),

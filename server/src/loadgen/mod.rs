@@ -14,6 +14,7 @@ pub mod actor;
 pub mod conn;
 pub mod engineio;
 pub mod procfs;
+pub mod scrape;
 pub mod stats;
 
 use std::collections::BTreeMap;
@@ -165,6 +166,9 @@ pub struct Plan {
     pub think_min_ms: u64,
     /// See `think_min_ms`.
     pub think_max_ms: u64,
+    /// The admin key, sent with every connection's handshake: the server's
+    /// per-address connection limits do not apply to it.
+    pub api_key: Option<String>,
 }
 
 /// Blinds of the created tables.
@@ -225,6 +229,8 @@ pub struct Report {
     pub loadgen_cpu_percent: Option<f64>,
     /// See `loadgen_cpu_percent`.
     pub loadgen_rss_kb: Option<u64>,
+    /// The store and the tables in the window, from the server's `/metrics`.
+    pub store: Option<scrape::StoreRates>,
 }
 
 /// Latency quantiles, ms (upper edges of 0.1 ms buckets; `at_ms` has 1 ms resolution).
@@ -386,6 +392,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         big_blind: BIG_BLIND,
         think_min_ms: args.think_min_ms,
         think_max_ms: args.think_max_ms,
+        api_key: args.api_key.clone().filter(|k| !k.is_empty()),
     });
     let mut roles = Vec::new();
     let mut tokens = tokens.into_iter();
@@ -446,6 +453,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
 
     // The measured window.
     let server_ramped = args.pid.and_then(ProcSample::read);
+    let metrics_start = scrape::Scrape::fetch(&http, &base).await;
     let self_start = ProcSample::read(std::process::id());
     let held_after_ramp = counters.open.load(Ordering::Relaxed);
     let traffic_start = counters.traffic();
@@ -502,6 +510,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
     let held = counters.open.load(Ordering::Relaxed);
     let server_end = args.pid.and_then(ProcSample::read);
     let self_end = ProcSample::read(std::process::id());
+    let metrics_end = scrape::Scrape::fetch(&http, &base).await;
 
     // Stop every connection, and wait a little for them to close.
     let _ = stop_tx.send(true);
@@ -556,6 +565,10 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
             _ => None,
         },
         loadgen_rss_kb: self_end.map(|s| s.rss_kb),
+        store: match (metrics_start, metrics_end) {
+            (Some(start), Some(end)) => Some(scrape::StoreRates::between(&start, &end, measured_secs)),
+            _ => None,
+        },
     })
 }
 
@@ -789,6 +802,21 @@ impl Report {
                 opt(s.bytes_per_connection),
                 opt(s.bytes_per_table_all_in),
                 s.cpu_percent
+            ));
+        }
+        if let Some(s) = &self.store {
+            let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.1}", v * 1000.0));
+            out.push_str(&format!(
+                "store: {:.0} events/s committed ({:.0} applied), {:.1} batches/s of {} events, {} failed; \
+                 {:.1} hands/s; durable wait at hand end p50 {} ms p99 {} ms\n",
+                s.events_committed_per_sec,
+                s.events_applied_per_sec,
+                s.batches_per_sec,
+                opt(s.events_per_batch),
+                s.failed_batches,
+                s.hands_per_sec,
+                ms(s.durable_wait_p50_secs),
+                ms(s.durable_wait_p99_secs),
             ));
         }
         out.push_str(&format!(

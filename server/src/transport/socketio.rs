@@ -13,7 +13,7 @@ use socketioxide::layer::SocketIoLayer;
 use socketioxide::{SendError, SocketError, SocketIo};
 use tokio::sync::mpsc;
 
-use super::protocol::{ErrorCode, Failure};
+use super::protocol::ErrorCode;
 use super::session::{Flow, OUTBOUND_CAPACITY, Outbound, Session};
 use crate::app::App;
 
@@ -74,16 +74,21 @@ async fn emit_waiting(socket: &SocketRef, text: &str) -> bool {
 }
 
 fn connect(app: App, socket: SocketRef) {
-    let Some(slot) = app.connect() else {
-        let max = app.config.limits.max_connections;
-        let failure = Failure::new(
-            ErrorCode::TooManyConnections,
-            format!("the server holds its maximum of {max} connections; try again later"),
-        );
-        let value = serde_json::json!({"type": "error", "code": failure.code, "message": failure.message});
-        emit_text(&socket, &value.to_string());
-        let _ = socket.disconnect();
-        return;
+    let parts = socket.req_parts();
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let exempt = crate::api::is_admin(&app, &parts.headers);
+    let slot = match app.connect(peer, exempt) {
+        Ok(slot) => slot,
+        Err(failure) => {
+            let value =
+                serde_json::json!({"type": "error", "code": failure.code, "message": failure.message});
+            emit_text(&socket, &value.to_string());
+            let _ = socket.disconnect();
+            return;
+        }
     };
     app.metrics.connections_socketio.fetch_add(1, Ordering::Relaxed);
     let (inbound, mut inbound_rx) = mpsc::channel::<Result<String, usize>>(INBOUND_CAPACITY);

@@ -4,15 +4,18 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 use super::protocol::{ErrorCode, Failure};
 use super::session::{Flow, OUTBOUND_CAPACITY, Outbound, Session};
-use crate::api::ApiError;
+use crate::api::{ApiError, is_admin};
 use crate::app::{App, ConnectionSlot};
 
 /// A client that cannot take a frame for this long is disconnected.
@@ -24,8 +27,14 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// a larger one is read in several chunks.
 const READ_BUFFER: usize = 4 * 1024;
 
-/// Upgrades to a WebSocket, or answers 503 at the connection limit.
-pub async fn handler(State(app): State<App>, upgrade: WebSocketUpgrade) -> Response {
+/// Upgrades to a WebSocket, or answers 503 at the connection limits and 429
+/// to an address that connects too fast.
+pub async fn handler(
+    State(app): State<App>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     if app.is_shutting_down() {
         return ApiError(Failure::new(
             ErrorCode::ShuttingDown,
@@ -33,13 +42,10 @@ pub async fn handler(State(app): State<App>, upgrade: WebSocketUpgrade) -> Respo
         ))
         .into_response();
     }
-    let Some(slot) = app.connect() else {
-        let max = app.config.limits.max_connections;
-        return ApiError(Failure::new(
-            ErrorCode::TooManyConnections,
-            format!("the server holds its maximum of {max} connections; try again later"),
-        ))
-        .into_response();
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let slot = match app.connect(peer, is_admin(&app, &headers)) {
+        Ok(slot) => slot,
+        Err(failure) => return ApiError(failure).into_response(),
     };
     // Frames up to 64x the protocol limit are read and answered with
     // `frame_too_large`; beyond that the socket layer refuses them outright.

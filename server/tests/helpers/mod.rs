@@ -179,6 +179,11 @@ impl WsClient {
     /// Connects (the `hello` is left unread).
     pub async fn connect(url: &str) -> WsClient {
         let (socket, _) = connect_async(url).await.expect("websocket connects");
+        WsClient::from_socket(socket)
+    }
+
+    /// Wraps a connected socket (the `hello` is left unread).
+    pub fn from_socket(socket: WebSocketStream<MaybeTlsStream<TcpStream>>) -> WsClient {
         WsClient {
             socket,
             received: Vec::new(),
