@@ -217,8 +217,9 @@ pub enum TableCommand {
         name: String,
         /// Seat.
         seat: usize,
-        /// The reserved buy-in (confirmed or refunded by the table).
-        buy_in: schema::PendingBuyIn,
+        /// The reserved buy-in (confirmed or refunded by the table); boxed,
+        /// like the chat line, to keep every queued command small.
+        buy_in: Box<schema::PendingBuyIn>,
         /// Answer.
         reply: Reply<u64>,
     },
@@ -250,7 +251,7 @@ pub enum TableCommand {
     /// A chat line.
     Chat {
         /// The line.
-        line: ChatLine,
+        line: Box<ChatLine>,
         /// Answer.
         reply: Reply<()>,
     },
@@ -326,7 +327,7 @@ pub(crate) const CHAT_CAPACITY: usize = 200;
 /// Chat lines in a snapshot.
 const SNAPSHOT_CHAT: usize = 50;
 /// Broadcast buffer per table: a receiver further behind is resynced.
-pub(crate) const BROADCAST_CAPACITY: usize = 256;
+pub(crate) const BROADCAST_CAPACITY: usize = 128;
 
 /// A table's shared part: the handle sessions and the API hold.
 pub struct TableShared {
@@ -620,4 +621,18 @@ pub(crate) struct EventMessage<'a> {
     /// For `seat_taken`: who sat down.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub player: Option<&'a SeatInfo>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The command channel allocates blocks of 32 commands per table: large
+    /// payloads are boxed so that a block stays small (see BENCHMARKS.md,
+    /// "Memory per active table").
+    #[test]
+    fn queued_commands_stay_small() {
+        let size = std::mem::size_of::<TableCommand>();
+        assert!(size <= 80, "TableCommand is {size} bytes");
+    }
 }

@@ -18,8 +18,8 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{debug, error, info, warn};
 
 use super::{
-    Audience, CHAT_CAPACITY, ChatLine, Clock, Delta, EventMessage, Occupant, RING_CAPACITY, StandResult,
-    TableCommand, TableShared, TableState, millis,
+    Audience, CHAT_CAPACITY, ChatLine, Clock, Delta, EventMessage, Occupant, RING_CAPACITY, SeatInfo,
+    StandResult, TableCommand, TableShared, TableState, millis,
 };
 use crate::app::App;
 use crate::auth::{is_player_id, random_u64};
@@ -106,8 +106,11 @@ impl TableTask {
     }
 
     /// Runs until shutdown or eviction.
+    /// The task's loop. Every handler's future is boxed: the task itself
+    /// (allocated once per table for its whole life) then holds only the
+    /// waiting state, not the largest handler's state machine.
     pub(crate) async fn run(mut self) {
-        self.seat_missing_ai().await;
+        Box::pin(self.seat_missing_ai()).await;
         self.resume_turn();
         if !self.shared.state.lock().engine.hand_in_progress() {
             self.schedule_hand(Duration::from_millis(500));
@@ -117,15 +120,15 @@ impl TableTask {
             tokio::select! {
                 command = self.rx.recv() => match command {
                     Some(TableCommand::Shutdown) | None => break,
-                    Some(command) => self.handle(command).await,
+                    Some(command) => Box::pin(self.handle(command)).await,
                 },
-                () = sleep_until(wake) => self.on_timer().await,
+                () = sleep_until(wake) => Box::pin(self.on_timer()).await,
             }
-            if self.evict_if_idle().await {
+            if Box::pin(self.evict_if_idle()).await {
                 return;
             }
         }
-        self.stop().await;
+        Box::pin(self.stop()).await;
     }
 
     fn settings_pace_auto(&self) -> bool {
@@ -216,7 +219,7 @@ impl TableTask {
                 let _ = reply.send(result);
             }
             TableCommand::Chat { line, reply } => {
-                self.chat(line);
+                self.chat(*line);
                 let _ = reply.send(Ok(()));
             }
             TableCommand::Presence { player_id, change } => self.presence(&player_id, change).await,
@@ -240,6 +243,7 @@ impl TableTask {
         let now = Instant::now();
         let at_ms = schema::now_ms();
         let hand = state.engine.hand_number();
+        let room_empty = state.watchers == 0 && self.shared.events.receiver_count() == 0;
         for event in events {
             state.seq += 1;
             let seq = state.seq;
@@ -280,33 +284,13 @@ impl TableTask {
                 }
                 _ => {}
             }
-            let audience = match event.visibility() {
-                game_core::Visibility::Public => Audience::All,
-                game_core::Visibility::Server => Audience::Nobody,
-                game_core::Visibility::Seat(s) => match state.occupants.get(s).and_then(Option::as_ref) {
-                    Some(o) if o.kind == "human" => Audience::Player(o.id.clone()),
-                    _ => Audience::Nobody,
-                },
-            };
-            let clock = match &event {
-                Event::TurnStarted { .. } => state.clock_info(),
-                _ => None,
-            };
-            let message = EventMessage {
-                kind: "event",
-                table: &self.shared.id,
-                seq,
-                at_ms: Some(at_ms),
-                event: &event,
-                clock,
-                player: seat_info.as_ref(),
-            };
-            let json: Arc<str> = match serde_json::to_string(&message) {
-                Ok(json) => json.into(),
-                Err(e) => {
-                    error!(table = %self.shared.id, seq, "cannot encode event: {e}");
-                    continue;
-                }
+            // Nobody can receive the event when the room is empty
+            // (subscribing takes this lock): no message is built then, and a
+            // client resuming later reads it from the store.
+            let delta = if room_empty {
+                None
+            } else {
+                self.delta_locked(state, seq, at_ms, &event, seat_info.as_ref())
             };
             match EventRecord::new(&self.shared.id, seq, hand, &event) {
                 Ok(record) => applied.records.push(record),
@@ -320,25 +304,22 @@ impl TableTask {
                 }
                 self.auto_sat_out[*seat] = false;
             }
-            let seat_change = match &event {
-                Event::SeatTaken { seat, .. } | Event::SeatLeft { seat, .. } => Some(*seat),
-                _ => None,
-            };
-            let delta = Arc::new(Delta {
-                seq: Some(seq),
-                audience,
-                json,
-                resync: false,
-                seat_change,
-            });
-            if state.ring.len() >= RING_CAPACITY
-                && let Some(old) = state.ring.pop_front()
-            {
-                state.ring_from = old.seq.map_or(state.ring_from, |s| s + 1);
+            match delta {
+                Some(delta) => {
+                    if state.ring.len() >= RING_CAPACITY
+                        && let Some(old) = state.ring.pop_front()
+                    {
+                        state.ring_from = old.seq.map_or(state.ring_from, |s| s + 1);
+                    }
+                    state.ring.push_back(delta.clone());
+                    // No receivers is fine: nobody is watching.
+                    let _ = self.shared.events.send(delta);
+                }
+                None => {
+                    state.ring.clear();
+                    state.ring_from = seq + 1;
+                }
             }
-            state.ring.push_back(delta.clone());
-            // No receivers is fine: nobody is watching.
-            let _ = self.shared.events.send(delta);
             self.hand_log.push(event);
             applied.last_seq = seq;
         }
@@ -348,6 +329,57 @@ impl TableTask {
             .fetch_add(applied.records.len() as u64, Ordering::Relaxed);
         self.last_action_at = now;
         applied
+    }
+
+    /// The published message for one event: its audience and its JSON
+    /// (`None`, logged, if it cannot be encoded; the event is still stored).
+    fn delta_locked(
+        &self,
+        state: &TableState,
+        seq: u64,
+        at_ms: u64,
+        event: &Event,
+        seat_info: Option<&SeatInfo>,
+    ) -> Option<Arc<Delta>> {
+        let audience = match event.visibility() {
+            game_core::Visibility::Public => Audience::All,
+            game_core::Visibility::Server => Audience::Nobody,
+            game_core::Visibility::Seat(s) => match state.occupants.get(s).and_then(Option::as_ref) {
+                Some(o) if o.kind == "human" => Audience::Player(o.id.clone()),
+                _ => Audience::Nobody,
+            },
+        };
+        let clock = match event {
+            Event::TurnStarted { .. } => state.clock_info(),
+            _ => None,
+        };
+        let message = EventMessage {
+            kind: "event",
+            table: &self.shared.id,
+            seq,
+            at_ms: Some(at_ms),
+            event,
+            clock,
+            player: seat_info,
+        };
+        let json: Arc<str> = match serde_json::to_string(&message) {
+            Ok(json) => json.into(),
+            Err(e) => {
+                error!(table = %self.shared.id, seq, "cannot encode event: {e}");
+                return None;
+            }
+        };
+        let seat_change = match event {
+            Event::SeatTaken { seat, .. } | Event::SeatLeft { seat, .. } => Some(*seat),
+            _ => None,
+        };
+        Some(Arc::new(Delta {
+            seq: Some(seq),
+            audience,
+            json,
+            resync: false,
+            seat_change,
+        }))
     }
 
     /// Queues events for the store and keeps the receipt for the next durability wait.

@@ -520,7 +520,10 @@ impl Session {
         };
         joined
             .handle
-            .request(|reply| TableCommand::Chat { line, reply })
+            .request(|reply| TableCommand::Chat {
+                line: Box::new(line),
+                reply,
+            })
             .await
     }
 
@@ -596,7 +599,7 @@ pub async fn sit(
         player_id: player.to_owned(),
         name,
         seat,
-        buy_in: pending,
+        buy_in: Box::new(pending),
         reply,
     };
     if let Err(failure) = handle.send(command).await {
@@ -774,16 +777,28 @@ async fn missed_events(
     let stored_count = ring_from.saturating_sub(after + 1);
     let mut frames = Vec::new();
     if stored_count > 0 {
-        let records = tokio::time::timeout(
-            Duration::from_secs(5),
-            app.repo.events_since(&handle.id, after, stored_count),
-        )
-        .await
-        .ok()?
-        .ok()?;
-        if records.len() as u64 != stored_count {
-            return None;
-        }
+        // The last events may still be on their way to the store (a table
+        // nobody watches keeps no deltas in memory, and the event writer
+        // commits every few milliseconds): read again a few times before
+        // falling back to a snapshot.
+        let mut wait = Duration::from_millis(20);
+        let records = loop {
+            let records = tokio::time::timeout(
+                Duration::from_secs(5),
+                app.repo.events_since(&handle.id, after, stored_count),
+            )
+            .await
+            .ok()?
+            .ok()?;
+            if records.len() as u64 == stored_count {
+                break records;
+            }
+            if wait > Duration::from_millis(400) {
+                return None;
+            }
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        };
         let mut events = Vec::with_capacity(records.len());
         for (i, record) in records.iter().enumerate() {
             if record.seq != after + 1 + i as u64 {
