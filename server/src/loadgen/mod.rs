@@ -104,7 +104,9 @@ pub struct Args {
     /// Turn clock of the created tables, ms.
     #[arg(long, default_value_t = 20_000)]
     pub turn_clock_ms: u64,
-    /// The server's admin key: creates tables without a player token and skips the per-IP REST limit.
+    /// The server's admin key: creates tables without a player token, and skips the per-IP REST
+    /// limit and the per-address connection limits (without it, one address may open 100
+    /// connections at once, then 20 a second, and hold at most 1,000 by default).
     #[arg(long, env = "SHOWDOWN_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// PID of the server when it runs on this machine: its RSS and CPU are read from /proc.
