@@ -387,9 +387,8 @@ async fn drain_usage(app: App, mut rx: mpsc::Receiver<ai_players::usage::UsageRe
                 }
             })
             .collect();
-        if let Err(e) = app.repo.record_usage(&rows).await {
-            warn!(rows = rows.len(), "cannot store LLM usage: {e}");
-        }
+        let stopping = || app.is_shutting_down();
+        store_batch("LLM usage", rows.len(), stopping, || app.repo.record_usage(&rows)).await;
     }
 }
 
@@ -397,15 +396,113 @@ async fn drain_usage(app: App, mut rx: mpsc::Receiver<ai_players::usage::UsageRe
 async fn drain_decisions(app: App, mut rx: mpsc::Receiver<DecisionRow>) {
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 500).await > 0 {
-        if let Err(e) = app.repo.record_decisions(&batch).await {
-            warn!(rows = batch.len(), "cannot store AI decisions: {e}");
-        }
+        let stopping = || app.is_shutting_down();
+        store_batch("AI decisions", batch.len(), stopping, || {
+            app.repo.record_decisions(&batch)
+        })
+        .await;
         batch.clear();
+    }
+}
+
+/// How long a usage or decision batch is retried through a store outage.
+const STORE_RETRY: Duration = Duration::from_secs(30);
+
+/// Stores one batch with `store`, retrying through a short store outage
+/// (waits of 100 ms doubling to 5 s, for up to [`STORE_RETRY`]; no retries
+/// once `stopping` says shutdown has begun), so that cost accounting stays
+/// exact through a blip. Returns whether it was stored; a batch that could
+/// not be is logged and dropped. New records wait in the channel meanwhile.
+async fn store_batch<F, Fut>(what: &str, rows: usize, stopping: impl Fn() -> bool, mut store: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = schema::StoreResult<()>>,
+{
+    let deadline = tokio::time::Instant::now() + STORE_RETRY;
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match store().await {
+            Ok(()) => return true,
+            Err(e) if !stopping() && tokio::time::Instant::now() + wait < deadline => {
+                warn!(
+                    rows,
+                    "cannot store {what} yet: {e}; retrying in {} ms",
+                    wait.as_millis()
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                warn!(rows, "cannot store {what}: {e}; the batch is dropped");
+                return false;
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
+    use schema::StoreError;
+
+    use super::*;
+
+    fn outage() -> StoreError {
+        StoreError::WriterClosed
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_is_retried_through_a_short_outage() {
+        let attempts = Cell::new(0);
+        let stored = store_batch(
+            "rows",
+            3,
+            || false,
+            || {
+                attempts.set(attempts.get() + 1);
+                let result = if attempts.get() < 5 { Err(outage()) } else { Ok(()) };
+                async move { result }
+            },
+        )
+        .await;
+        assert!(stored);
+        assert_eq!(attempts.get(), 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_is_dropped_after_the_retry_window_or_at_shutdown() {
+        let started = tokio::time::Instant::now();
+        let attempts = Cell::new(0);
+        let stored = store_batch(
+            "rows",
+            3,
+            || false,
+            || {
+                attempts.set(attempts.get() + 1);
+                async { Err(outage()) }
+            },
+        )
+        .await;
+        assert!(!stored);
+        assert!(started.elapsed() <= STORE_RETRY, "{:?}", started.elapsed());
+        assert!(attempts.get() > 5, "{} attempts", attempts.get());
+        // Once shutdown has begun, one attempt only.
+        attempts.set(0);
+        let stored = store_batch(
+            "rows",
+            3,
+            || true,
+            || {
+                attempts.set(attempts.get() + 1);
+                async { Err(outage()) }
+            },
+        )
+        .await;
+        assert!(!stored);
+        assert_eq!(attempts.get(), 1);
+    }
+
     #[test]
     fn redacts_passwords() {
         assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
