@@ -309,6 +309,11 @@ impl Table {
         self.hand.as_ref().and_then(|h| h.to_act)
     }
 
+    /// The current hand's street (the view's `street`); `None` between hands.
+    pub fn street(&self) -> Option<Street> {
+        self.hand.as_ref().map(|h| h.street)
+    }
+
     /// The button of the current (or last) hand.
     pub fn button(&self) -> Option<SeatIndex> {
         self.hand.as_ref().map(|h| h.button).or(self.button)

@@ -15,12 +15,12 @@ use ai_players::bots::{Bot, Spot, bot};
 use ai_players::{CallContext, DecisionSource, Lane, Turn};
 use game_core::event::SeatList;
 use game_core::sim::SplitMix64;
-use game_core::{Command, Event, RuleError, Table, Viewer};
+use game_core::{Command, Event, RuleError, Street, Table, Viewer};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
-use super::spec::{ExperimentSpec, Stacks, mix};
-use super::stats::{AgentTallies, HandSummary, StatsAccumulator};
+use super::spec::{ExperimentSpec, Stacks, mix, mix_more};
+use super::stats::{AgentTallies, HandSummary, HandTracker, StatsAccumulator};
 use crate::table::agents::Agents;
 use crate::transport::protocol::{ErrorCode, Failure};
 
@@ -84,7 +84,7 @@ pub struct HandRow {
     /// a row costs a reference count, not a copy of every name.
     pub agents: Arc<[String]>,
     /// Every dealt-in seat's net chips and tracker counters, in seat order
-    /// (read from the events with [`HandSummary::from_events`]).
+    /// (kept up by a [`HandTracker`] as the hand was played).
     pub summary: HandSummary,
     /// The hand's events (HandStarted to HandEnded, with the server-only
     /// seed) when the spec writes PHH or has LLM seats; empty otherwise, as
@@ -114,6 +114,7 @@ pub struct Dealer {
     table: Table,
     events: Vec<Event>,
     rngs: Vec<SplitMix64>,
+    tracker: HandTracker,
     /// By shift (see [`TableRun::play_on`]): the agent name per seat.
     seatings: Seatings,
     /// Rows carry the events (PHH, or LLM seats).
@@ -145,6 +146,7 @@ impl Dealer {
             table: Table::new(spec.table_config()).map_err(engine_error)?,
             events: Vec::with_capacity(128),
             rngs: Vec::with_capacity(spec.seats.len()),
+            tracker: HandTracker::default(),
             seatings,
             keep_events: spec.write_phh || !spec.bots_only(),
         })
@@ -216,13 +218,26 @@ impl TableRun {
         table
             .apply_into(Command::StartHand { seed }, events)
             .map_err(engine_error)?;
+        let hand_index = deal * spec.hands_per_deal() + rotation;
+        let stats_error = |e| {
+            Failure::new(
+                ErrorCode::Internal,
+                format!("statistics of hand {hand_index}: {e}"),
+            )
+        };
+        let tracker = &mut dealer.tracker;
+        tracker.start(events).map_err(stats_error)?;
+        // Each seat's generator is seeded with mix(seed, deal, rotation,
+        // agent, 0xB07): the shared prefix is mixed once per hand.
+        let rotation_mixed = mix_more(seed, &[rotation]);
         let rngs = &mut dealer.rngs;
         rngs.clear();
         rngs.extend(
-            (0..n)
-                .map(|seat| SplitMix64::new(mix(&[spec.seed, deal, rotation, agent_at(seat) as u64, 0xB07]))),
+            (0..n).map(|seat| SplitMix64::new(mix_more(rotation_mixed, &[agent_at(seat) as u64, 0xB07]))),
         );
-        let hand_index = deal * spec.hands_per_deal() + rotation;
+        // Where the events of the last command start: the one that ends the
+        // hand is read for its pots and final stacks.
+        let mut last = 0;
         let mut decisions = Vec::new();
         while let Some(seat) = table.to_act() {
             let agent_index = agent_at(seat);
@@ -277,18 +292,19 @@ impl TableRun {
                 }
             };
             // Agents answer legal actions; if one did not, the clock's rule decides.
+            let street = table.street().unwrap_or(Street::Preflop);
+            last = events.len();
             if table.apply_into(Command::Act { seat, action }, events).is_err() {
                 table
                     .apply_into(Command::Timeout { seat }, events)
                     .map_err(engine_error)?;
             }
+            if let Some(event) = events.get(last) {
+                tracker.decision(street, event).map_err(stats_error)?;
+            }
         }
-        let summary = HandSummary::from_events(events).map_err(|e| {
-            Failure::new(
-                ErrorCode::Internal,
-                format!("statistics of hand {hand_index}: {e}"),
-            )
-        })?;
+        let summary = tracker.finish(&events[last..]).map_err(stats_error)?;
+        debug_assert_eq!(Ok(summary), HandSummary::from_events(events));
         let mut stacks_after = SeatList::from_slice(&[0; game_core::rules::MAX_SEATS][..n])
             .ok_or_else(|| Failure::new(ErrorCode::Internal, "too many seats"))?;
         for (seat, s) in table.seats().iter().enumerate() {
@@ -641,10 +657,15 @@ pub async fn run<S: HandSink>(
 
     let hands_per_deal = spec.hands_per_deal();
     let per_deal = usize::try_from(hands_per_deal).unwrap_or(usize::MAX);
-    // Rows waiting for the deals before theirs, at `(deal - next_deal) *
-    // hands_per_deal + rotation`: tables run at most `window` deals ahead
-    // of the writer, so this stays within `window * hands_per_deal` slots.
-    let mut pending: VecDeque<Option<HandRow>> = VecDeque::new();
+    // Rows waiting for the deals before theirs, in the batches they came in:
+    // table `t` plays the deals `t + k * tables` in order and hands them over
+    // in batches of whole deals, so deal `d` is the next row of table
+    // `d % tables`' oldest batch. Rows are read where they are rather than
+    // moved into one reorder buffer (a row is about 500 bytes). Tables run
+    // at most `window` deals ahead of the writer, which bounds the batches.
+    let mut waiting: Vec<VecDeque<Vec<HandRow>>> = (0..tables).map(|_| VecDeque::new()).collect();
+    // How many rows of each table's oldest batch are written.
+    let mut written_rows = vec![0usize; tables];
     // Hands are added up by agent index (see `Seatings`) and moved into
     // `checkpoint.stats` before it is saved or returned.
     let names = spec.agent_names();
@@ -682,28 +703,34 @@ pub async fn run<S: HandSink>(
             }
         };
         let Some(rows) = row else { break };
-        for row in rows? {
-            let slot = row
-                .deal
-                .checked_sub(checkpoint.next_deal)
-                .and_then(|ahead| usize::try_from(ahead * hands_per_deal + row.rotation).ok())
-                .ok_or_else(|| {
-                    Failure::new(
-                        ErrorCode::Internal,
-                        format!("deal {} came back after it was written", row.deal),
-                    )
-                })?;
-            if slot >= pending.len() {
-                pending.resize_with(slot + 1, || None);
-            }
-            pending[slot] = Some(row);
+        let rows = rows?;
+        let Some(first) = rows.first() else { continue };
+        if first.deal < checkpoint.next_deal || first.table >= tables {
+            return Err(Failure::new(
+                ErrorCode::Internal,
+                format!("deal {} came back after it was written", first.deal),
+            ));
         }
+        waiting[first.table].push_back(rows);
         // Write every complete deal at the front, in order.
         let mut wrote = false;
-        while pending.len() >= per_deal && pending.iter().take(per_deal).all(Option::is_some) {
+        loop {
             let next = checkpoint.next_deal;
-            for (r, row) in pending.drain(..per_deal).enumerate() {
-                let Some(row) = row else { break };
+            let t = usize::try_from(next % tables as u64).unwrap_or(0);
+            let Some(batch) = waiting[t].front() else { break };
+            let Some(deal_rows) = batch.get(written_rows[t]..written_rows[t] + per_deal) else {
+                return Err(Failure::new(
+                    ErrorCode::Internal,
+                    format!("table {t} handed over part of a deal"),
+                ));
+            };
+            for (r, row) in deal_rows.iter().enumerate() {
+                if row.deal != next || row.rotation != r as u64 {
+                    return Err(Failure::new(
+                        ErrorCode::Internal,
+                        format!("table {t} handed over deal {} out of order", row.deal),
+                    ));
+                }
                 let index = next * hands_per_deal + r as u64;
                 match seating_list.iter().position(|s| Arc::ptr_eq(s, &row.agents)) {
                     Some(shift) => {
@@ -743,8 +770,13 @@ pub async fn run<S: HandSink>(
                 for d in &row.decisions {
                     checkpoint.llm.entry(d.agent.clone()).or_default().record(d);
                 }
-                sink.hand(index, &row)?;
+                sink.hand(index, row)?;
                 checkpoint.hands_done += 1;
+            }
+            written_rows[t] += per_deal;
+            if written_rows[t] == batch.len() {
+                waiting[t].pop_front();
+                written_rows[t] = 0;
             }
             checkpoint.next_deal += 1;
             wrote = true;
