@@ -391,6 +391,44 @@ impl Table {
         Ok(())
     }
 
+    /// [`Table::reset_seated`] with the players already seated kept: the
+    /// state of a new table after one `Sit` per entry of `stacks` (seats 0,
+    /// 1, ...) by the players sitting there now, without copying their
+    /// names. Refused during a hand, unless exactly the first `stacks.len()`
+    /// seats are taken, or with a stack `Sit` would refuse (the table is
+    /// then unchanged).
+    pub fn reset_stacks(&mut self, stacks: &[u64]) -> Result<(), RuleError> {
+        if self.hand.is_some() {
+            return Err(RuleError::HandInProgress);
+        }
+        if let Some(seat) = stacks.len().checked_sub(1) {
+            self.check_seat(seat)?;
+        }
+        for &stack in stacks {
+            if stack == 0 {
+                return Err(RuleError::ZeroAmount);
+            }
+            if stack > MAX_CHIPS {
+                return Err(RuleError::TooManyChips { max: MAX_CHIPS });
+            }
+        }
+        for (seat, slot) in self.seats.iter().enumerate() {
+            match (slot, seat < stacks.len()) {
+                (Some(_), false) => return Err(RuleError::SeatTaken { seat }),
+                (None, true) => return Err(RuleError::SeatEmpty { seat }),
+                _ => {}
+            }
+        }
+        self.button = None;
+        self.hands_started = 0;
+        self.history.clear();
+        for (seat, &stack) in self.seats.iter_mut().flatten().zip(stacks) {
+            seat.stack = stack;
+            seat.sitting_out = false;
+        }
+        Ok(())
+    }
+
     /// All chips on the table: stacks plus everything committed to the hand.
     pub fn total_chips(&self) -> u64 {
         let mut total = 0;

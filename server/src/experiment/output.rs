@@ -30,9 +30,16 @@ const FILES: [&str; 3] = ["hands.csv", "hands.phhs", "decisions.jsonl"];
 pub const CALLS_FILE: &str = "llm_calls.jsonl";
 
 /// What `checkpoint.json` holds.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Saved {
     checkpoint: Checkpoint,
+    sizes: Vec<(String, u64)>,
+}
+
+/// [`Saved`] as it is written, borrowing the checkpoint instead of cloning it.
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    checkpoint: &'a Checkpoint,
     sizes: Vec<(String, u64)>,
 }
 
@@ -206,7 +213,8 @@ impl HandSink for ResultsDir {
                 if self.seat_columns.len() >= MAX_SEATINGS {
                     self.seat_columns.clear();
                 }
-                self.seat_columns.push((row.agents.clone(), seat_columns(&row.agents)));
+                self.seat_columns
+                    .push((row.agents.clone(), seat_columns(&row.agents)));
                 self.seat_columns.len() - 1
             }
         };
@@ -260,10 +268,7 @@ impl HandSink for ResultsDir {
                 .len();
             sizes.push((name.to_owned(), len));
         }
-        let saved = Saved {
-            checkpoint: checkpoint.clone(),
-            sizes,
-        };
+        let saved = SavedRef { checkpoint, sizes };
         let text =
             serde_json::to_vec(&saved).map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
         write_atomic(&self.dir.join("checkpoint.json"), &text)

@@ -107,11 +107,14 @@ impl HandRow {
 }
 
 /// What a table keeps from one hand to the next, so that a bot-only hand
-/// allocates next to nothing: one engine [`Table`] reset for each hand
-/// (reset mode makes every hand independent), its event buffer, the seats'
+/// allocates next to nothing: an engine [`Table`] per seating, reset for
+/// each hand (reset mode makes every hand independent) with its players
+/// kept, so that only stacks change; the event buffer, the seats'
 /// generators, and the agent names of every seating.
 pub struct Dealer {
-    table: Table,
+    /// By shift (see [`TableRun::play_on`]): a table with that seating, once used.
+    tables: Vec<Option<Table>>,
+    config: game_core::TableConfig,
     events: Vec<Event>,
     rngs: Vec<SplitMix64>,
     tracker: HandTracker,
@@ -142,8 +145,11 @@ impl Dealer {
     }
 
     fn with_seatings(spec: &ExperimentSpec, seatings: Seatings) -> Result<Dealer, Failure> {
+        let config = spec.table_config();
+        config.validate().map_err(engine_error)?;
         Ok(Dealer {
-            table: Table::new(spec.table_config()).map_err(engine_error)?,
+            tables: vec![None; seatings.len()],
+            config,
             events: Vec::with_capacity(128),
             rngs: Vec::with_capacity(spec.seats.len()),
             tracker: HandTracker::default(),
@@ -189,29 +195,62 @@ impl TableRun {
         deal: u64,
         rotation: u64,
     ) -> Result<HandRow, Failure> {
+        let mut rows = Vec::with_capacity(1);
+        self.play_into(dealer, deal, rotation, &mut rows).await?;
+        rows.pop()
+            .ok_or_else(|| Failure::new(ErrorCode::Internal, "a hand gave no row"))
+    }
+
+    /// [`TableRun::play_on`], its row appended to `rows` (a batch): a row is
+    /// about 500 bytes, and returning it through the future and then pushing
+    /// it copied it several times.
+    pub async fn play_into(
+        &mut self,
+        dealer: &mut Dealer,
+        deal: u64,
+        rotation: u64,
+        rows: &mut Vec<HandRow>,
+    ) -> Result<(), Failure> {
         let spec = &self.spec;
         let n = spec.seats.len();
         // Agents move one seat per rotation (duplicate) or per deal (otherwise),
         // so every agent plays every position.
         let shift = if spec.duplicate { rotation } else { deal % n as u64 } as usize;
-        let agent_at = |seat: usize| (seat + shift) % n;
+        // `(seat + shift) % n` without a division (`shift < n`).
+        let agent_at = |seat: usize| {
+            let agent = seat + shift;
+            if agent >= n { agent - n } else { agent }
+        };
         let names = dealer.seatings[shift].clone();
-        let mut players = SeatList::<(&str, u64)>::new();
-        for (seat, name) in names.iter().enumerate() {
-            let stack = match spec.stacks {
+        let mut stacks = SeatList::<u64>::new();
+        for seat in 0..n {
+            stacks.push(match spec.stacks {
                 Stacks::Reset => spec.starting_stack,
                 Stacks::Carry => match self.stacks[agent_at(seat)] {
                     0 => spec.starting_stack,
                     s => s,
                 },
-            };
-            players.push((name.as_str(), stack));
+            });
         }
         // A table reset to a new one's state puts the button in the same seat
         // every hand: in duplicate mode each rotation sees the same cards at
         // the same seats.
-        let table = &mut dealer.table;
-        table.reset_seated(&players).map_err(engine_error)?;
+        let table = match &mut dealer.tables[shift] {
+            Some(table) => {
+                table.reset_stacks(&stacks).map_err(engine_error)?;
+                table
+            }
+            slot @ None => {
+                let mut table = Table::new(dealer.config.clone()).map_err(engine_error)?;
+                let players: Vec<(&str, u64)> = names
+                    .iter()
+                    .map(String::as_str)
+                    .zip(stacks.iter().copied())
+                    .collect();
+                table.reset_seated(&players).map_err(engine_error)?;
+                slot.insert(table)
+            }
+        };
         let seed = mix(&[spec.seed, deal]);
         let events = &mut dealer.events;
         events.clear();
@@ -320,7 +359,7 @@ impl TableRun {
         } else {
             Vec::new()
         };
-        Ok(HandRow {
+        rows.push(HandRow {
             deal,
             rotation,
             table: self.table,
@@ -329,7 +368,8 @@ impl TableRun {
             events,
             stacks_after,
             decisions,
-        })
+        });
+        Ok(())
     }
 }
 
@@ -627,12 +667,9 @@ pub async fn run<S: HandSink>(
                     }
                 }
                 for rotation in 0..run.spec.hands_per_deal() {
-                    match run.play_on(&mut dealer, deal, rotation).await {
-                        Ok(row) => batch.push(row),
-                        Err(e) => {
-                            let _ = rows.send(Err(e)).await;
-                            return;
-                        }
+                    if let Err(e) = run.play_into(&mut dealer, deal, rotation, &mut batch).await {
+                        let _ = rows.send(Err(e)).await;
+                        return;
                     }
                 }
                 deal += tables as u64;
@@ -800,12 +837,17 @@ pub async fn run<S: HandSink>(
         }
         if last_checkpoint.elapsed() >= Duration::from_millis(500) {
             tallies.move_into(&mut checkpoint.stats);
-            let mut saved = checkpoint.clone();
-            saved.elapsed_ms += u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            // Saved with this session's time and costs added, which are put
+            // back afterwards (rather than saving a clone: its curve alone
+            // is a thousand small vectors).
+            let kept = (checkpoint.elapsed_ms, checkpoint.cost_usd, checkpoint.tokens);
+            checkpoint.elapsed_ms += u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let (cost_usd, tokens) = cost.spent();
-            saved.cost_usd += cost_usd;
-            saved.tokens += tokens;
-            sink.checkpoint(&saved).await?;
+            checkpoint.cost_usd += cost_usd;
+            checkpoint.tokens += tokens;
+            let saved = sink.checkpoint(&checkpoint).await;
+            (checkpoint.elapsed_ms, checkpoint.cost_usd, checkpoint.tokens) = kept;
+            saved?;
             last_checkpoint = Instant::now();
         }
         if last_progress.elapsed() >= Duration::from_millis(250)

@@ -141,7 +141,7 @@ pub struct HandSummary {
 }
 
 /// A seat while reading a hand's events.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Default)]
 struct SeatState {
     dealt: bool,
     start: u64,
@@ -270,22 +270,33 @@ impl HandSummary {
 /// [`HandTracker::decision`] after every `Act` or `Timeout` the table
 /// accepted, [`HandTracker::finish`] with the events of the command that
 /// ended the hand.
-#[derive(Clone, Debug)]
+///
+/// Seats are bits of 16-bit sets and each seat's counters are written in
+/// place, so that ending a hand is a loop over the seats dealt in.
+#[derive(Clone, Debug, Default)]
 pub struct HandTracker {
     hand: u64,
-    seats: [SeatState; MAX_SEATS],
+    /// Seats dealt in, by bit.
+    dealt: u16,
+    /// Dealt seats that folded.
+    folded: u16,
+    /// Dealt seats that received chips from a pot decided by hand rank.
+    collected_by_rank: u16,
     /// The flop has been dealt (and `saw_flop` set).
     flop_dealt: bool,
+    /// Stacks before antes and blinds, by seat.
+    start: [u64; MAX_SEATS],
+    /// Counters by seat (those of seats dealt in).
+    stats: [SeatHand; MAX_SEATS],
 }
 
-impl Default for HandTracker {
-    fn default() -> HandTracker {
-        HandTracker {
-            hand: 0,
-            seats: [SeatState::default(); MAX_SEATS],
-            flop_dealt: false,
-        }
-    }
+/// The bit of `seat` in a [`HandTracker`] set, if the seat is dealt in.
+fn dealt_bit(dealt: u16, seat: SeatIndex) -> Result<u16, StatsError> {
+    u32::try_from(seat)
+        .ok()
+        .and_then(|s| 1u16.checked_shl(s))
+        .filter(|bit| dealt & bit != 0)
+        .ok_or(StatsError::SeatNotDealtIn { seat })
 }
 
 impl HandTracker {
@@ -299,16 +310,21 @@ impl HandTracker {
             return Err(StatsError::NoHandStarted);
         };
         self.hand = number;
-        self.seats = [SeatState::default(); MAX_SEATS];
+        self.dealt = 0;
+        self.folded = 0;
+        self.collected_by_rank = 0;
         self.flop_dealt = false;
         for player in players {
-            let state = self
-                .seats
-                .get_mut(player.seat)
-                .ok_or(StatsError::SeatNotDealtIn { seat: player.seat })?;
-            state.dealt = true;
-            state.start = player.stack;
-            state.stats.seat = player.seat;
+            let seat = player.seat;
+            if seat >= MAX_SEATS {
+                return Err(StatsError::SeatNotDealtIn { seat });
+            }
+            self.dealt |= 1 << seat;
+            self.start[seat] = player.stack;
+            self.stats[seat] = SeatHand {
+                seat,
+                ..SeatHand::default()
+            };
         }
         Ok(())
     }
@@ -323,10 +339,10 @@ impl HandTracker {
             // The flop was dealt after the last preflop decision.
             self.flop_dealt();
         }
-        let state = dealt(&mut self.seats, *seat)?;
-        let stats = &mut state.stats;
+        let bit = dealt_bit(self.dealt, *seat)?;
+        let stats = &mut self.stats[*seat];
         match (street, action) {
-            (_, Action::Fold) => state.folded = true,
+            (_, Action::Fold) => self.folded |= bit,
             (_, Action::Check) => {}
             (Street::Preflop, Action::Call) => stats.vpip = true,
             (Street::Preflop, Action::Bet { .. } | Action::Raise { .. }) => {
@@ -344,8 +360,11 @@ impl HandTracker {
     fn flop_dealt(&mut self) {
         if !self.flop_dealt {
             self.flop_dealt = true;
-            for state in self.seats.iter_mut().filter(|s| s.dealt && !s.folded) {
-                state.stats.saw_flop = true;
+            let live = self.dealt & !self.folded;
+            for (seat, stats) in self.stats.iter_mut().enumerate() {
+                if live & (1 << seat) != 0 {
+                    stats.saw_flop = true;
+                }
             }
         }
     }
@@ -354,12 +373,14 @@ impl HandTracker {
     /// last decision, already told to [`HandTracker::decision`], then any
     /// board, showdown, pots and `HandEnded`).
     pub fn finish(&mut self, events: &[Event]) -> Result<HandSummary, StatsError> {
-        let mut ended = false;
+        let mut summary = HandSummary {
+            hand: self.hand,
+            seats: SeatList::new(),
+        };
         for event in events {
             match event {
                 Event::BoardDealt {
-                    street: Street::Flop,
-                    ..
+                    street: Street::Flop, ..
                 } => self.flop_dealt(),
                 Event::PotAwarded {
                     winners,
@@ -367,7 +388,7 @@ impl HandTracker {
                     ..
                 } => {
                     for share in winners.iter().filter(|share| share.amount > 0) {
-                        dealt(&mut self.seats, share.seat)?.collected_by_rank = true;
+                        self.collected_by_rank |= dealt_bit(self.dealt, share.seat)?;
                     }
                 }
                 Event::HandEnded { hand: number, stacks } => {
@@ -377,18 +398,35 @@ impl HandTracker {
                             ended: *number,
                         });
                     }
+                    let mut end = [0u64; MAX_SEATS];
+                    let mut ended = 0u16;
                     for stack in stacks {
-                        dealt(&mut self.seats, stack.seat)?.end = Some(stack.stack);
+                        ended |= dealt_bit(self.dealt, stack.seat)?;
+                        end[stack.seat] = stack.stack;
                     }
-                    ended = true;
+                    let live = self.dealt & !self.folded;
+                    let showdown = live.count_ones() >= 2;
+                    for seat in 0..MAX_SEATS {
+                        let bit = 1 << seat;
+                        if self.dealt & bit == 0 {
+                            continue;
+                        }
+                        if ended & bit == 0 {
+                            return Err(StatsError::MissingFinalStack { seat });
+                        }
+                        let mut stats = self.stats[seat];
+                        let net = i128::from(end[seat]) - i128::from(self.start[seat]);
+                        stats.net = i64::try_from(net).map_err(|_| StatsError::ChipsOutOfRange { seat })?;
+                        stats.showdown = showdown && live & bit != 0;
+                        stats.won_at_showdown = stats.showdown && self.collected_by_rank & bit != 0;
+                        summary.seats.push(stats);
+                    }
+                    return Ok(summary);
                 }
                 _ => {}
             }
         }
-        if !ended {
-            return Err(StatsError::NoHandEnded { hand: self.hand });
-        }
-        summarise(self.hand, &self.seats)
+        Err(StatsError::NoHandEnded { hand: self.hand })
     }
 }
 
@@ -1587,8 +1625,8 @@ mod tests {
                 let command = if rng.below(10) == 0 {
                     Command::Timeout { seat }
                 } else {
-                    let action =
-                        game_core::sim::random_action(&table.legal_actions(seat), &mut rng).expect("an action");
+                    let action = game_core::sim::random_action(&table.legal_actions(seat), &mut rng)
+                        .expect("an action");
                     Command::Act { seat, action }
                 };
                 table.apply_into(command, &mut events).expect("legal");
