@@ -1,7 +1,7 @@
 //! Bulk play on one reused table: `Table::reset_seated` (and
 //! `Table::reset_stacks`, keeping the players) gives exactly a new table's
-//! state, and the cheap accessors bots read (`pot_total`,
-//! `current_bet`) agree with the view they stand in for.
+//! state, and the cheap accessors bots read (`pot_total`, `current_bet`,
+//! `amount_to_call`) agree with the view they stand in for.
 
 use game_core::sim::{SplitMix64, random_action};
 use game_core::{Command, RuleError, Table, TableConfig, Viewer};
@@ -62,6 +62,10 @@ fn a_reset_table_equals_a_new_one_and_plays_the_same_hands() {
                 let pots: u64 = view.pots.iter().map(|p| p.amount).sum();
                 assert_eq!(reused.pot_total(), pots);
                 assert_eq!(reused.current_bet(), view.current_bet);
+                let to_call = reused.amount_to_call(seat).expect("its turn");
+                assert_eq!(to_call == 0, view.legal.check);
+                let behind = reused.stack(seat).expect("dealt in");
+                assert_eq!(view.legal.call, (to_call > 0).then(|| to_call.min(behind)));
                 let action = random_action(&view.legal, &mut rng).expect("an action");
                 reused
                     .apply_into(Command::Act { seat, action }, &mut a)

@@ -309,6 +309,14 @@ impl Table {
         self.hand.as_ref().and_then(|h| h.to_act)
     }
 
+    /// What `seat` must add to call now (0: it may check), when it is its
+    /// turn: the amount to call behind the legal actions, without working
+    /// them out.
+    pub fn amount_to_call(&self, seat: SeatIndex) -> Option<u64> {
+        let hand = self.hand.as_ref()?;
+        (hand.to_act == Some(seat)).then(|| hand.current_bet.saturating_sub(hand.players[seat].street_bet))
+    }
+
     /// The current hand's street (the view's `street`); `None` between hands.
     pub fn street(&self) -> Option<Street> {
         self.hand.as_ref().map(|h| h.street)

@@ -90,7 +90,8 @@ pub struct HandRow {
     /// seed) when the spec writes PHH or has LLM seats; empty otherwise, as
     /// nothing else reads them.
     pub events: Vec<Event>,
-    /// Stacks after the hand, by agent index (for `carry` checkpoints).
+    /// Stacks after the hand, by agent index, in `carry` mode (for its
+    /// checkpoints); empty otherwise, as nothing else reads them.
     pub stacks_after: SeatList<u64>,
     /// LLM decisions in the hand.
     pub decisions: Vec<DecisionRecord>,
@@ -282,14 +283,21 @@ impl TableRun {
             let agent_index = agent_at(seat);
             let action = match &self.agents[agent_index] {
                 SeatAgent::Bot(bot) => {
-                    let spot = Spot {
-                        legal: table.legal_actions(seat),
-                        pot: table.pot_total(),
-                        current_bet: table.current_bet(),
-                    };
-                    match bot.act_on_spot(&spot, &mut rngs[seat]) {
+                    // The cheapest reading of the table the bot can decide from.
+                    let to_call = table.amount_to_call(seat).unwrap_or(0);
+                    match bot.act_on_amount_to_call(to_call) {
                         Some(action) => action,
-                        None => bot.act(seat, &table.view(Viewer::Seat(seat)), &mut rngs[seat]),
+                        None => {
+                            let spot = Spot {
+                                legal: table.legal_actions(seat),
+                                pot: table.pot_total(),
+                                current_bet: table.current_bet(),
+                            };
+                            match bot.act_on_spot(&spot, &mut rngs[seat]) {
+                                Some(action) => action,
+                                None => bot.act(seat, &table.view(Viewer::Seat(seat)), &mut rngs[seat]),
+                            }
+                        }
                     }
                 }
                 SeatAgent::Async(agent) => {
@@ -344,12 +352,13 @@ impl TableRun {
         }
         let summary = tracker.finish(&events[last..]).map_err(stats_error)?;
         debug_assert_eq!(Ok(summary), HandSummary::from_events(events));
-        let mut stacks_after = SeatList::from_slice(&[0; game_core::rules::MAX_SEATS][..n])
-            .ok_or_else(|| Failure::new(ErrorCode::Internal, "too many seats"))?;
-        for (seat, s) in table.seats().iter().enumerate() {
-            stacks_after[agent_at(seat)] = s.as_ref().map_or(0, |s| s.stack);
-        }
+        let mut stacks_after = SeatList::new();
         if spec.stacks == Stacks::Carry {
+            stacks_after = SeatList::from_slice(&[0; game_core::rules::MAX_SEATS][..n])
+                .ok_or_else(|| Failure::new(ErrorCode::Internal, "too many seats"))?;
+            for (seat, s) in table.seats().iter().enumerate() {
+                stacks_after[agent_at(seat)] = s.as_ref().map_or(0, |s| s.stack);
+            }
             self.stacks.clear();
             self.stacks.extend_from_slice(&stacks_after);
         }
@@ -549,14 +558,17 @@ impl CostMeter for NoCost {
     }
 }
 
-/// Hands a bot-only table hands to the writer at once.
-const ROW_BATCH: usize = 32;
+/// Hands a bot-only table hands to the writer at once: each batch wakes the
+/// writer, so larger batches mean fewer wake-ups and thread switches.
+const ROW_BATCH: usize = 128;
 
 /// Progress is reported every 250 ms, and at least every this many hands.
 const PROGRESS_EVERY_HANDS: u64 = 1_000;
 
-/// How far tables may run ahead of the writer, in deals (bounds memory).
-const WINDOW_PER_TABLE: u64 = 64;
+/// How far tables may run ahead of the writer, in deals (bounds memory:
+/// rows are about 500 bytes). Twice a batch, so that a table can fill its
+/// next batch while the writer writes the last one.
+const WINDOW_PER_TABLE: u64 = 256;
 
 /// What a run plays with.
 pub struct Plan {

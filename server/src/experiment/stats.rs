@@ -469,6 +469,7 @@ pub struct AgentCounters {
 }
 
 impl AgentCounters {
+    #[inline]
     fn add_hand(&mut self, hand: &SeatHand) {
         let add = |counter: &mut u64, value: u64| *counter = counter.saturating_add(value);
         add(&mut self.hands, 1);
@@ -570,6 +571,7 @@ struct LevelTally {
 }
 
 impl LevelTally {
+    #[inline]
     fn record(&mut self, deal: Option<u64>, hand: &SeatHand) {
         self.hands = self.hands.saturating_add(1);
         self.net = self.net.saturating_add(i128::from(hand.net));
