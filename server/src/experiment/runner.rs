@@ -560,7 +560,7 @@ impl CostMeter for NoCost {
 
 /// Hands a bot-only table hands to the writer at once: each batch wakes the
 /// writer, so larger batches mean fewer wake-ups and thread switches.
-const ROW_BATCH: usize = 128;
+const ROW_BATCH: usize = 512;
 
 /// Progress is reported every 250 ms, and at least every this many hands.
 const PROGRESS_EVERY_HANDS: u64 = 1_000;
@@ -568,7 +568,7 @@ const PROGRESS_EVERY_HANDS: u64 = 1_000;
 /// How far tables may run ahead of the writer, in deals (bounds memory:
 /// rows are about 500 bytes). Twice a batch, so that a table can fill its
 /// next batch while the writer writes the last one.
-const WINDOW_PER_TABLE: u64 = 256;
+const WINDOW_PER_TABLE: u64 = 1024;
 
 /// What a run plays with.
 pub struct Plan {
