@@ -558,17 +558,26 @@ impl CostMeter for NoCost {
     }
 }
 
-/// Hands a bot-only table hands to the writer at once: each batch wakes the
-/// writer, so larger batches mean fewer wake-ups and thread switches.
-const ROW_BATCH: usize = 512;
+/// Most rows a bot-only table hands to the writer at once: each batch wakes
+/// the writer, so larger batches mean fewer wake-ups and thread switches.
+const ROW_BATCH_MAX: usize = 512;
+
+/// Fewest rows a bot-only table hands over at once, and the batch of rows
+/// that carry their events (PHH): about 12 KB each rather than 500 bytes.
+const ROW_BATCH_MIN: usize = 32;
+
+/// Rows all bot-only tables' batches hold together when PHH is not written:
+/// each table's batch is its share (between the two bounds above), so that
+/// memory does not grow with the number of tables.
+const BATCHED_ROWS: usize = 2_048;
 
 /// Progress is reported every 250 ms, and at least every this many hands.
 const PROGRESS_EVERY_HANDS: u64 = 1_000;
 
-/// How far tables may run ahead of the writer, in deals (bounds memory:
-/// rows are about 500 bytes). Twice a batch, so that a table can fill its
-/// next batch while the writer writes the last one.
-const WINDOW_PER_TABLE: u64 = 1024;
+/// How far tables may run ahead of the writer, in deals per table (bounds
+/// memory), at least: with larger batches, twice a batch, so that a table
+/// can fill its next batch while the writer writes the last one.
+const WINDOW_PER_TABLE: u64 = 64;
 
 /// What a run plays with.
 pub struct Plan {
@@ -615,12 +624,18 @@ pub async fn run<S: HandSink>(
     }
     let started = Instant::now();
     let done_at_start = checkpoint.hands_done;
-    let window = WINDOW_PER_TABLE * tables as u64;
-    let (written_tx, written_rx) = watch::channel(checkpoint.next_deal);
-    let (halt_tx, halt_rx) = watch::channel(false);
     // Bot-only tables hand over rows in batches (one wake-up per batch, not
     // per hand); tables with LLM seats hand over every hand at once.
-    let batch_size = if spec.bots_only() { ROW_BATCH } else { 1 };
+    let batch_size = if !spec.bots_only() {
+        1
+    } else if spec.write_phh {
+        ROW_BATCH_MIN
+    } else {
+        (BATCHED_ROWS / tables).clamp(ROW_BATCH_MIN, ROW_BATCH_MAX)
+    };
+    let window = WINDOW_PER_TABLE.max(2 * batch_size as u64) * tables as u64;
+    let (written_tx, written_rx) = watch::channel(checkpoint.next_deal);
+    let (halt_tx, halt_rx) = watch::channel(false);
     let (rows_tx, mut rows_rx) = mpsc::channel::<Result<Vec<HandRow>, Failure>>(64);
     let mut workers = Vec::new();
     let seating_list = seatings(&spec);
