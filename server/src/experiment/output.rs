@@ -60,8 +60,11 @@ pub struct ResultsDir {
     /// The `seat,agent,` columns of every seat for each seating seen (rows
     /// of one seating share their agents' `Arc`, kept here so that its
     /// address cannot be reused): a run has one seating per rotation.
-    seat_columns: Vec<(Arc<[String]>, Vec<Vec<u8>>)>,
+    seat_columns: Vec<SeatingColumns>,
 }
+
+/// A seating's agents and the `seat,agent,` columns of each of its seats.
+type SeatingColumns = (Arc<[String]>, Vec<Vec<u8>>);
 
 /// Seatings whose CSV columns are kept; a run uses at most one per seat.
 const MAX_SEATINGS: usize = 16;

@@ -406,7 +406,7 @@ impl HandTracker {
                     }
                     let live = self.dealt & !self.folded;
                     let showdown = live.count_ones() >= 2;
-                    for seat in 0..MAX_SEATS {
+                    for (seat, &end) in end.iter().enumerate() {
                         let bit = 1 << seat;
                         if self.dealt & bit == 0 {
                             continue;
@@ -415,7 +415,7 @@ impl HandTracker {
                             return Err(StatsError::MissingFinalStack { seat });
                         }
                         let mut stats = self.stats[seat];
-                        let net = i128::from(end[seat]) - i128::from(self.start[seat]);
+                        let net = i128::from(end) - i128::from(self.start[seat]);
                         stats.net = i64::try_from(net).map_err(|_| StatsError::ChipsOutOfRange { seat })?;
                         stats.showdown = showdown && live & bit != 0;
                         stats.won_at_showdown = stats.showdown && self.collected_by_rank & bit != 0;
