@@ -29,6 +29,12 @@ impl Bot for CallingStation {
     fn act_on_spot(&self, spot: &Spot, _rng: &mut SplitMix64) -> Option<Action> {
         Some(check_or_call(&spot.legal))
     }
+
+    fn act_on_amount_to_call(&self, to_call: u64) -> Option<Action> {
+        // On its turn a seat may check exactly when there is nothing to
+        // call, and may always call otherwise (all-in if short).
+        Some(if to_call == 0 { Action::Check } else { Action::Call })
+    }
 }
 
 #[cfg(test)]
@@ -51,6 +57,8 @@ mod tests {
                 let full = CallingStation.act(seat, &view, &mut rng);
                 let fast = CallingStation.act_on_spot(&Spot::of_view(&view), &mut rng);
                 assert_eq!(fast, Some(full));
+                let to_call = table.amount_to_call(seat).expect("its turn");
+                assert_eq!(CallingStation.act_on_amount_to_call(to_call), Some(full));
                 // Move on with a random legal action so that many spots are seen.
                 let action = random_action(&table.legal_actions(seat), &mut rng).expect("an action");
                 table.apply(Command::Act { seat, action }).expect("legal");

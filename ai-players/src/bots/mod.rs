@@ -53,6 +53,15 @@ pub trait Bot: Send + Sync {
     fn act_on_spot(&self, _spot: &Spot, _rng: &mut SplitMix64) -> Option<Action> {
         None
     }
+
+    /// The same decision from the amount the seat must add to call alone
+    /// (0: it may check), for bots that read nothing else (`None`: this bot
+    /// needs a [`Spot`]). Bulk runners use it to skip working out the legal
+    /// actions and the pot; for the same turn it answers what
+    /// [`Bot::act_on_spot`] does.
+    fn act_on_amount_to_call(&self, _to_call: u64) -> Option<Action> {
+        None
+    }
 }
 
 /// The part of a seat's view on its turn that bots deciding without cards

@@ -309,6 +309,19 @@ impl Table {
         self.hand.as_ref().and_then(|h| h.to_act)
     }
 
+    /// What `seat` must add to call now (0: it may check), when it is its
+    /// turn: the amount to call behind the legal actions, without working
+    /// them out.
+    pub fn amount_to_call(&self, seat: SeatIndex) -> Option<u64> {
+        let hand = self.hand.as_ref()?;
+        (hand.to_act == Some(seat)).then(|| hand.current_bet.saturating_sub(hand.players[seat].street_bet))
+    }
+
+    /// The current hand's street (the view's `street`); `None` between hands.
+    pub fn street(&self) -> Option<Street> {
+        self.hand.as_ref().map(|h| h.street)
+    }
+
     /// The button of the current (or last) hand.
     pub fn button(&self) -> Option<SeatIndex> {
         self.hand.as_ref().map(|h| h.button).or(self.button)
@@ -382,6 +395,44 @@ impl Table {
                     });
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// [`Table::reset_seated`] with the players already seated kept: the
+    /// state of a new table after one `Sit` per entry of `stacks` (seats 0,
+    /// 1, ...) by the players sitting there now, without copying their
+    /// names. Refused during a hand, unless exactly the first `stacks.len()`
+    /// seats are taken, or with a stack `Sit` would refuse (the table is
+    /// then unchanged).
+    pub fn reset_stacks(&mut self, stacks: &[u64]) -> Result<(), RuleError> {
+        if self.hand.is_some() {
+            return Err(RuleError::HandInProgress);
+        }
+        if let Some(seat) = stacks.len().checked_sub(1) {
+            self.check_seat(seat)?;
+        }
+        for &stack in stacks {
+            if stack == 0 {
+                return Err(RuleError::ZeroAmount);
+            }
+            if stack > MAX_CHIPS {
+                return Err(RuleError::TooManyChips { max: MAX_CHIPS });
+            }
+        }
+        for (seat, slot) in self.seats.iter().enumerate() {
+            match (slot, seat < stacks.len()) {
+                (Some(_), false) => return Err(RuleError::SeatTaken { seat }),
+                (None, true) => return Err(RuleError::SeatEmpty { seat }),
+                _ => {}
+            }
+        }
+        self.button = None;
+        self.hands_started = 0;
+        self.history.clear();
+        for (seat, &stack) in self.seats.iter_mut().flatten().zip(stacks) {
+            seat.stack = stack;
+            seat.sitting_out = false;
         }
         Ok(())
     }

@@ -15,12 +15,12 @@ use ai_players::bots::{Bot, Spot, bot};
 use ai_players::{CallContext, DecisionSource, Lane, Turn};
 use game_core::event::SeatList;
 use game_core::sim::SplitMix64;
-use game_core::{Command, Event, RuleError, Table, Viewer};
+use game_core::{Command, Event, RuleError, Street, Table, Viewer};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
-use super::spec::{ExperimentSpec, Stacks, mix};
-use super::stats::{AgentTallies, HandSummary, StatsAccumulator};
+use super::spec::{ExperimentSpec, Stacks, mix, mix_more};
+use super::stats::{AgentTallies, HandSummary, HandTracker, StatsAccumulator};
 use crate::table::agents::Agents;
 use crate::transport::protocol::{ErrorCode, Failure};
 
@@ -84,13 +84,14 @@ pub struct HandRow {
     /// a row costs a reference count, not a copy of every name.
     pub agents: Arc<[String]>,
     /// Every dealt-in seat's net chips and tracker counters, in seat order
-    /// (read from the events with [`HandSummary::from_events`]).
+    /// (kept up by a [`HandTracker`] as the hand was played).
     pub summary: HandSummary,
     /// The hand's events (HandStarted to HandEnded, with the server-only
     /// seed) when the spec writes PHH or has LLM seats; empty otherwise, as
     /// nothing else reads them.
     pub events: Vec<Event>,
-    /// Stacks after the hand, by agent index (for `carry` checkpoints).
+    /// Stacks after the hand, by agent index, in `carry` mode (for its
+    /// checkpoints); empty otherwise, as nothing else reads them.
     pub stacks_after: SeatList<u64>,
     /// LLM decisions in the hand.
     pub decisions: Vec<DecisionRecord>,
@@ -107,13 +108,17 @@ impl HandRow {
 }
 
 /// What a table keeps from one hand to the next, so that a bot-only hand
-/// allocates next to nothing: one engine [`Table`] reset for each hand
-/// (reset mode makes every hand independent), its event buffer, the seats'
+/// allocates next to nothing: an engine [`Table`] per seating, reset for
+/// each hand (reset mode makes every hand independent) with its players
+/// kept, so that only stacks change; the event buffer, the seats'
 /// generators, and the agent names of every seating.
 pub struct Dealer {
-    table: Table,
+    /// By shift (see [`TableRun::play_on`]): a table with that seating, once used.
+    tables: Vec<Option<Table>>,
+    config: game_core::TableConfig,
     events: Vec<Event>,
     rngs: Vec<SplitMix64>,
+    tracker: HandTracker,
     /// By shift (see [`TableRun::play_on`]): the agent name per seat.
     seatings: Seatings,
     /// Rows carry the events (PHH, or LLM seats).
@@ -141,10 +146,14 @@ impl Dealer {
     }
 
     fn with_seatings(spec: &ExperimentSpec, seatings: Seatings) -> Result<Dealer, Failure> {
+        let config = spec.table_config();
+        config.validate().map_err(engine_error)?;
         Ok(Dealer {
-            table: Table::new(spec.table_config()).map_err(engine_error)?,
+            tables: vec![None; seatings.len()],
+            config,
             events: Vec::with_capacity(128),
             rngs: Vec::with_capacity(spec.seats.len()),
+            tracker: HandTracker::default(),
             seatings,
             keep_events: spec.write_phh || !spec.bots_only(),
         })
@@ -187,55 +196,108 @@ impl TableRun {
         deal: u64,
         rotation: u64,
     ) -> Result<HandRow, Failure> {
+        let mut rows = Vec::with_capacity(1);
+        self.play_into(dealer, deal, rotation, &mut rows).await?;
+        rows.pop()
+            .ok_or_else(|| Failure::new(ErrorCode::Internal, "a hand gave no row"))
+    }
+
+    /// [`TableRun::play_on`], its row appended to `rows` (a batch): a row is
+    /// about 500 bytes, and returning it through the future and then pushing
+    /// it copied it several times.
+    pub async fn play_into(
+        &mut self,
+        dealer: &mut Dealer,
+        deal: u64,
+        rotation: u64,
+        rows: &mut Vec<HandRow>,
+    ) -> Result<(), Failure> {
         let spec = &self.spec;
         let n = spec.seats.len();
         // Agents move one seat per rotation (duplicate) or per deal (otherwise),
         // so every agent plays every position.
         let shift = if spec.duplicate { rotation } else { deal % n as u64 } as usize;
-        let agent_at = |seat: usize| (seat + shift) % n;
+        // `(seat + shift) % n` without a division (`shift < n`).
+        let agent_at = |seat: usize| {
+            let agent = seat + shift;
+            if agent >= n { agent - n } else { agent }
+        };
         let names = dealer.seatings[shift].clone();
-        let mut players = SeatList::<(&str, u64)>::new();
-        for (seat, name) in names.iter().enumerate() {
-            let stack = match spec.stacks {
+        let mut stacks = SeatList::<u64>::new();
+        for seat in 0..n {
+            stacks.push(match spec.stacks {
                 Stacks::Reset => spec.starting_stack,
                 Stacks::Carry => match self.stacks[agent_at(seat)] {
                     0 => spec.starting_stack,
                     s => s,
                 },
-            };
-            players.push((name.as_str(), stack));
+            });
         }
         // A table reset to a new one's state puts the button in the same seat
         // every hand: in duplicate mode each rotation sees the same cards at
         // the same seats.
-        let table = &mut dealer.table;
-        table.reset_seated(&players).map_err(engine_error)?;
+        let table = match &mut dealer.tables[shift] {
+            Some(table) => {
+                table.reset_stacks(&stacks).map_err(engine_error)?;
+                table
+            }
+            slot @ None => {
+                let mut table = Table::new(dealer.config.clone()).map_err(engine_error)?;
+                let players: Vec<(&str, u64)> = names
+                    .iter()
+                    .map(String::as_str)
+                    .zip(stacks.iter().copied())
+                    .collect();
+                table.reset_seated(&players).map_err(engine_error)?;
+                slot.insert(table)
+            }
+        };
         let seed = mix(&[spec.seed, deal]);
         let events = &mut dealer.events;
         events.clear();
         table
             .apply_into(Command::StartHand { seed }, events)
             .map_err(engine_error)?;
+        let hand_index = deal * spec.hands_per_deal() + rotation;
+        let stats_error = |e| {
+            Failure::new(
+                ErrorCode::Internal,
+                format!("statistics of hand {hand_index}: {e}"),
+            )
+        };
+        let tracker = &mut dealer.tracker;
+        tracker.start(events).map_err(stats_error)?;
+        // Each seat's generator is seeded with mix(seed, deal, rotation,
+        // agent, 0xB07): the shared prefix is mixed once per hand.
+        let rotation_mixed = mix_more(seed, &[rotation]);
         let rngs = &mut dealer.rngs;
         rngs.clear();
         rngs.extend(
-            (0..n)
-                .map(|seat| SplitMix64::new(mix(&[spec.seed, deal, rotation, agent_at(seat) as u64, 0xB07]))),
+            (0..n).map(|seat| SplitMix64::new(mix_more(rotation_mixed, &[agent_at(seat) as u64, 0xB07]))),
         );
-        let hand_index = deal * spec.hands_per_deal() + rotation;
+        // Where the events of the last command start: the one that ends the
+        // hand is read for its pots and final stacks.
+        let mut last = 0;
         let mut decisions = Vec::new();
         while let Some(seat) = table.to_act() {
             let agent_index = agent_at(seat);
             let action = match &self.agents[agent_index] {
                 SeatAgent::Bot(bot) => {
-                    let spot = Spot {
-                        legal: table.legal_actions(seat),
-                        pot: table.pot_total(),
-                        current_bet: table.current_bet(),
-                    };
-                    match bot.act_on_spot(&spot, &mut rngs[seat]) {
+                    // The cheapest reading of the table the bot can decide from.
+                    let to_call = table.amount_to_call(seat).unwrap_or(0);
+                    match bot.act_on_amount_to_call(to_call) {
                         Some(action) => action,
-                        None => bot.act(seat, &table.view(Viewer::Seat(seat)), &mut rngs[seat]),
+                        None => {
+                            let spot = Spot {
+                                legal: table.legal_actions(seat),
+                                pot: table.pot_total(),
+                                current_bet: table.current_bet(),
+                            };
+                            match bot.act_on_spot(&spot, &mut rngs[seat]) {
+                                Some(action) => action,
+                                None => bot.act(seat, &table.view(Viewer::Seat(seat)), &mut rngs[seat]),
+                            }
+                        }
                     }
                 }
                 SeatAgent::Async(agent) => {
@@ -277,24 +339,26 @@ impl TableRun {
                 }
             };
             // Agents answer legal actions; if one did not, the clock's rule decides.
+            let street = table.street().unwrap_or(Street::Preflop);
+            last = events.len();
             if table.apply_into(Command::Act { seat, action }, events).is_err() {
                 table
                     .apply_into(Command::Timeout { seat }, events)
                     .map_err(engine_error)?;
             }
+            if let Some(event) = events.get(last) {
+                tracker.decision(street, event).map_err(stats_error)?;
+            }
         }
-        let summary = HandSummary::from_events(events).map_err(|e| {
-            Failure::new(
-                ErrorCode::Internal,
-                format!("statistics of hand {hand_index}: {e}"),
-            )
-        })?;
-        let mut stacks_after = SeatList::from_slice(&[0; game_core::rules::MAX_SEATS][..n])
-            .ok_or_else(|| Failure::new(ErrorCode::Internal, "too many seats"))?;
-        for (seat, s) in table.seats().iter().enumerate() {
-            stacks_after[agent_at(seat)] = s.as_ref().map_or(0, |s| s.stack);
-        }
+        let summary = tracker.finish(&events[last..]).map_err(stats_error)?;
+        debug_assert_eq!(Ok(summary), HandSummary::from_events(events));
+        let mut stacks_after = SeatList::new();
         if spec.stacks == Stacks::Carry {
+            stacks_after = SeatList::from_slice(&[0; game_core::rules::MAX_SEATS][..n])
+                .ok_or_else(|| Failure::new(ErrorCode::Internal, "too many seats"))?;
+            for (seat, s) in table.seats().iter().enumerate() {
+                stacks_after[agent_at(seat)] = s.as_ref().map_or(0, |s| s.stack);
+            }
             self.stacks.clear();
             self.stacks.extend_from_slice(&stacks_after);
         }
@@ -304,7 +368,7 @@ impl TableRun {
         } else {
             Vec::new()
         };
-        Ok(HandRow {
+        rows.push(HandRow {
             deal,
             rotation,
             table: self.table,
@@ -313,7 +377,8 @@ impl TableRun {
             events,
             stacks_after,
             decisions,
-        })
+        });
+        Ok(())
     }
 }
 
@@ -493,13 +558,25 @@ impl CostMeter for NoCost {
     }
 }
 
-/// Hands a bot-only table hands to the writer at once.
-const ROW_BATCH: usize = 32;
+/// Most rows a bot-only table hands to the writer at once: each batch wakes
+/// the writer, so larger batches mean fewer wake-ups and thread switches.
+const ROW_BATCH_MAX: usize = 512;
+
+/// Fewest rows a bot-only table hands over at once, and the batch of rows
+/// that carry their events (PHH): about 12 KB each rather than 500 bytes.
+const ROW_BATCH_MIN: usize = 32;
+
+/// Rows all bot-only tables' batches hold together when PHH is not written:
+/// each table's batch is its share (between the two bounds above), so that
+/// memory does not grow with the number of tables.
+const BATCHED_ROWS: usize = 2_048;
 
 /// Progress is reported every 250 ms, and at least every this many hands.
 const PROGRESS_EVERY_HANDS: u64 = 1_000;
 
-/// How far tables may run ahead of the writer, in deals (bounds memory).
+/// How far tables may run ahead of the writer, in deals per table (bounds
+/// memory), at least: with larger batches, twice a batch, so that a table
+/// can fill its next batch while the writer writes the last one.
 const WINDOW_PER_TABLE: u64 = 64;
 
 /// What a run plays with.
@@ -547,12 +624,18 @@ pub async fn run<S: HandSink>(
     }
     let started = Instant::now();
     let done_at_start = checkpoint.hands_done;
-    let window = WINDOW_PER_TABLE * tables as u64;
-    let (written_tx, written_rx) = watch::channel(checkpoint.next_deal);
-    let (halt_tx, halt_rx) = watch::channel(false);
     // Bot-only tables hand over rows in batches (one wake-up per batch, not
     // per hand); tables with LLM seats hand over every hand at once.
-    let batch_size = if spec.bots_only() { ROW_BATCH } else { 1 };
+    let batch_size = if !spec.bots_only() {
+        1
+    } else if spec.write_phh {
+        ROW_BATCH_MIN
+    } else {
+        (BATCHED_ROWS / tables).clamp(ROW_BATCH_MIN, ROW_BATCH_MAX)
+    };
+    let window = WINDOW_PER_TABLE.max(2 * batch_size as u64) * tables as u64;
+    let (written_tx, written_rx) = watch::channel(checkpoint.next_deal);
+    let (halt_tx, halt_rx) = watch::channel(false);
     let (rows_tx, mut rows_rx) = mpsc::channel::<Result<Vec<HandRow>, Failure>>(64);
     let mut workers = Vec::new();
     let seating_list = seatings(&spec);
@@ -611,12 +694,9 @@ pub async fn run<S: HandSink>(
                     }
                 }
                 for rotation in 0..run.spec.hands_per_deal() {
-                    match run.play_on(&mut dealer, deal, rotation).await {
-                        Ok(row) => batch.push(row),
-                        Err(e) => {
-                            let _ = rows.send(Err(e)).await;
-                            return;
-                        }
+                    if let Err(e) = run.play_into(&mut dealer, deal, rotation, &mut batch).await {
+                        let _ = rows.send(Err(e)).await;
+                        return;
                     }
                 }
                 deal += tables as u64;
@@ -641,10 +721,15 @@ pub async fn run<S: HandSink>(
 
     let hands_per_deal = spec.hands_per_deal();
     let per_deal = usize::try_from(hands_per_deal).unwrap_or(usize::MAX);
-    // Rows waiting for the deals before theirs, at `(deal - next_deal) *
-    // hands_per_deal + rotation`: tables run at most `window` deals ahead
-    // of the writer, so this stays within `window * hands_per_deal` slots.
-    let mut pending: VecDeque<Option<HandRow>> = VecDeque::new();
+    // Rows waiting for the deals before theirs, in the batches they came in:
+    // table `t` plays the deals `t + k * tables` in order and hands them over
+    // in batches of whole deals, so deal `d` is the next row of table
+    // `d % tables`' oldest batch. Rows are read where they are rather than
+    // moved into one reorder buffer (a row is about 500 bytes). Tables run
+    // at most `window` deals ahead of the writer, which bounds the batches.
+    let mut waiting: Vec<VecDeque<Vec<HandRow>>> = (0..tables).map(|_| VecDeque::new()).collect();
+    // How many rows of each table's oldest batch are written.
+    let mut written_rows = vec![0usize; tables];
     // Hands are added up by agent index (see `Seatings`) and moved into
     // `checkpoint.stats` before it is saved or returned.
     let names = spec.agent_names();
@@ -682,28 +767,34 @@ pub async fn run<S: HandSink>(
             }
         };
         let Some(rows) = row else { break };
-        for row in rows? {
-            let slot = row
-                .deal
-                .checked_sub(checkpoint.next_deal)
-                .and_then(|ahead| usize::try_from(ahead * hands_per_deal + row.rotation).ok())
-                .ok_or_else(|| {
-                    Failure::new(
-                        ErrorCode::Internal,
-                        format!("deal {} came back after it was written", row.deal),
-                    )
-                })?;
-            if slot >= pending.len() {
-                pending.resize_with(slot + 1, || None);
-            }
-            pending[slot] = Some(row);
+        let rows = rows?;
+        let Some(first) = rows.first() else { continue };
+        if first.deal < checkpoint.next_deal || first.table >= tables {
+            return Err(Failure::new(
+                ErrorCode::Internal,
+                format!("deal {} came back after it was written", first.deal),
+            ));
         }
+        waiting[first.table].push_back(rows);
         // Write every complete deal at the front, in order.
         let mut wrote = false;
-        while pending.len() >= per_deal && pending.iter().take(per_deal).all(Option::is_some) {
+        loop {
             let next = checkpoint.next_deal;
-            for (r, row) in pending.drain(..per_deal).enumerate() {
-                let Some(row) = row else { break };
+            let t = usize::try_from(next % tables as u64).unwrap_or(0);
+            let Some(batch) = waiting[t].front() else { break };
+            let Some(deal_rows) = batch.get(written_rows[t]..written_rows[t] + per_deal) else {
+                return Err(Failure::new(
+                    ErrorCode::Internal,
+                    format!("table {t} handed over part of a deal"),
+                ));
+            };
+            for (r, row) in deal_rows.iter().enumerate() {
+                if row.deal != next || row.rotation != r as u64 {
+                    return Err(Failure::new(
+                        ErrorCode::Internal,
+                        format!("table {t} handed over deal {} out of order", row.deal),
+                    ));
+                }
                 let index = next * hands_per_deal + r as u64;
                 match seating_list.iter().position(|s| Arc::ptr_eq(s, &row.agents)) {
                     Some(shift) => {
@@ -743,8 +834,13 @@ pub async fn run<S: HandSink>(
                 for d in &row.decisions {
                     checkpoint.llm.entry(d.agent.clone()).or_default().record(d);
                 }
-                sink.hand(index, &row)?;
+                sink.hand(index, row)?;
                 checkpoint.hands_done += 1;
+            }
+            written_rows[t] += per_deal;
+            if written_rows[t] == batch.len() {
+                waiting[t].pop_front();
+                written_rows[t] = 0;
             }
             checkpoint.next_deal += 1;
             wrote = true;
@@ -768,12 +864,17 @@ pub async fn run<S: HandSink>(
         }
         if last_checkpoint.elapsed() >= Duration::from_millis(500) {
             tallies.move_into(&mut checkpoint.stats);
-            let mut saved = checkpoint.clone();
-            saved.elapsed_ms += u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            // Saved with this session's time and costs added, which are put
+            // back afterwards (rather than saving a clone: its curve alone
+            // is a thousand small vectors).
+            let kept = (checkpoint.elapsed_ms, checkpoint.cost_usd, checkpoint.tokens);
+            checkpoint.elapsed_ms += u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let (cost_usd, tokens) = cost.spent();
-            saved.cost_usd += cost_usd;
-            saved.tokens += tokens;
-            sink.checkpoint(&saved).await?;
+            checkpoint.cost_usd += cost_usd;
+            checkpoint.tokens += tokens;
+            let saved = sink.checkpoint(&checkpoint).await;
+            (checkpoint.elapsed_ms, checkpoint.cost_usd, checkpoint.tokens) = kept;
+            saved?;
             last_checkpoint = Instant::now();
         }
         if last_progress.elapsed() >= Duration::from_millis(250)

@@ -202,7 +202,13 @@ impl ExperimentSpec {
 
 /// A 64-bit mix of several values (SplitMix64 finaliser), for per-deal and per-seat seeds.
 pub fn mix(values: &[u64]) -> u64 {
-    let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
+    mix_more(0x9E37_79B9_7F4A_7C15, values)
+}
+
+/// [`mix`] continued from a mix of earlier values: `mix_more(mix(a), b)` is
+/// `mix(a ++ b)`, so that seeds sharing a prefix (a deal's seats) mix it once.
+pub fn mix_more(mixed: u64, values: &[u64]) -> u64 {
+    let mut h = mixed;
     for &v in values {
         h ^= v;
         h = h.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -269,5 +275,11 @@ mod tests {
         );
         assert!(with("seed = 7", "seed = 7\nbogus = 1").is_err(), "unknown fields");
         assert_ne!(mix(&[1, 2]), mix(&[2, 1]));
+    }
+
+    #[test]
+    fn mixing_more_continues_a_mix() {
+        assert_eq!(mix_more(mix(&[1, 2]), &[3, 4, 5]), mix(&[1, 2, 3, 4, 5]));
+        assert_eq!(mix_more(mix(&[]), &[9]), mix(&[9]));
     }
 }
