@@ -131,6 +131,27 @@ pub struct SeatHand {
     pub won_at_showdown: bool,
 }
 
+impl SeatHand {
+    /// Counts one decision of this seat into its tracker flags (VPIP, PFR,
+    /// postflop calls and bets); returns whether it was a fold.
+    fn count_action(&mut self, street: Street, action: &Action) -> bool {
+        match (street, action) {
+            (_, Action::Fold) => return true,
+            (_, Action::Check) => {}
+            (Street::Preflop, Action::Call) => self.vpip = true,
+            (Street::Preflop, Action::Bet { .. } | Action::Raise { .. }) => {
+                self.vpip = true;
+                self.pfr = true;
+            }
+            (_, Action::Call) => self.postflop_calls = self.postflop_calls.saturating_add(1),
+            (_, Action::Bet { .. } | Action::Raise { .. }) => {
+                self.postflop_bets_raises = self.postflop_bets_raises.saturating_add(1);
+            }
+        }
+        false
+    }
+}
+
 /// Every dealt-in seat's [`SeatHand`] for one hand, in seat order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HandSummary {
@@ -203,19 +224,8 @@ impl HandSummary {
                 _ if hand.is_none() || ended => {}
                 Event::ActionTaken { seat, action, .. } => {
                     let state = dealt(&mut seats, *seat)?;
-                    let stats = &mut state.stats;
-                    match (street, action) {
-                        (_, Action::Fold) => state.folded = true,
-                        (_, Action::Check) => {}
-                        (Street::Preflop, Action::Call) => stats.vpip = true,
-                        (Street::Preflop, Action::Bet { .. } | Action::Raise { .. }) => {
-                            stats.vpip = true;
-                            stats.pfr = true;
-                        }
-                        (_, Action::Call) => stats.postflop_calls = stats.postflop_calls.saturating_add(1),
-                        (_, Action::Bet { .. } | Action::Raise { .. }) => {
-                            stats.postflop_bets_raises = stats.postflop_bets_raises.saturating_add(1);
-                        }
+                    if state.stats.count_action(street, action) {
+                        state.folded = true;
                     }
                 }
                 Event::BoardDealt { street: opened, .. } => {
@@ -340,19 +350,8 @@ impl HandTracker {
             self.flop_dealt();
         }
         let bit = dealt_bit(self.dealt, *seat)?;
-        let stats = &mut self.stats[*seat];
-        match (street, action) {
-            (_, Action::Fold) => self.folded |= bit,
-            (_, Action::Check) => {}
-            (Street::Preflop, Action::Call) => stats.vpip = true,
-            (Street::Preflop, Action::Bet { .. } | Action::Raise { .. }) => {
-                stats.vpip = true;
-                stats.pfr = true;
-            }
-            (_, Action::Call) => stats.postflop_calls = stats.postflop_calls.saturating_add(1),
-            (_, Action::Bet { .. } | Action::Raise { .. }) => {
-                stats.postflop_bets_raises = stats.postflop_bets_raises.saturating_add(1);
-            }
+        if self.stats[*seat].count_action(street, action) {
+            self.folded |= bit;
         }
         Ok(())
     }
