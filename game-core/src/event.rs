@@ -338,6 +338,11 @@ impl<T: Copy + Default> SeatList<T> {
         Some(list)
     }
 
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
     /// Appends an entry.
     ///
     /// # Panics

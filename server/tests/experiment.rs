@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use game_core::Event;
 use serde_json::Value;
-use server::experiment::runner::{SeatAgent, StopReason, TableRun};
+use server::experiment::runner::{SeatAgent, StopReason, TableRun, seatings};
 use server::experiment::spec::ExperimentSpec;
 use server::table::agents::Agents;
 use tokio::sync::watch;
@@ -122,7 +122,7 @@ async fn duplicate_mode_replays_each_deal_with_the_seats_rotated() {
                 })
                 .collect();
             cards.push(hole);
-            seats_of.push(row.agents.clone());
+            seats_of.push(seatings(&table.spec)[row.seating].clone());
         }
         // The same cards at the same seats in every rotation...
         assert_eq!(cards[0], cards[1]);

@@ -7,6 +7,7 @@
 //! - [`output`]: the results folder of a CLI run.
 //! - [`service`]: experiments run by the server, stored through the repository.
 
+mod csv;
 pub mod llm_stats;
 pub mod output;
 pub mod runner;

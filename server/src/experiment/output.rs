@@ -16,6 +16,7 @@ use std::sync::Arc;
 use game_core::Event;
 use serde::{Deserialize, Serialize};
 
+use super::csv::{CsvLines, HEAD, Padded, SeatColumns};
 use super::runner::{Checkpoint, HandRow, HandSink};
 use super::spec::ExperimentSpec;
 use crate::transport::protocol::{ErrorCode, Failure};
@@ -52,11 +53,13 @@ struct SavedRef<'a> {
 pub struct ResultsDir {
     dir: PathBuf,
     spec: ExperimentSpec,
-    csv: BufWriter<File>,
+    csv: File,
     phh: BufWriter<File>,
     decisions: BufWriter<File>,
-    /// One hand's CSV lines, reused from hand to hand.
-    lines: Vec<u8>,
+    /// `hands.csv` lines not yet written: hands are formatted straight into
+    /// it and it is written out when it holds [`CSV_BUFFER`] bytes (a
+    /// `BufWriter` meant formatting each hand elsewhere and copying it in).
+    lines: CsvLines,
     /// The `seat,agent,` columns of every seat for each seating seen (rows
     /// of one seating share their agents' `Arc`, kept here so that its
     /// address cannot be reused): a run has one seating per rotation.
@@ -64,7 +67,11 @@ pub struct ResultsDir {
 }
 
 /// A seating's agents and the `seat,agent,` columns of each of its seats.
-type SeatingColumns = (Arc<[String]>, Vec<Vec<u8>>);
+type SeatingColumns = (Arc<[String]>, Vec<SeatColumns>, usize);
+
+/// Bytes of `hands.csv` formatted before they are written out: within a
+/// core's L2 cache, and a `write` call every few hundred hands.
+const CSV_BUFFER: usize = 128 * 1024;
 
 /// Seatings whose CSV columns are kept; a run uses at most one per seat.
 const MAX_SEATINGS: usize = 16;
@@ -133,10 +140,13 @@ impl ResultsDir {
         Ok(ResultsDir {
             dir: dir.to_owned(),
             spec,
-            csv: open("hands.csv")?,
+            csv: OpenOptions::new()
+                .append(true)
+                .open(dir.join("hands.csv"))
+                .map_err(|e| io_failure("hands.csv", e))?,
             phh: open("hands.phhs")?,
             decisions: open("decisions.jsonl")?,
-            lines: Vec::with_capacity(512),
+            lines: CsvLines::new(CSV_BUFFER + 16 * 1024),
             seat_columns: Vec::new(),
         })
     }
@@ -159,13 +169,22 @@ impl ResultsDir {
     }
 
     fn flush(&mut self) -> Result<(), Failure> {
+        self.write_lines()?;
         for (name, file) in [
-            ("hands.csv", &mut self.csv),
             ("hands.phhs", &mut self.phh),
             ("decisions.jsonl", &mut self.decisions),
         ] {
             file.flush().map_err(|e| io_failure(name, e))?;
         }
+        Ok(())
+    }
+
+    /// Writes out the `hands.csv` lines formatted so far.
+    fn write_lines(&mut self) -> Result<(), Failure> {
+        self.csv
+            .write_all(self.lines.lines())
+            .map_err(|e| io_failure("hands.csv", e))?;
+        self.lines.clear();
         Ok(())
     }
 }
@@ -178,7 +197,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
 }
 
 /// Net chips per seat of a hand (final minus starting stack), from its
-/// events. For a [`HandRow`] use [`HandRow::nets`]: rows carry their events
+/// events. For a [`HandRow`] read its `summary`: rows carry their events
 /// only when PHH is written or LLM seats play.
 pub fn net_by_seat(events: &[Event]) -> Vec<(usize, i64)> {
     let mut start = Vec::new();
@@ -206,55 +225,70 @@ pub fn net_by_seat(events: &[Event]) -> Vec<(usize, i64)> {
     net
 }
 
+impl Drop for ResultsDir {
+    /// What a `BufWriter` would do: lines formatted but not yet written go
+    /// out (a resume cuts the files back to its checkpoint anyway).
+    fn drop(&mut self) {
+        let _ = self.write_lines();
+    }
+}
+
 impl HandSink for ResultsDir {
-    fn hand(&mut self, index: u64, row: &HandRow) -> Result<(), Failure> {
-        // Formatted by hand, the hand's columns once for all its lines:
-        // `write!` per line was a good part of a bot-only run's writer time.
-        // The `seat,agent,` columns are formatted once per seating.
+    fn hand(&mut self, index: u64, row: &HandRow, agents: &Arc<[String]>) -> Result<(), Failure> {
+        // Formatted by hand into one buffer (see `csv`): the hand's leading
+        // columns once for all its lines, each seat's `seat,agent,` once
+        // per seating.
         let seating = match self
             .seat_columns
             .iter()
-            .position(|(agents, _)| Arc::ptr_eq(agents, &row.agents))
+            .position(|(seating, _, _)| Arc::ptr_eq(seating, agents))
         {
             Some(i) => i,
             None => {
                 if self.seat_columns.len() >= MAX_SEATINGS {
                     self.seat_columns.clear();
                 }
-                self.seat_columns
-                    .push((row.agents.clone(), seat_columns(&row.agents)));
+                let columns = seat_columns(agents);
+                // The room a line takes at most, a seat without an agent
+                // (cannot happen) included.
+                let line_room = columns
+                    .iter()
+                    .map(SeatColumns::line_room)
+                    .chain([SeatColumns::new(Vec::new()).line_room()])
+                    .max()
+                    .unwrap_or_default();
+                self.seat_columns.push((agents.clone(), columns, line_room));
                 self.seat_columns.len() - 1
             }
         };
+        let room = self.seat_columns[seating].2 * row.summary.seats.len();
+        if !self.lines.fits(room) {
+            self.write_lines()?;
+            self.lines.make_room(room);
+        }
         let columns = &self.seat_columns[seating].1;
         let lines = &mut self.lines;
-        lines.clear();
-        let mut number = itoa::Buffer::new();
+        let mut head = Padded::<HEAD>::default();
         for value in [index, row.deal, row.rotation, row.table as u64] {
-            lines.extend_from_slice(number.format(value).as_bytes());
-            lines.push(b',');
+            head.push_u64_comma(value);
         }
-        let prefix = lines.len();
-        for (i, seat) in row.summary.seats.iter().enumerate() {
-            if i > 0 {
-                lines.extend_from_within(..prefix);
-            }
+        for seat in &row.summary.seats {
+            lines.push_padded(&head);
             match columns.get(seat.seat) {
-                Some(seat_agent) => lines.extend_from_slice(seat_agent),
+                Some(seat_agent) => lines.push_columns(seat_agent),
                 // A seat without an agent (cannot happen): an empty name.
                 None => {
-                    lines.extend_from_slice(number.format(seat.seat).as_bytes());
-                    lines.extend_from_slice(b",,");
+                    lines.push_u64(seat.seat as u64);
+                    lines.push_bytes(b",,");
                 }
             }
-            lines.extend_from_slice(number.format(seat.net).as_bytes());
-            lines.push(b'\n');
+            lines.push_i64_line(seat.net);
         }
-        self.csv
-            .write_all(lines)
-            .map_err(|e| io_failure("hands.csv", e))?;
+        if lines.lines().len() >= CSV_BUFFER {
+            self.write_lines()?;
+        }
         if self.spec.write_phh {
-            let names: Vec<Option<String>> = row.agents.iter().cloned().map(Some).collect();
+            let names: Vec<Option<String>> = agents.iter().cloned().map(Some).collect();
             let phh = game_core::phh::to_phh(&self.spec.table_config(), &row.events, &names)
                 .map_err(|e| Failure::new(ErrorCode::Internal, format!("PHH of hand {index}: {e}")))?;
             writeln!(self.phh, "[{}]\n{phh}", index + 1).map_err(|e| io_failure("hands.phhs", e))?;
@@ -284,7 +318,7 @@ impl HandSink for ResultsDir {
 }
 
 /// The `seat,agent,` columns of every seat of a seating.
-fn seat_columns(agents: &[String]) -> Vec<Vec<u8>> {
+fn seat_columns(agents: &[String]) -> Vec<SeatColumns> {
     let mut number = itoa::Buffer::new();
     agents
         .iter()
@@ -294,7 +328,7 @@ fn seat_columns(agents: &[String]) -> Vec<Vec<u8>> {
             columns.push(b',');
             push_csv_field(&mut columns, agent);
             columns.push(b',');
-            columns
+            SeatColumns::new(columns)
         })
         .collect()
 }

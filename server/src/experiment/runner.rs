@@ -80,9 +80,12 @@ pub struct HandRow {
     pub rotation: u64,
     /// Table that played it.
     pub table: usize,
-    /// Agent name per seat; shared by every hand with the same seating, so
-    /// a row costs a reference count, not a copy of every name.
-    pub agents: Arc<[String]>,
+    /// Which seating (see [`seatings`]): the agents moved this many seats,
+    /// agent `(seat + seating) % n` at `seat`. An index rather than the
+    /// shared names: a reference count taken by the table's thread and
+    /// dropped by the writer's was a cache line bouncing between cores
+    /// twice a hand.
+    pub seating: usize,
     /// Every dealt-in seat's net chips and tracker counters, in seat order
     /// (kept up by a [`HandTracker`] as the hand was played).
     pub summary: HandSummary,
@@ -92,19 +95,9 @@ pub struct HandRow {
     pub events: Vec<Event>,
     /// Stacks after the hand, by agent index, in `carry` mode (for its
     /// checkpoints); empty otherwise, as nothing else reads them.
-    pub stacks_after: SeatList<u64>,
+    pub stacks_after: Vec<u64>,
     /// LLM decisions in the hand.
     pub decisions: Vec<DecisionRecord>,
-}
-
-impl HandRow {
-    /// `(seat, agent, net chips)` of every dealt-in seat, in seat order.
-    pub fn nets(&self) -> impl Iterator<Item = (usize, &str, i64)> + '_ {
-        self.summary.seats.iter().map(|s| {
-            let agent = self.agents.get(s.seat).map_or("", String::as_str);
-            (s.seat, agent, s.net)
-        })
-    }
 }
 
 /// What a table keeps from one hand to the next, so that a bot-only hand
@@ -123,15 +116,19 @@ pub struct Dealer {
     seatings: Seatings,
     /// Rows carry the events (PHH, or LLM seats).
     keep_events: bool,
+    /// When every seat is a bot: this table's own instances, by agent index
+    /// (nothing a decision reads is shared with another table's thread).
+    bots: Option<Box<[Arc<dyn Bot>]>>,
 }
 
 /// The agent name per seat for every shift of the agents (`[shift][seat]`
 /// is agent `(seat + shift) % n`), shared by all tables of a run: the
 /// writer recognises a row's seating by pointer and so knows each seat's
 /// agent index without comparing names.
-type Seatings = Arc<[Arc<[String]>]>;
+pub type Seatings = Arc<[Arc<[String]>]>;
 
-fn seatings(spec: &ExperimentSpec) -> Seatings {
+/// Every seating of `spec`'s agents, by [`HandRow::seating`].
+pub fn seatings(spec: &ExperimentSpec) -> Seatings {
     let names = spec.agent_names();
     let n = names.len();
     (0..n)
@@ -156,6 +153,11 @@ impl Dealer {
             tracker: HandTracker::default(),
             seatings,
             keep_events: spec.write_phh || !spec.bots_only(),
+            bots: spec
+                .seats
+                .iter()
+                .map(|seat| seat.agent.strip_prefix("bot:").and_then(bot))
+                .collect::<Option<Box<[_]>>>(),
         })
     }
 }
@@ -181,6 +183,227 @@ fn engine_error(e: RuleError) -> Failure {
     Failure::new(ErrorCode::Internal, format!("the engine refused a move: {e}"))
 }
 
+/// The hand a [`Dealer`] is playing: set up by [`Dealer::begin`], told
+/// every decision by [`Dealer::apply`], turned into a row by [`Dealer::end`].
+struct HandInPlay {
+    deal: u64,
+    rotation: u64,
+    /// Which seating (and engine table) plays it.
+    shift: usize,
+    /// Index of the hand in the run.
+    index: u64,
+    /// Where the events of the last command start: the one that ends the
+    /// hand is read for its pots and final stacks.
+    last: usize,
+}
+
+impl HandInPlay {
+    /// The agent index at `seat`: `(seat + shift) % n` without a division
+    /// (`shift < n`).
+    #[inline]
+    fn agent_at(&self, seat: usize, n: usize) -> usize {
+        let agent = seat + self.shift;
+        if agent >= n { agent - n } else { agent }
+    }
+
+    fn stats_error(&self, e: impl std::fmt::Display) -> Failure {
+        Failure::new(
+            ErrorCode::Internal,
+            format!("statistics of hand {}: {e}", self.index),
+        )
+    }
+}
+
+impl Dealer {
+    /// Deals hand `(deal, rotation)` of `spec` on the table of its seating,
+    /// `carried` being the stacks by agent index in `carry` mode.
+    fn begin(
+        &mut self,
+        spec: &ExperimentSpec,
+        carried: &[u64],
+        deal: u64,
+        rotation: u64,
+    ) -> Result<HandInPlay, Failure> {
+        let n = spec.seats.len();
+        // Agents move one seat per rotation (duplicate) or per deal (otherwise),
+        // so every agent plays every position.
+        let shift = if spec.duplicate { rotation } else { deal % n as u64 } as usize;
+        let mut hand = HandInPlay {
+            deal,
+            rotation,
+            shift,
+            index: deal * spec.hands_per_deal() + rotation,
+            last: 0,
+        };
+        let mut stacks = SeatList::<u64>::new();
+        for seat in 0..n {
+            stacks.push(match spec.stacks {
+                Stacks::Reset => spec.starting_stack,
+                Stacks::Carry => match carried.get(hand.agent_at(seat, n)) {
+                    Some(0) | None => spec.starting_stack,
+                    Some(&s) => s,
+                },
+            });
+        }
+        // A table reset to a new one's state puts the button in the same seat
+        // every hand: in duplicate mode each rotation sees the same cards at
+        // the same seats.
+        let table = match &mut self.tables[shift] {
+            Some(table) => {
+                table.reset_stacks(&stacks).map_err(engine_error)?;
+                table
+            }
+            slot @ None => {
+                let mut table = Table::new(self.config.clone()).map_err(engine_error)?;
+                let players: Vec<(&str, u64)> = self.seatings[shift]
+                    .iter()
+                    .map(String::as_str)
+                    .zip(stacks.iter().copied())
+                    .collect();
+                table.reset_seated(&players).map_err(engine_error)?;
+                slot.insert(table)
+            }
+        };
+        let seed = mix(&[spec.seed, deal]);
+        self.events.clear();
+        table
+            .apply_into(Command::StartHand { seed }, &mut self.events)
+            .map_err(engine_error)?;
+        self.tracker
+            .start(&self.events)
+            .map_err(|e| hand.stats_error(e))?;
+        // Each seat's generator is seeded with mix(seed, deal, rotation,
+        // agent, 0xB07): the shared prefix is mixed once per hand.
+        let rotation_mixed = mix_more(seed, &[rotation]);
+        self.rngs.clear();
+        self.rngs.extend(
+            (0..n).map(|seat| {
+                SplitMix64::new(mix_more(rotation_mixed, &[hand.agent_at(seat, n) as u64, 0xB07]))
+            }),
+        );
+        hand.last = 0;
+        Ok(hand)
+    }
+
+    /// The row of the finished `hand`, appended to `rows`; in `carry` mode
+    /// the stacks after it replace `carried`.
+    fn end(
+        &mut self,
+        spec: &ExperimentSpec,
+        hand: &HandInPlay,
+        table_index: usize,
+        carried: &mut Vec<u64>,
+        decisions: Vec<DecisionRecord>,
+        rows: &mut Vec<HandRow>,
+    ) -> Result<(), Failure> {
+        let n = spec.seats.len();
+        let mut stacks_after = Vec::new();
+        if spec.stacks == Stacks::Carry {
+            stacks_after = vec![0; n];
+            for (seat, s) in table_of(&mut self.tables, hand)?.seats().iter().enumerate() {
+                stacks_after[hand.agent_at(seat, n)] = s.as_ref().map_or(0, |s| s.stack);
+            }
+            carried.clear();
+            carried.extend_from_slice(&stacks_after);
+        }
+        let events = if self.keep_events {
+            let capacity = self.events.capacity();
+            std::mem::replace(&mut self.events, Vec::with_capacity(capacity))
+        } else {
+            Vec::new()
+        };
+        let ended = if self.keep_events {
+            &events[hand.last..]
+        } else {
+            &self.events[hand.last..]
+        };
+        // The summary is written where the row is (a push of the finished
+        // row copied it twice).
+        rows.push(HandRow {
+            deal: hand.deal,
+            rotation: hand.rotation,
+            table: table_index,
+            seating: hand.shift,
+            summary: HandSummary::default(),
+            events: Vec::new(),
+            stacks_after,
+            decisions,
+        });
+        let Some(row) = rows.last_mut() else {
+            return Err(Failure::new(ErrorCode::Internal, "a hand gave no row"));
+        };
+        if let Err(e) = self.tracker.finish_into(ended, &mut row.summary) {
+            rows.pop();
+            return Err(hand.stats_error(e));
+        }
+        debug_assert_eq!(
+            Ok(row.summary),
+            HandSummary::from_events(if self.keep_events { &events } else { &self.events })
+        );
+        row.events = events;
+        Ok(())
+    }
+}
+
+/// The table `hand` is played on (of a dealer's `tables`).
+fn table_of<'a>(tables: &'a mut [Option<Table>], hand: &HandInPlay) -> Result<&'a mut Table, Failure> {
+    tables
+        .get_mut(hand.shift)
+        .and_then(Option::as_mut)
+        .ok_or_else(|| Failure::new(ErrorCode::Internal, "a hand without a table"))
+}
+
+/// What `bot` plays at `seat`, from the cheapest reading of the table it
+/// can decide from.
+#[inline]
+fn bot_action(
+    table: &Table,
+    rngs: &mut [SplitMix64],
+    bot: &dyn Bot,
+    seat: usize,
+) -> Result<game_core::Action, Failure> {
+    let to_call = table.amount_to_call(seat).unwrap_or(0);
+    if let Some(action) = bot.act_on_amount_to_call(to_call) {
+        return Ok(action);
+    }
+    let rng = rngs
+        .get_mut(seat)
+        .ok_or_else(|| Failure::new(ErrorCode::Internal, format!("no generator for seat {seat}")))?;
+    let spot = Spot {
+        legal: table.legal_actions(seat),
+        pot: table.pot_total(),
+        current_bet: table.current_bet(),
+    };
+    Ok(match bot.act_on_spot(&spot, rng) {
+        Some(action) => action,
+        None => bot.act(seat, &table.view(Viewer::Seat(seat)), rng),
+    })
+}
+
+/// Plays `action` at `seat` of `hand`, telling `tracker`: agents answer
+/// legal actions; if one did not, the clock's rule decides.
+#[inline]
+fn apply_action(
+    table: &mut Table,
+    events: &mut Vec<Event>,
+    tracker: &mut HandTracker,
+    hand: &mut HandInPlay,
+    seat: usize,
+    action: game_core::Action,
+) -> Result<(), Failure> {
+    let street = table.street().unwrap_or(Street::Preflop);
+    hand.last = events.len();
+    if table.apply_into(Command::Act { seat, action }, events).is_err() {
+        table
+            .apply_into(Command::Timeout { seat }, events)
+            .map_err(engine_error)?;
+    }
+    if let Some(event) = events.get(hand.last) {
+        tracker.decision(street, event).map_err(|e| hand.stats_error(e))?;
+    }
+    Ok(())
+}
+
 impl TableRun {
     /// Plays one hand of `deal` with the agents rotated by `rotation` seats.
     pub async fn play(&mut self, deal: u64, rotation: u64) -> Result<HandRow, Failure> {
@@ -204,7 +427,8 @@ impl TableRun {
 
     /// [`TableRun::play_on`], its row appended to `rows` (a batch): a row is
     /// about 500 bytes, and returning it through the future and then pushing
-    /// it copied it several times.
+    /// it copied it several times. Hands of bots only are played by
+    /// [`TableRun::play_bots_into`], which never awaits.
     pub async fn play_into(
         &mut self,
         dealer: &mut Dealer,
@@ -212,94 +436,28 @@ impl TableRun {
         rotation: u64,
         rows: &mut Vec<HandRow>,
     ) -> Result<(), Failure> {
-        let spec = &self.spec;
-        let n = spec.seats.len();
-        // Agents move one seat per rotation (duplicate) or per deal (otherwise),
-        // so every agent plays every position.
-        let shift = if spec.duplicate { rotation } else { deal % n as u64 } as usize;
-        // `(seat + shift) % n` without a division (`shift < n`).
-        let agent_at = |seat: usize| {
-            let agent = seat + shift;
-            if agent >= n { agent - n } else { agent }
-        };
-        let names = dealer.seatings[shift].clone();
-        let mut stacks = SeatList::<u64>::new();
-        for seat in 0..n {
-            stacks.push(match spec.stacks {
-                Stacks::Reset => spec.starting_stack,
-                Stacks::Carry => match self.stacks[agent_at(seat)] {
-                    0 => spec.starting_stack,
-                    s => s,
-                },
-            });
+        // Taken out for the hand (and put back) rather than cloned per hand.
+        if let Some(bots) = dealer.bots.take() {
+            let played = self.play_bots_into(dealer, &bots, deal, rotation, rows);
+            dealer.bots = Some(bots);
+            return played;
         }
-        // A table reset to a new one's state puts the button in the same seat
-        // every hand: in duplicate mode each rotation sees the same cards at
-        // the same seats.
-        let table = match &mut dealer.tables[shift] {
-            Some(table) => {
-                table.reset_stacks(&stacks).map_err(engine_error)?;
-                table
-            }
-            slot @ None => {
-                let mut table = Table::new(dealer.config.clone()).map_err(engine_error)?;
-                let players: Vec<(&str, u64)> = names
-                    .iter()
-                    .map(String::as_str)
-                    .zip(stacks.iter().copied())
-                    .collect();
-                table.reset_seated(&players).map_err(engine_error)?;
-                slot.insert(table)
-            }
-        };
-        let seed = mix(&[spec.seed, deal]);
-        let events = &mut dealer.events;
-        events.clear();
-        table
-            .apply_into(Command::StartHand { seed }, events)
-            .map_err(engine_error)?;
-        let hand_index = deal * spec.hands_per_deal() + rotation;
-        let stats_error = |e| {
-            Failure::new(
-                ErrorCode::Internal,
-                format!("statistics of hand {hand_index}: {e}"),
-            )
-        };
-        let tracker = &mut dealer.tracker;
-        tracker.start(events).map_err(stats_error)?;
-        // Each seat's generator is seeded with mix(seed, deal, rotation,
-        // agent, 0xB07): the shared prefix is mixed once per hand.
-        let rotation_mixed = mix_more(seed, &[rotation]);
-        let rngs = &mut dealer.rngs;
-        rngs.clear();
-        rngs.extend(
-            (0..n).map(|seat| SplitMix64::new(mix_more(rotation_mixed, &[agent_at(seat) as u64, 0xB07]))),
-        );
-        // Where the events of the last command start: the one that ends the
-        // hand is read for its pots and final stacks.
-        let mut last = 0;
+        let spec = self.spec.clone();
+        let n = spec.seats.len();
+        let mut hand = dealer.begin(&spec, &self.stacks, deal, rotation)?;
         let mut decisions = Vec::new();
+        let Dealer {
+            tables,
+            events,
+            rngs,
+            tracker,
+            seatings,
+            ..
+        } = &mut *dealer;
+        let table = table_of(tables, &hand)?;
         while let Some(seat) = table.to_act() {
-            let agent_index = agent_at(seat);
-            let action = match &self.agents[agent_index] {
-                SeatAgent::Bot(bot) => {
-                    // The cheapest reading of the table the bot can decide from.
-                    let to_call = table.amount_to_call(seat).unwrap_or(0);
-                    match bot.act_on_amount_to_call(to_call) {
-                        Some(action) => action,
-                        None => {
-                            let spot = Spot {
-                                legal: table.legal_actions(seat),
-                                pot: table.pot_total(),
-                                current_bet: table.current_bet(),
-                            };
-                            match bot.act_on_spot(&spot, &mut rngs[seat]) {
-                                Some(action) => action,
-                                None => bot.act(seat, &table.view(Viewer::Seat(seat)), &mut rngs[seat]),
-                            }
-                        }
-                    }
-                }
+            let action = match &self.agents[hand.agent_at(seat, n)] {
+                SeatAgent::Bot(bot) => bot_action(table, rngs, &**bot, seat)?,
                 SeatAgent::Async(agent) => {
                     let turn = Turn {
                         seat,
@@ -309,7 +467,7 @@ impl TableRun {
                         lane: self.lane,
                         context: CallContext {
                             table_id: Some(format!("{}:{}", self.experiment_id, self.table)),
-                            hand: Some(hand_index),
+                            hand: Some(hand.index),
                             experiment_id: Some(self.experiment_id.clone()),
                             seat: Some(seat as u64),
                         },
@@ -324,9 +482,9 @@ impl TableRun {
                     };
                     let tokens = decision.tokens.unwrap_or_default();
                     decisions.push(DecisionRecord {
-                        hand: hand_index,
+                        hand: hand.index,
                         seat,
-                        agent: names[seat].clone(),
+                        agent: seatings[hand.shift][seat].clone(),
                         source: source.to_owned(),
                         fallback_reason: reason,
                         action: decision.action,
@@ -338,47 +496,41 @@ impl TableRun {
                     decision.action
                 }
             };
-            // Agents answer legal actions; if one did not, the clock's rule decides.
-            let street = table.street().unwrap_or(Street::Preflop);
-            last = events.len();
-            if table.apply_into(Command::Act { seat, action }, events).is_err() {
-                table
-                    .apply_into(Command::Timeout { seat }, events)
-                    .map_err(engine_error)?;
-            }
-            if let Some(event) = events.get(last) {
-                tracker.decision(street, event).map_err(stats_error)?;
-            }
+            apply_action(table, events, tracker, &mut hand, seat, action)?;
         }
-        let summary = tracker.finish(&events[last..]).map_err(stats_error)?;
-        debug_assert_eq!(Ok(summary), HandSummary::from_events(events));
-        let mut stacks_after = SeatList::new();
-        if spec.stacks == Stacks::Carry {
-            stacks_after = SeatList::from_slice(&[0; game_core::rules::MAX_SEATS][..n])
-                .ok_or_else(|| Failure::new(ErrorCode::Internal, "too many seats"))?;
-            for (seat, s) in table.seats().iter().enumerate() {
-                stacks_after[agent_at(seat)] = s.as_ref().map_or(0, |s| s.stack);
-            }
-            self.stacks.clear();
-            self.stacks.extend_from_slice(&stacks_after);
-        }
-        let events = if dealer.keep_events {
-            let capacity = events.capacity();
-            std::mem::replace(events, Vec::with_capacity(capacity))
-        } else {
-            Vec::new()
-        };
-        rows.push(HandRow {
-            deal,
-            rotation,
-            table: self.table,
-            agents: names,
-            summary,
+        dealer.end(&spec, &hand, self.table, &mut self.stacks, decisions, rows)
+    }
+
+    /// [`TableRun::play_into`] for a table of bots only (`bots`, by agent
+    /// index): a plain function, so that the hand's loop runs in registers
+    /// rather than in the state of a future.
+    fn play_bots_into(
+        &mut self,
+        dealer: &mut Dealer,
+        bots: &[Arc<dyn Bot>],
+        deal: u64,
+        rotation: u64,
+        rows: &mut Vec<HandRow>,
+    ) -> Result<(), Failure> {
+        let spec = &*self.spec;
+        let n = spec.seats.len();
+        let mut hand = dealer.begin(spec, &self.stacks, deal, rotation)?;
+        let Dealer {
+            tables,
             events,
-            stacks_after,
-            decisions,
-        });
-        Ok(())
+            rngs,
+            tracker,
+            ..
+        } = &mut *dealer;
+        let table = table_of(tables, &hand)?;
+        while let Some(seat) = table.to_act() {
+            let bot = bots
+                .get(hand.agent_at(seat, n))
+                .ok_or_else(|| Failure::new(ErrorCode::Internal, format!("no agent for seat {seat}")))?;
+            let action = bot_action(table, rngs, &**bot, seat)?;
+            apply_action(table, events, tracker, &mut hand, seat, action)?;
+        }
+        dealer.end(spec, &hand, self.table, &mut self.stacks, Vec::new(), rows)
     }
 }
 
@@ -526,7 +678,8 @@ pub struct Progress {
 /// or the store for a server run.
 pub trait HandSink: Send {
     /// One hand, in order.
-    fn hand(&mut self, index: u64, row: &HandRow) -> Result<(), Failure>;
+    /// `agents` is the row's seating: the agent name per seat.
+    fn hand(&mut self, index: u64, row: &HandRow, agents: &Arc<[String]>) -> Result<(), Failure>;
     /// A batch is complete; make it durable with this checkpoint.
     fn checkpoint(&mut self, checkpoint: &Checkpoint) -> impl Future<Output = Result<(), Failure>> + Send;
 }
@@ -639,7 +792,13 @@ pub async fn run<S: HandSink>(
     let (rows_tx, mut rows_rx) = mpsc::channel::<Result<Vec<HandRow>, Failure>>(64);
     let mut workers = Vec::new();
     let seating_list = seatings(&spec);
+    // Written batches go back to their table, emptied, to be filled again:
+    // a new batch for every one handed over was a fresh allocation (pages
+    // the kernel had to zero) on one thread freed on another.
+    let mut empties = Vec::with_capacity(tables);
     for t in 0..tables {
+        let (empty_tx, mut empty_rx) = mpsc::unbounded_channel::<Vec<HandRow>>();
+        empties.push(empty_tx);
         let mut run = TableRun {
             spec: spec.clone(),
             agents: agents.clone(),
@@ -664,14 +823,30 @@ pub async fn run<S: HandSink>(
             };
             let mut deal = first;
             let mut batch = Vec::with_capacity(batch_size);
-            'deals: while deal < deals && !*halt.borrow() {
+            let mut next_batch = || {
+                empty_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(batch_size))
+            };
+            // The writer's position as last read: reading the channel takes
+            // its lock, a cache line shared with the writer and the other
+            // tables, so it is read again only when this table is about to
+            // outrun it, and a halt is looked for once a batch.
+            let mut written_seen = *written.borrow();
+            'deals: while deal < deals {
+                if batch.is_empty() && *halt.borrow() {
+                    break;
+                }
+                if deal >= written_seen + window {
+                    written_seen = *written.borrow();
+                }
                 // Bounded reorder buffer: wait while this deal is too far ahead
                 // of the writer (handing over what is batched first, which the
                 // writer may be waiting for).
-                if deal >= *written.borrow() + window
+                if deal >= written_seen + window
                     && !batch.is_empty()
                     && rows
-                        .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(batch_size))))
+                        .send(Ok(std::mem::replace(&mut batch, next_batch())))
                         .await
                         .is_err()
                 {
@@ -679,12 +854,13 @@ pub async fn run<S: HandSink>(
                 }
                 // A halt ends the wait too: once another table has stopped,
                 // the writer may never reach this deal.
-                while deal >= *written.borrow() + window {
+                while deal >= written_seen + window {
                     tokio::select! {
                         changed = written.changed() => {
                             if changed.is_err() {
                                 return;
                             }
+                            written_seen = *written.borrow();
                         }
                         halted = halt.changed() => {
                             if halted.is_err() || *halt.borrow() {
@@ -702,7 +878,7 @@ pub async fn run<S: HandSink>(
                 deal += tables as u64;
                 if batch.len() >= batch_size {
                     if rows
-                        .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(batch_size))))
+                        .send(Ok(std::mem::replace(&mut batch, next_batch())))
                         .await
                         .is_err()
                     {
@@ -734,7 +910,12 @@ pub async fn run<S: HandSink>(
     // `checkpoint.stats` before it is saved or returned.
     let names = spec.agent_names();
     let mut tallies = AgentTallies::new(names.clone(), checkpoint.stats.tracks_deals());
-    let mut curve_index: Vec<Option<usize>> = vec![None; n];
+    // Every agent's place in the curve, registered in spec order: the order
+    // in which the first hand (deal 0, no shift) would have shown them.
+    let curve_slots: Vec<usize> = names
+        .iter()
+        .map(|name| checkpoint.curve.agent_index(name))
+        .collect();
     let mut reason = StopReason::Done;
     let mut last_checkpoint = Instant::now();
     let mut last_progress = Instant::now();
@@ -796,36 +977,32 @@ pub async fn run<S: HandSink>(
                     ));
                 }
                 let index = next * hands_per_deal + r as u64;
-                match seating_list.iter().position(|s| Arc::ptr_eq(s, &row.agents)) {
-                    Some(shift) => {
-                        let mut nets = SeatList::<(usize, i64)>::new();
-                        for hand in &row.summary.seats {
-                            let agent = (hand.seat + shift) % n;
-                            tallies.record(agent, big_blind, row.deal, hand);
-                            let slot = *curve_index[agent]
-                                .get_or_insert_with(|| checkpoint.curve.agent_index(&names[agent]));
-                            nets.push((slot, hand.net));
-                        }
-                        checkpoint.curve.record_indexed(nets);
+                let (Some(agents), true) = (seating_list.get(row.seating), row.seating < n) else {
+                    return Err(Failure::new(
+                        ErrorCode::Internal,
+                        format!("table {t} handed over hand {index} with no seating"),
+                    ));
+                };
+                // `(seat + seating) % n` without a division (both below `n`).
+                let agent_of = |seat: usize| {
+                    let agent = seat + row.seating;
+                    if agent >= n { agent - n } else { agent }
+                };
+                for hand in &row.summary.seats {
+                    if hand.seat >= n {
+                        return Err(Failure::new(
+                            ErrorCode::Internal,
+                            format!("hand {index} has a seat {} at a table of {n}", hand.seat),
+                        ));
                     }
-                    // Not one of this run's seatings (cannot happen): by name.
-                    None => {
-                        checkpoint
-                            .stats
-                            .record_summary(
-                                big_blind,
-                                |seat| row.agents.get(seat).map(String::as_str),
-                                row.deal,
-                                &row.summary,
-                            )
-                            .map_err(|e| {
-                                Failure::new(ErrorCode::Internal, format!("statistics of hand {index}: {e}"))
-                            })?;
-                        checkpoint
-                            .curve
-                            .record(row.nets().map(|(_, agent, net)| (agent, net)));
-                    }
+                    tallies.record(agent_of(hand.seat), big_blind, row.deal, hand);
                 }
+                checkpoint.curve.record_indexed(
+                    row.summary
+                        .seats
+                        .iter()
+                        .map(|hand| (curve_slots[agent_of(hand.seat)], hand.net)),
+                );
                 if spec.stacks == Stacks::Carry {
                     let stacks = &mut checkpoint.table_stacks[row.table];
                     stacks.clear();
@@ -834,12 +1011,16 @@ pub async fn run<S: HandSink>(
                 for d in &row.decisions {
                     checkpoint.llm.entry(d.agent.clone()).or_default().record(d);
                 }
-                sink.hand(index, row)?;
+                sink.hand(index, row, agents)?;
                 checkpoint.hands_done += 1;
             }
             written_rows[t] += per_deal;
             if written_rows[t] == batch.len() {
-                waiting[t].pop_front();
+                if let Some(mut done) = waiting[t].pop_front() {
+                    done.clear();
+                    // A table that has finished no longer takes them.
+                    let _ = empties[t].send(done);
+                }
                 written_rows[t] = 0;
             }
             checkpoint.next_deal += 1;

@@ -646,15 +646,15 @@ struct StoreSink {
 }
 
 impl HandSink for StoreSink {
-    fn hand(&mut self, index: u64, row: &HandRow) -> Result<(), Failure> {
-        let mut nets = vec![0i64; row.agents.len()];
-        for (seat, _, net) in row.nets() {
-            if let Some(n) = nets.get_mut(seat) {
-                *n = net;
+    fn hand(&mut self, index: u64, row: &HandRow, agents: &Arc<[String]>) -> Result<(), Failure> {
+        let mut nets = vec![0i64; agents.len()];
+        for seat in &row.summary.seats {
+            if let Some(n) = nets.get_mut(seat.seat) {
+                *n = seat.net;
             }
         }
         let phh = if self.spec.write_phh {
-            let names: Vec<Option<String>> = row.agents.iter().cloned().map(Some).collect();
+            let names: Vec<Option<String>> = agents.iter().cloned().map(Some).collect();
             Some(
                 game_core::phh::to_phh(&self.spec.table_config(), &row.events, &names)
                     .map_err(|e| Failure::new(ErrorCode::Internal, format!("PHH of hand {index}: {e}")))?,
@@ -668,7 +668,7 @@ impl HandSink for StoreSink {
             deal: row.deal,
             rotation: row.rotation,
             table_index: row.table as u64,
-            agents: to_json(&row.agents),
+            agents: to_json(agents),
             nets: to_json(&nets),
             phh,
         });

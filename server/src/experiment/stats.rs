@@ -153,7 +153,7 @@ impl SeatHand {
 }
 
 /// Every dealt-in seat's [`SeatHand`] for one hand, in seat order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HandSummary {
     /// The hand number.
     pub hand: u64,
@@ -376,6 +376,15 @@ impl HandTracker {
             hand: self.hand,
             seats: SeatList::new(),
         };
+        self.finish_into(events, &mut summary)?;
+        Ok(summary)
+    }
+
+    /// [`HandTracker::finish`] into `summary` (where the hand's row already
+    /// is, rather than copying a summary of ~330 bytes into it).
+    pub fn finish_into(&mut self, events: &[Event], summary: &mut HandSummary) -> Result<(), StatsError> {
+        summary.hand = self.hand;
+        summary.seats.clear();
         for event in events {
             match event {
                 Event::BoardDealt {
@@ -420,7 +429,7 @@ impl HandTracker {
                         stats.won_at_showdown = stats.showdown && self.collected_by_rank & bit != 0;
                         summary.seats.push(stats);
                     }
-                    return Ok(summary);
+                    return Ok(());
                 }
                 _ => {}
             }
@@ -886,6 +895,7 @@ impl AgentTallies {
     ///
     /// # Panics
     /// If `agent` is not an index of the names given to [`AgentTallies::new`].
+    #[inline]
     pub fn record(&mut self, agent: usize, big_blind: u64, deal: u64, hand: &SeatHand) {
         let deal = self.track_deals.then_some(deal);
         let tally = &mut self.tallies[agent];
