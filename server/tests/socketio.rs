@@ -693,3 +693,72 @@ async fn a_socketio_client_that_stops_reading_catches_up() {
     }
     server.server.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socketio_watchers_get_experiment_progress_until_they_unwatch() {
+    let Some(bridge) = bridge_dir() else {
+        return;
+    };
+    let server = TestServer::start("socketio-experiments").await;
+    let mut client = SioClient::connect(&bridge, &server.http, "websocket").await;
+    let ack = client.request(json!({"type": "watch_experiments"})).await;
+    assert_eq!(
+        (ack["type"].as_str(), ack["count"].as_u64()),
+        (Some("ack"), Some(0)),
+        "{ack}"
+    );
+    let spec = |hands: u64| {
+        json!({
+            "name": "socketio progress",
+            "seats": [{"agent": "bot:random"}, {"agent": "bot:calling-station"}],
+            "hands": hands,
+            "small_blind": 1,
+            "big_blind": 2,
+            "starting_stack": 200,
+            "seed": 5,
+            "tables": 2,
+            "write_phh": false,
+        })
+        .to_string()
+    };
+    let create = |hands: u64| {
+        server
+            .client
+            .post(format!("{}/api/experiments", server.http))
+            .header("x-api-key", "test-admin-key")
+            .body(spec(hands))
+            .send()
+    };
+    let response = create(30_000).await.expect("create");
+    assert_eq!(response.status().as_u16(), 201);
+    let created: Value = response.json().await.expect("json");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let mut seen = Vec::new();
+    let last = client
+        .until("the experiment's last progress", |m| {
+            if m["type"] == "experiment" && m["experiment"]["id"] == id.as_str() {
+                seen.push(m["experiment"]["hands_done"].as_u64().unwrap_or(0));
+                m["experiment"]["status"] == "done"
+            } else {
+                false
+            }
+        })
+        .await;
+    assert_eq!(last["experiment"]["hands_done"], 30_000, "{last}");
+    assert!(seen.len() >= 2, "progress arrived along the way: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "progress never goes back: {seen:?}"
+    );
+    let ack = client.request(json!({"type": "unwatch_experiments"})).await;
+    assert_eq!(ack["of"], "unwatch_experiments", "{ack}");
+    client.clear_backlog();
+    let response = create(2_000).await.expect("create");
+    assert_eq!(response.status().as_u16(), 201);
+    assert!(
+        client.try_recv(Duration::from_millis(500)).await.is_none(),
+        "no progress after unwatch_experiments"
+    );
+    client.close().await;
+    server.server.shutdown().await.expect("shutdown");
+}
