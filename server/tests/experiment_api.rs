@@ -348,20 +348,10 @@ async fn progress_is_pushed_to_websocket_watchers() {
     let mut seen = Vec::new();
     let last = ws
         .until("the experiment's last progress", |m| {
-            if m["type"] == "experiment" && m["experiment"]["id"] == id.as_str() {
-                seen.push(m["experiment"]["hands_done"].as_u64().unwrap_or(0));
-                m["experiment"]["status"] == "done"
-            } else {
-                false
-            }
+            helpers::experiment_progress(m, &id, &mut seen)
         })
         .await;
-    assert_eq!(last["experiment"]["hands_done"], 30_000);
-    assert!(seen.len() >= 2, "progress arrived along the way: {seen:?}");
-    assert!(
-        seen.windows(2).all(|w| w[0] <= w[1]),
-        "progress never goes back: {seen:?}"
-    );
+    helpers::assert_progress(&last, &seen, 30_000);
     // Unwatching stops the messages.
     let ack = ws.request(json!({"type": "unwatch_experiments"})).await;
     assert_eq!(ack["of"], "unwatch_experiments");

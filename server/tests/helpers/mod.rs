@@ -155,6 +155,30 @@ impl TestServer {
     }
 }
 
+/// Experiment progress as watchers see it (`watch_experiments`), for a
+/// client's `until`: each `experiment` message of experiment `id` adds its
+/// `hands_done` to `seen`; true for its last one (status `done`).
+pub fn experiment_progress(message: &Value, id: &str, seen: &mut Vec<u64>) -> bool {
+    if message["type"] == "experiment" && message["experiment"]["id"] == id {
+        seen.push(message["experiment"]["hands_done"].as_u64().unwrap_or(0));
+        message["experiment"]["status"] == "done"
+    } else {
+        false
+    }
+}
+
+/// Checks what a watcher saw of an experiment of `hands` hands: its last
+/// message says all of them, and progress came along the way, never going
+/// back.
+pub fn assert_progress(last: &Value, seen: &[u64], hands: u64) {
+    assert_eq!(last["experiment"]["hands_done"], hands, "{last}");
+    assert!(seen.len() >= 2, "progress arrived along the way: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "progress never goes back: {seen:?}"
+    );
+}
+
 /// Logs go to the test output only when `TEST_LOG` is set.
 pub fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
