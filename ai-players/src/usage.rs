@@ -96,6 +96,7 @@ pub struct UsageRecord {
 pub struct UsageSink {
     tx: Option<mpsc::Sender<UsageRecord>>,
     dropped: Arc<AtomicU64>,
+    sent: Arc<AtomicU64>,
 }
 
 impl UsageSink {
@@ -106,6 +107,7 @@ impl UsageSink {
             UsageSink {
                 tx: Some(tx),
                 dropped: Arc::default(),
+                sent: Arc::default(),
             },
             rx,
         )
@@ -116,16 +118,28 @@ impl UsageSink {
         UsageSink {
             tx: None,
             dropped: Arc::default(),
+            sent: Arc::default(),
         }
     }
 
     /// Sends a record without waiting; drops it (and counts) if the sink is full.
     pub fn record(&self, record: UsageRecord) {
-        if let Some(tx) = &self.tx
-            && tx.try_send(record).is_err()
-        {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        let Some(tx) = &self.tx else { return };
+        match tx.try_send(record) {
+            Ok(()) => {
+                self.sent.fetch_add(1, Ordering::Release);
+            }
+            Err(_) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
+    }
+
+    /// Records put in the channel so far (by every clone of this sink): a
+    /// reader that has taken this many knows it has seen every record
+    /// sent before it asked.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Acquire)
     }
 
     /// Records dropped because the sink was full or closed.
@@ -139,4 +153,46 @@ pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> UsageRecord {
+        UsageRecord {
+            at_ms: 0,
+            provider: "p".into(),
+            model: "m".into(),
+            lane: Lane::Bulk,
+            tokens: TokenUsage::default(),
+            cost_usd: 0.0,
+            latency_ms: 0,
+            queue_wait_ms: 0,
+            retries: 0,
+            rate_limited: 0,
+            outcome: CallOutcome::Cancelled,
+            status: None,
+            context: CallContext::default(),
+            capture: None,
+        }
+    }
+
+    #[test]
+    fn sent_counts_what_reached_the_channel_from_every_clone() {
+        let (sink, mut rx) = UsageSink::bounded(2);
+        let clone = sink.clone();
+        sink.record(record());
+        clone.record(record());
+        // Full: dropped and counted as such, not as sent.
+        sink.record(record());
+        assert_eq!((sink.sent(), clone.sent(), sink.dropped()), (2, 2, 1));
+        assert!(rx.try_recv().is_ok());
+        clone.record(record());
+        assert_eq!((sink.sent(), sink.dropped()), (3, 1));
+        // A discarding sink sends nothing and drops nothing.
+        let discard = UsageSink::discard();
+        discard.record(record());
+        assert_eq!((discard.sent(), discard.dropped()), (0, 0));
+    }
 }

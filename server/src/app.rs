@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ai_players::config::LlmConfig;
@@ -103,6 +103,11 @@ pub struct AppInner {
     pub experiments: crate::experiment::service::Experiments,
     shutdown: watch::Sender<bool>,
     decisions: mpsc::Sender<DecisionRow>,
+    /// The LLM executor's usage sink (for [`App::usage_settled`]).
+    usage: UsageSink,
+    /// Usage records taken from `usage` and counted into the experiments'
+    /// meters.
+    usage_counted: AtomicU64,
 }
 
 impl Deref for App {
@@ -113,6 +118,21 @@ impl Deref for App {
 }
 
 impl App {
+    /// Waits (up to `within`) until every LLM usage record sent so far has
+    /// been counted into the experiments' meters: an experiment's last
+    /// decisions return before the drain has read their records.
+    pub async fn usage_settled(&self, within: Duration) -> bool {
+        let target = self.usage.sent();
+        let deadline = tokio::time::Instant::now() + within;
+        while self.usage_counted.load(Ordering::Acquire) < target {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
     /// Resolves to a change when shutdown begins.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
@@ -225,7 +245,7 @@ impl Server {
                 let path_text = path.to_string_lossy();
                 let llm = LlmConfig::from_file(&path_text)
                     .with_context(|| format!("reading the LLM config {path_text}"))?;
-                Some(Executor::new(&llm, sink).context("starting the LLM executor")?)
+                Some(Executor::new(&llm, sink.clone()).context("starting the LLM executor")?)
             }
             None => None,
         };
@@ -243,6 +263,8 @@ impl Server {
             experiments: Default::default(),
             shutdown,
             decisions,
+            usage: sink,
+            usage_counted: AtomicU64::new(0),
         }));
         let background = vec![
             tokio::spawn(drain_usage(app.clone(), usage_rx)),
@@ -345,6 +367,7 @@ async fn drain_usage(app: App, mut rx: mpsc::Receiver<ai_players::usage::UsageRe
             .drain(..)
             .map(|mut r| {
                 app.experiments.record_usage(&r);
+                app.usage_counted.fetch_add(1, Ordering::Release);
                 // A captured exchange (agent spec `capture=true`, or an
                 // experiment with `capture`) is kept with the decisions.
                 if let Some(capture) = r.capture.take() {

@@ -457,20 +457,40 @@ async fn llm_seats_run_through_the_server_executor_and_are_stored() {
         stored["usage"]["calls"].as_u64().expect("calls") >= decisions,
         "{stored}"
     );
-    // Booked to the bulk lane, never the live one.
-    let usage = server
-        .server
-        .app()
-        .repo
-        .list_usage(&schema::RecordQuery {
-            experiment_id: Some(id.clone()),
-            ..Default::default()
-        })
-        .await
-        .expect("usage");
+    // Booked to the bulk lane, never the live one. And the run's totals count
+    // every call in the usage log (the last calls' records are waited for
+    // before the final checkpoint); the log is stored just after the count,
+    // so it is read until it holds at least the run's tokens.
+    let reported_tokens = done["tokens"].as_u64().expect("tokens");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let usage = loop {
+        let usage = server
+            .server
+            .app()
+            .repo
+            .list_usage(&schema::RecordQuery {
+                experiment_id: Some(id.clone()),
+                ..Default::default()
+            })
+            .await
+            .expect("usage");
+        let tokens: u64 = usage.iter().map(|u| u.prompt_tokens + u.completion_tokens).sum();
+        if tokens >= reported_tokens || tokio::time::Instant::now() > deadline {
+            break usage;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(
         !usage.is_empty() && usage.iter().all(|u| u.lane == "bulk"),
         "{usage:?}"
+    );
+    let tokens: u64 = usage.iter().map(|u| u.prompt_tokens + u.completion_tokens).sum();
+    let cost: f64 = usage.iter().map(|u| u.cost_usd).sum();
+    assert_eq!(reported_tokens, tokens, "{done}");
+    let reported = done["cost_usd"].as_f64().expect("cost");
+    assert!(
+        (reported - cost).abs() <= 1e-9 * cost.max(1.0),
+        "{reported} against {cost}"
     );
     server.server.shutdown().await.expect("shutdown");
 }

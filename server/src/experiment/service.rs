@@ -626,7 +626,9 @@ async fn play_inner(
     let (reason, mut checkpoint) = runner::run(plan, checkpoint, &mut sink, stop, progress).await?;
     // This session's LLM spending, counted once the last usage records are in.
     if !spec.bots_only() {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        if !app.usage_settled(Duration::from_secs(5)).await {
+            warn!(experiment = %id, "LLM usage records still queued after 5 s: the final cost may miss some");
+        }
         let (cost, tokens) = runner::CostMeter::spent(&**meter);
         checkpoint.cost_usd += cost;
         checkpoint.tokens += tokens;
