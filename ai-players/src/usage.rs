@@ -90,6 +90,38 @@ pub struct UsageRecord {
     pub capture: Option<Capture>,
 }
 
+impl UsageRecord {
+    /// A call requested now and not (yet) answered: no tokens, no cost,
+    /// outcome `cancelled` until the call's end says otherwise.
+    pub fn cancelled(
+        provider: String,
+        model: String,
+        lane: Lane,
+        context: CallContext,
+        capture: bool,
+    ) -> UsageRecord {
+        UsageRecord {
+            at_ms: now_ms(),
+            provider,
+            model,
+            lane,
+            tokens: TokenUsage::default(),
+            cost_usd: 0.0,
+            latency_ms: 0,
+            queue_wait_ms: 0,
+            retries: 0,
+            rate_limited: 0,
+            outcome: CallOutcome::Cancelled,
+            status: None,
+            context,
+            capture: capture.then(|| Capture {
+                prompt: String::new(),
+                reply: None,
+            }),
+        }
+    }
+}
+
 /// Where usage records go: a bounded channel. When the store falls behind,
 /// records are dropped and counted, never buffered without bound.
 #[derive(Clone, Debug)]
@@ -160,22 +192,7 @@ mod tests {
     use super::*;
 
     fn record() -> UsageRecord {
-        UsageRecord {
-            at_ms: 0,
-            provider: "p".into(),
-            model: "m".into(),
-            lane: Lane::Bulk,
-            tokens: TokenUsage::default(),
-            cost_usd: 0.0,
-            latency_ms: 0,
-            queue_wait_ms: 0,
-            retries: 0,
-            rate_limited: 0,
-            outcome: CallOutcome::Cancelled,
-            status: None,
-            context: CallContext::default(),
-            capture: None,
-        }
+        UsageRecord::cancelled("p".into(), "m".into(), Lane::Bulk, CallContext::default(), false)
     }
 
     #[test]

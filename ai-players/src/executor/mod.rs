@@ -24,7 +24,7 @@ use tokio::time::{Duration, Instant};
 
 use crate::agent::{CallContext, Lane, TokenUsage};
 use crate::config::{ExecutorSettings, LlmConfig, ModelConfig, ProviderKind};
-use crate::usage::{CallOutcome, Capture, UsageRecord, UsageSink, now_ms};
+use crate::usage::{CallOutcome, UsageRecord, UsageSink, now_ms};
 use breaker::{Admission, CircuitBreaker};
 use gate::{Gate, GateLimits};
 use headers::RateLimitInfo;
@@ -665,25 +665,13 @@ impl<'a> RecordGuard<'a> {
     fn new(executor: &'a Executor, request: &ChatRequest) -> RecordGuard<'a> {
         RecordGuard {
             executor,
-            record: Some(UsageRecord {
-                at_ms: now_ms(),
-                provider: request.provider.clone(),
-                model: request.model.clone(),
-                lane: request.lane,
-                tokens: TokenUsage::default(),
-                cost_usd: 0.0,
-                latency_ms: 0,
-                queue_wait_ms: 0,
-                retries: 0,
-                rate_limited: 0,
-                outcome: CallOutcome::Cancelled,
-                status: None,
-                context: request.context.clone(),
-                capture: request.capture.then(|| Capture {
-                    prompt: String::new(),
-                    reply: None,
-                }),
-            }),
+            record: Some(UsageRecord::cancelled(
+                request.provider.clone(),
+                request.model.clone(),
+                request.lane,
+                request.context.clone(),
+                request.capture,
+            )),
             started: Instant::now(),
             status: None,
             prompt: None,

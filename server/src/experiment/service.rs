@@ -598,6 +598,7 @@ async fn play_inner(
         meter: (!spec.bots_only()).then(|| meter.clone()),
         hands: Vec::new(),
         decisions: Vec::new(),
+        agents_json: Vec::new(),
     };
     let mut last_published = std::time::Instant::now() - Duration::from_secs(1);
     let progress = |p: &Progress| {
@@ -645,6 +646,9 @@ struct StoreSink {
     meter: Option<Arc<UsageMeter>>,
     hands: Vec<ExperimentHandRow>,
     decisions: Vec<DecisionRow>,
+    /// The `agents` column of each seating seen (by its names' `Arc`):
+    /// serialised once, not per hand.
+    agents_json: Vec<(Arc<[String]>, String)>,
 }
 
 impl HandSink for StoreSink {
@@ -670,7 +674,18 @@ impl HandSink for StoreSink {
             deal: row.deal,
             rotation: row.rotation,
             table_index: row.table as u64,
-            agents: to_json(agents),
+            agents: match self
+                .agents_json
+                .iter()
+                .find(|(seating, _)| Arc::ptr_eq(seating, agents))
+            {
+                Some((_, json)) => json.clone(),
+                None => {
+                    let json = to_json(agents);
+                    self.agents_json.push((agents.clone(), json.clone()));
+                    json
+                }
+            },
             nets: to_json(&nets),
             phh,
         });
