@@ -228,7 +228,7 @@ impl Dealer {
         // Agents move one seat per rotation (duplicate) or per deal (otherwise),
         // so every agent plays every position.
         let shift = if spec.duplicate { rotation } else { deal % n as u64 } as usize;
-        let mut hand = HandInPlay {
+        let hand = HandInPlay {
             deal,
             rotation,
             shift,
@@ -281,7 +281,6 @@ impl Dealer {
                 SplitMix64::new(mix_more(rotation_mixed, &[hand.agent_at(seat, n) as u64, 0xB07]))
             }),
         );
-        hand.last = 0;
         Ok(hand)
     }
 
@@ -579,18 +578,8 @@ pub struct Curve {
 }
 
 impl Curve {
-    /// Adds one hand: `(agent, net chips)` per seat.
-    pub fn record<'a>(&mut self, nets: impl IntoIterator<Item = (&'a str, i64)>) {
-        self.start();
-        for (agent, net) in nets {
-            let i = self.agent_index(agent);
-            self.running[i] += net;
-        }
-        self.end_hand();
-    }
-
     /// The index of `agent` in `agents`, added (with no chips yet) if new:
-    /// lets a caller look a name up once and then use
+    /// a caller looks a name up once and then uses
     /// [`Curve::record_indexed`].
     pub fn agent_index(&mut self, agent: &str) -> usize {
         match self.agents.iter().position(|a| a == agent) {
@@ -1095,10 +1084,12 @@ mod tests {
         let hands = 5_000u64;
         for h in 1..=hands {
             let net = i64::try_from(h % 7).unwrap_or(0) - 3;
-            curve.record([("a", net), ("b", -net)]);
+            let (a, b) = (curve.agent_index("a"), curve.agent_index("b"));
+            curve.record_indexed([(a, net), (b, -net)]);
             if h == 10 {
                 // A third agent joins late: earlier points have no entry for it.
-                curve.record([("c", 0)]);
+                let c = curve.agent_index("c");
+                curve.record_indexed([(c, 0)]);
             }
         }
         assert!(curve.points.len() <= CURVE_POINTS);
