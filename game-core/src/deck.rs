@@ -16,6 +16,11 @@
 //!    `2^32 mod n`, draw again; otherwise `j = m >> 32`.
 //!
 //! Cards are then dealt from the front of the shuffled order.
+//!
+//! A live table does not draw a fresh seed per hand: it derives hand `n`'s
+//! seed from its [`DealKey`], a secret made once when the table is created,
+//! so a hand's cards are fixed before anything of the hand is stored and a
+//! crash cannot re-deal a hand whose cards someone has seen.
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -69,6 +74,63 @@ impl Deck {
     /// The whole shuffled order, including cards already dealt.
     pub fn order(&self) -> &[Card; 52] {
         &self.cards
+    }
+}
+
+/// A table's secret deal key: 32 random bytes chosen when the table is
+/// created and kept by the server. Hand `n`'s deck seed is
+/// [`DealKey::hand_seed`]`(n)`, so the same hand number always gets the same
+/// deck, also after a crash, while nobody without the key can predict a
+/// deck (not even from the seeds of earlier hands).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct DealKey([u8; 32]);
+
+impl DealKey {
+    /// A key from its 32 bytes (make them with a cryptographic generator).
+    pub fn from_bytes(bytes: [u8; 32]) -> DealKey {
+        DealKey(bytes)
+    }
+
+    /// A key from its stored form, 64 hex digits; `None` for anything else.
+    pub fn from_hex(text: &str) -> Option<DealKey> {
+        let text = text.as_bytes();
+        if text.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
+            let digit = |c: u8| (c as char).to_digit(16);
+            *byte = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+        }
+        Some(DealKey(bytes))
+    }
+
+    /// The stored form: 64 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut text = String::with_capacity(64);
+        for b in self.0 {
+            text.push(DIGITS[usize::from(b >> 4)] as char);
+            text.push(DIGITS[usize::from(b & 15)] as char);
+        }
+        text
+    }
+
+    /// The deck seed of hand `hand`: the first 64-bit word of ChaCha20
+    /// keyed with this key, on stream `hand`. ChaCha20 is a pseudo-random
+    /// function of (key, stream), so seeds of different hands are
+    /// independent and reveal nothing about the key or each other.
+    pub fn hand_seed(&self, hand: u64) -> u64 {
+        let mut rng = ChaCha20Rng::from_seed(self.0);
+        rng.set_stream(hand);
+        rng.next_u64()
+    }
+}
+
+impl std::fmt::Debug for DealKey {
+    /// Never prints the key: logs must not reveal future decks.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DealKey(..)")
     }
 }
 
@@ -128,6 +190,20 @@ mod tests {
             let expected: Vec<&str> = expected.split_whitespace().collect();
             assert_eq!(order, expected, "seed {seed}");
         }
+    }
+
+    #[test]
+    fn deal_keys_give_fixed_independent_seeds_per_hand() {
+        let key = DealKey::from_bytes([7; 32]);
+        let again = DealKey::from_hex(&key.to_hex()).expect("round trip");
+        assert_eq!(again, key);
+        assert_eq!(key.hand_seed(5), again.hand_seed(5));
+        let seeds: std::collections::HashSet<u64> = (0..1000).map(|h| key.hand_seed(h)).collect();
+        assert_eq!(seeds.len(), 1000);
+        assert_ne!(DealKey::from_bytes([8; 32]).hand_seed(5), key.hand_seed(5));
+        assert_eq!(format!("{key:?}"), "DealKey(..)");
+        assert!(DealKey::from_hex("zz").is_none());
+        assert!(DealKey::from_hex(&"g".repeat(64)).is_none());
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub mod view;
 
 pub use card::Card;
 pub use command::{Action, Command};
-pub use deck::Deck;
+pub use deck::{DealKey, Deck};
 pub use eval::{Category, HandRank, evaluate};
 pub use event::{Event, Visibility};
 pub use rules::{AmountRange, LegalActions, ReplayError, RuleError, SeatIndex, Street, Table, TableConfig};

@@ -101,6 +101,45 @@ fn short_all_in_does_not_reopen_betting_for_those_who_acted() {
 }
 
 #[test]
+fn no_raise_when_nobody_can_call_it_and_the_refusal_says_so() {
+    // Three-handed: two opponents all-in below the bet leave only a call.
+    let mut t = table(&[5000, 5000, 200]);
+    t.apply(Command::StartHand { seed: 6 }).unwrap();
+    // Button 0, SB 1, BB 2 (200 in all, 100 posted).
+    act(&mut t, 0, Action::Call);
+    act(&mut t, 1, Action::Raise { to: 5000 }); // all-in
+    act(&mut t, 2, Action::Call); // all-in for 200
+    let legal = t.legal_actions(0);
+    assert_eq!(legal.call, Some(4900));
+    assert!(legal.raise.is_none());
+    assert_eq!(
+        t.apply(Command::Act {
+            seat: 0,
+            action: Action::Raise { to: 5000 }
+        }),
+        Err(RuleError::CannotAffordRaise)
+    );
+
+    // The seat has more chips than the bet, but every opponent is all-in.
+    let mut t = table(&[9000, 5000, 200]);
+    t.apply(Command::StartHand { seed: 7 }).unwrap();
+    act(&mut t, 0, Action::Call);
+    act(&mut t, 1, Action::Raise { to: 5000 }); // all-in
+    act(&mut t, 2, Action::Call); // all-in for 200
+    assert!(t.legal_actions(0).raise.is_none());
+    let refused = t.apply(Command::Act {
+        seat: 0,
+        action: Action::Raise { to: 9000 },
+    });
+    assert_eq!(refused, Err(RuleError::NoOpponentCanCall));
+    assert_eq!(
+        refused.expect_err("refused").to_string(),
+        "no opponent can call a bet or raise: call or fold"
+    );
+    act(&mut t, 0, Action::Call);
+}
+
+#[test]
 fn short_all_ins_adding_up_to_a_full_raise_reopen_betting() {
     let mut t = table(&[5000, 5000, 5000, 350, 450]);
     t.apply(Command::StartHand { seed: 4 }).unwrap();

@@ -53,6 +53,7 @@ async fn create_tables<R: Repository>(repo: &R) -> Result<(), schema::StoreError
             status: TableStatus::Running,
             created_at_ms: 0,
             settings: "{}".to_owned(),
+            deal_key: game_core::DealKey::from_bytes([7; 32]),
         })
         .await?;
     }
@@ -243,6 +244,7 @@ async fn raw() {
                 status: TableStatus::Running,
                 created_at_ms: 0,
                 settings: "{}".to_owned(),
+                deal_key: game_core::DealKey::from_bytes([7; 32]),
             })
             .await;
     }

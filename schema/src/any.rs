@@ -110,7 +110,8 @@ impl Repository for AnyRepo {
         fn load_table(&self, id: &str) -> TableRecord;
         fn list_tables(&self, status: Option<TableStatus>) -> Vec<TableRecord>;
         fn set_table_status(&self, id: &str, status: TableStatus) -> ();
-        fn append_events(&self, events: &[EventRecord]) -> ();
+        fn append_batch(&self, events: &[EventRecord], hands: &[HandRecord]) -> ();
+        fn unrecorded_hands(&self, limit: u64) -> Vec<(String, u64)>;
         fn events_since(&self, table_id: &str, after_seq: u64, limit: u64) -> Vec<EventRecord>;
         fn last_seq(&self, table_id: &str) -> u64;
         fn record_hand(&self, hand: &HandRecord) -> ();

@@ -84,8 +84,8 @@ macro_rules! impl_repository {
                     detail: e.to_string(),
                 })?;
                 sqlx::query(
-                    "INSERT INTO poker_tables (id, name, config, status, created_at_ms, settings) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO poker_tables (id, name, config, status, created_at_ms, settings, deal_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(&t.id)
                 .bind(&t.name)
@@ -93,6 +93,7 @@ macro_rules! impl_repository {
                 .bind(t.status.name())
                 .bind(to_i64("created_at_ms", t.created_at_ms)?)
                 .bind(&t.settings)
+                .bind(t.deal_key.to_hex())
                 .execute(&self.write)
                 .await
                 .map_err(|e| StoreError::db("create_table", "table", &t.id, e))?;
@@ -101,7 +102,7 @@ macro_rules! impl_repository {
 
             async fn load_table(&self, id: &str) -> StoreResult<TableRecord> {
                 let row = sqlx::query(
-                    "SELECT id, name, config, status, created_at_ms, settings FROM poker_tables WHERE id = $1",
+                    "SELECT id, name, config, status, created_at_ms, settings, deal_key FROM poker_tables WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(&self.read)
@@ -115,7 +116,7 @@ macro_rules! impl_repository {
 
             async fn list_tables(&self, status: Option<TableStatus>) -> StoreResult<Vec<TableRecord>> {
                 let rows = sqlx::query(
-                    "SELECT id, name, config, status, created_at_ms, settings FROM poker_tables \
+                    "SELECT id, name, config, status, created_at_ms, settings, deal_key FROM poker_tables \
                      WHERE ($1 IS NULL OR status = $1) ORDER BY created_at_ms, id",
                 )
                 .bind(status.map(TableStatus::name))
@@ -138,11 +139,56 @@ macro_rules! impl_repository {
                 Ok(())
             }
 
-            async fn append_events(&self, events: &[EventRecord]) -> StoreResult<()> {
-                if events.is_empty() {
-                    return Ok(());
+            async fn append_batch(&self, events: &[EventRecord], hands: &[HandRecord]) -> StoreResult<()> {
+                if hands.is_empty() {
+                    if events.is_empty() {
+                        return Ok(());
+                    }
+                    // One statement is its own transaction.
+                    return self.insert_events(&self.write, events).await;
                 }
-                self.insert_events(events).await
+                let mut tx = self.write.begin().await.map_err(StoreError::op("append_batch"))?;
+                if !events.is_empty() {
+                    self.insert_events(&mut *tx, events).await?;
+                }
+                for h in hands {
+                    // A history rebuilt or written before (a resent batch) stays as it is.
+                    sqlx::query(
+                        "INSERT INTO hands (table_id, hand, seed, players, pots, winners, phh, first_seq, last_seq, ended_at_ms) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (table_id, hand) DO NOTHING",
+                    )
+                    .bind(&h.table_id)
+                    .bind(to_i64("hand", h.hand)?)
+                    .bind(h.seed.to_string())
+                    .bind(&h.players)
+                    .bind(&h.pots)
+                    .bind(&h.winners)
+                    .bind(&h.phh)
+                    .bind(to_i64("first_seq", h.first_seq)?)
+                    .bind(to_i64("last_seq", h.last_seq)?)
+                    .bind(to_i64("ended_at_ms", h.ended_at_ms)?)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::db("append_batch", "hand", &format!("{}#{}", h.table_id, h.hand), e))?;
+                }
+                tx.commit().await.map_err(StoreError::op("append_batch"))?;
+                Ok(())
+            }
+
+            async fn unrecorded_hands(&self, limit: u64) -> StoreResult<Vec<(String, u64)>> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT e.table_id, e.hand FROM table_events e \
+                     WHERE e.kind = 'hand_ended' AND NOT EXISTS \
+                       (SELECT 1 FROM hands h WHERE h.table_id = e.table_id AND h.hand = e.hand) \
+                     ORDER BY e.table_id, e.hand LIMIT $1",
+                )
+                .bind(to_i64("limit", limit.min(i64::MAX as u64))?)
+                .fetch_all(&self.read)
+                .await
+                .map_err(StoreError::op("unrecorded_hands"))?;
+                rows.into_iter()
+                    .map(|(table, hand)| Ok((table, to_u64("hand", hand)?)))
+                    .collect()
             }
 
             async fn events_since(&self, table_id: &str, after_seq: u64, limit: u64) -> StoreResult<Vec<EventRecord>> {
@@ -739,6 +785,7 @@ macro_rules! impl_repository {
 pub(crate) use impl_repository;
 pub(crate) use insert_decision;
 
+use game_core::DealKey;
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
 use crate::error::StoreError;
@@ -842,6 +889,13 @@ row_fn!(table_row -> TableRecord, |row| {
         status: TableStatus::parse(&get::<DB, String>(row, "status")?)?,
         created_at_ms: get_u64::<DB>(row, "created_at_ms")?,
         settings: get::<DB, String>(row, "settings")?,
+        deal_key: {
+            let hex = get::<DB, String>(row, "deal_key")?;
+            DealKey::from_hex(&hex).ok_or_else(|| StoreError::Corrupt {
+                what: "table deal key",
+                detail: format!("{} hex characters, not 64 hex digits", hex.len()),
+            })?
+        },
     })
 });
 

@@ -4,7 +4,7 @@
 //! and decisions are plain rows here; the server converts `ai-players`'
 //! `UsageRecord` and `Decision` into [`UsageRow`] and [`DecisionRow`].
 
-use game_core::{Event, TableConfig, Visibility};
+use game_core::{DealKey, Event, TableConfig, Visibility};
 
 use crate::error::StoreError;
 
@@ -75,6 +75,8 @@ pub struct TableRecord {
     /// Server-owned settings as JSON text (buy-in range, clocks, pace, AI
     /// seats); the store keeps it verbatim and never parses it.
     pub settings: String,
+    /// The secret every hand's deck seed is derived from (server-only).
+    pub deal_key: DealKey,
 }
 
 /// Chips taken from a player's balance for a seat that the table's event log

@@ -142,7 +142,10 @@ impl PgRepo {
     }
 
     /// Inserts events in one statement: one array per column, `UNNEST`ed.
-    async fn insert_events(&self, events: &[EventRecord]) -> StoreResult<()> {
+    async fn insert_events<'e, E>(&self, executor: E, events: &[EventRecord]) -> StoreResult<()>
+    where
+        E: sqlx::Executor<'e, Database = Postgres>,
+    {
         let op = "append_events";
         let mut seqs = Vec::with_capacity(events.len());
         let mut hands = Vec::with_capacity(events.len());
@@ -164,7 +167,7 @@ impl PgRepo {
         .bind(kinds)
         .bind(visibilities)
         .bind(payloads)
-        .execute(&self.write)
+        .execute(executor)
         .await
         .map_err(|err| {
             let id = format!("{}#{}", events[0].table_id, events[0].seq);

@@ -47,7 +47,23 @@ pub trait Repository: Clone + Send + Sync + 'static {
     /// Inserts events in one transaction, all or nothing. A `(table_id, seq)`
     /// already stored fails the whole call with `Duplicate`. Gap checks and
     /// idempotent resends are the [`EventWriter`](crate::EventWriter)'s job.
-    fn append_events(&self, events: &[EventRecord]) -> impl Future<Output = StoreResult<()>> + Send;
+    fn append_events(&self, events: &[EventRecord]) -> impl Future<Output = StoreResult<()>> + Send {
+        self.append_batch(events, &[])
+    }
+    /// Inserts events and the histories of the hands they finish in one
+    /// transaction, all or nothing: a hand's history is durable exactly when
+    /// its `hand_ended` event is. A `(table_id, seq)` already stored fails
+    /// the whole call with `Duplicate`; a hand already recorded is left as
+    /// it is (so a resent batch is harmless).
+    fn append_batch(
+        &self,
+        events: &[EventRecord],
+        hands: &[HandRecord],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Up to `limit` finished hands, as `(table_id, hand)`, whose
+    /// `hand_ended` event is stored but whose history is not (the start-up
+    /// consistency check rebuilds them from the log), in order.
+    fn unrecorded_hands(&self, limit: u64) -> impl Future<Output = StoreResult<Vec<(String, u64)>>> + Send;
     /// Up to `limit` events of a table with seq > `after_seq`, in order.
     fn events_since(
         &self,

@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::error::StoreError;
-use crate::model::EventRecord;
+use crate::model::{EventRecord, HandRecord};
 use crate::repository::{Repository, StoreResult};
 
 /// How the writer batches.
@@ -75,9 +75,11 @@ struct Counters {
     failed_batches: AtomicU64,
 }
 
-/// One append: a table's events, and where to say when they are durable.
+/// One append: a table's events, the histories of hands they finish, and
+/// where to say when they are durable.
 struct Request {
     events: Vec<EventRecord>,
+    hands: Vec<HandRecord>,
     done: oneshot::Sender<StoreResult<()>>,
 }
 
@@ -134,9 +136,22 @@ impl EventWriter {
     /// receipt for their durability. Events of one table must be sent in seq
     /// order, from one task.
     pub async fn append(&self, events: Vec<EventRecord>) -> StoreResult<Receipt> {
+        self.append_with_hands(events, Vec::new()).await
+    }
+
+    /// Like [`EventWriter::append`], with the histories of the hands these
+    /// events finish: they are committed in the same transaction as the
+    /// events, so a stored `hand_ended` always has its history. If the
+    /// request's events were all stored already, the histories are still
+    /// written (unless recorded already).
+    pub async fn append_with_hands(
+        &self,
+        events: Vec<EventRecord>,
+        hands: Vec<HandRecord>,
+    ) -> StoreResult<Receipt> {
         let (done, rx) = oneshot::channel();
         self.tx
-            .send(Request { events, done })
+            .send(Request { events, hands, done })
             .await
             .map_err(|_| StoreError::WriterClosed)?;
         Ok(Receipt { rx })
@@ -205,9 +220,10 @@ async fn run<R: Repository>(
     }
 }
 
-/// A request whose events passed the sequence check: its slice of the batch.
+/// A request whose events passed the sequence check: its slices of the batch.
 struct Accepted {
     range: Range<usize>,
+    hands: Range<usize>,
     tables: Vec<String>,
     done: oneshot::Sender<StoreResult<()>>,
 }
@@ -241,11 +257,14 @@ async fn commit<R: Repository>(
     }
 
     let mut events = Vec::with_capacity(batch.iter().map(|r| r.events.len()).sum());
+    let mut hands = Vec::new();
     let mut accepted = Vec::with_capacity(batch.len());
     for request in batch {
         match check(next, &request.events) {
             Ok((keep, updates)) => {
                 let start = events.len();
+                let hands_start = hands.len();
+                hands.extend(request.hands);
                 let mut tables = Vec::with_capacity(updates.len());
                 for (table, seq) in updates {
                     next.insert(table.clone(), seq);
@@ -260,6 +279,7 @@ async fn commit<R: Repository>(
                 );
                 accepted.push(Accepted {
                     range: start..events.len(),
+                    hands: hands_start..hands.len(),
                     tables,
                     done: request.done,
                 });
@@ -269,14 +289,14 @@ async fn commit<R: Repository>(
             }
         }
     }
-    if events.is_empty() {
+    if events.is_empty() && hands.is_empty() {
         for a in accepted {
             let _ = a.done.send(Ok(()));
         }
         return;
     }
 
-    match repo.append_events(&events).await {
+    match repo.append_batch(&events, &hands).await {
         Ok(()) => {
             counters.batches.fetch_add(1, Ordering::Relaxed);
             counters.events.fetch_add(events.len() as u64, Ordering::Relaxed);
@@ -295,7 +315,9 @@ async fn commit<R: Repository>(
                     let _ = a.done.send(Err(e.clone()));
                     continue;
                 }
-                let result = repo.append_events(&events[a.range.clone()]).await;
+                let result = repo
+                    .append_batch(&events[a.range.clone()], &hands[a.hands.clone()])
+                    .await;
                 if let Err(e) = &result {
                     for t in &a.tables {
                         failed.insert(t.clone(), e.clone());

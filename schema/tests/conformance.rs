@@ -51,6 +51,8 @@ conformance!(
     writer_restart_resumes,
     writer_isolates_a_bad_append,
     hands,
+    histories_commit_with_their_events,
+    tables_keep_their_deal_key,
     chat,
     usage,
     decisions_and_retention,
@@ -329,6 +331,97 @@ async fn hands<R: Repository>(repo: R) {
         repo.record_hand(&hand("nope", 1)).await,
         Err(StoreError::MissingReference { .. })
     ));
+}
+
+/// A `hand_ended` event of hand `hand` at `seq`.
+fn hand_end(table_id: &str, seq: u64, hand: u64) -> schema::EventRecord {
+    let e = Event::HandEnded {
+        hand,
+        stacks: game_core::event::SeatList::new(),
+    };
+    schema::EventRecord::new(table_id, seq, hand, &e).expect("encode event")
+}
+
+async fn histories_commit_with_their_events<R: Repository>(repo: R) {
+    repo.create_table(&table("h")).await.unwrap();
+    let mut first = events("h", 1, 4);
+    first.push(hand_end("h", 5, 1));
+    repo.append_batch(&first, &[hand("h", 1)]).await.unwrap();
+    assert_eq!(repo.load_hand("h", 1).await.unwrap(), hand("h", 1));
+    assert_eq!(repo.unrecorded_hands(10).await.unwrap(), vec![]);
+
+    // A batch that fails (a duplicate seq) stores neither events nor history.
+    let mut bad = events("h", 5, 6);
+    bad.push(hand_end("h", 7, 2));
+    assert!(matches!(
+        repo.append_batch(&bad, &[hand("h", 2)]).await,
+        Err(StoreError::Duplicate { what: "event", .. })
+    ));
+    assert!(matches!(
+        repo.load_hand("h", 2).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(repo.last_seq("h").await.unwrap(), 5);
+
+    // A history already recorded is kept when a batch carries it again.
+    let mut changed = hand("h", 1);
+    changed.phh = "changed".to_owned();
+    repo.append_batch(&events("h", 6, 6), &[changed]).await.unwrap();
+    assert_eq!(repo.load_hand("h", 1).await.unwrap(), hand("h", 1));
+
+    // Hands ended in the log without a history are found, in order, across tables.
+    repo.create_table(&table("g")).await.unwrap();
+    repo.append_events(&[hand_end("h", 7, 3), hand_end("h", 8, 2)])
+        .await
+        .unwrap();
+    repo.append_events(&[hand_end("g", 1, 1)]).await.unwrap();
+    assert_eq!(
+        repo.unrecorded_hands(10).await.unwrap(),
+        vec![("g".to_owned(), 1), ("h".to_owned(), 2), ("h".to_owned(), 3)]
+    );
+    assert_eq!(repo.unrecorded_hands(1).await.unwrap().len(), 1);
+    // Histories alone (no events) are written too.
+    repo.append_batch(&[], &[hand("g", 1), hand("h", 2)])
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.unrecorded_hands(10).await.unwrap(),
+        vec![("h".to_owned(), 3)]
+    );
+
+    // Through the writer: events and histories land together.
+    let (writer, task) = EventWriter::spawn(repo.clone(), WriterConfig::default());
+    writer
+        .append_with_hands(vec![hand_end("h", 9, 4)], vec![hand("h", 4), hand("h", 3)])
+        .await
+        .unwrap()
+        .durable()
+        .await
+        .unwrap();
+    // A resend of stored events still writes the histories it carries.
+    let mut five = hand("h", 5);
+    five.first_seq = 1;
+    writer
+        .append_with_hands(vec![hand_end("h", 9, 4)], vec![five.clone()])
+        .await
+        .unwrap()
+        .durable()
+        .await
+        .unwrap();
+    drop(writer);
+    task.join().await.unwrap();
+    assert_eq!(repo.load_hand("h", 4).await.unwrap(), hand("h", 4));
+    assert_eq!(repo.load_hand("h", 5).await.unwrap(), five);
+    assert_eq!(repo.unrecorded_hands(10).await.unwrap(), vec![]);
+}
+
+async fn tables_keep_their_deal_key<R: Repository>(repo: R) {
+    let mut t = table("k");
+    t.deal_key = game_core::DealKey::from_bytes([0xa5; 32]);
+    repo.create_table(&t).await.unwrap();
+    let loaded = repo.load_table("k").await.unwrap();
+    assert_eq!(loaded.deal_key, t.deal_key);
+    assert_eq!(loaded.deal_key.hand_seed(9), t.deal_key.hand_seed(9));
 }
 
 async fn chat<R: Repository>(repo: R) {

@@ -270,6 +270,11 @@ impl Server {
             tokio::spawn(drain_usage(app.clone(), usage_rx)),
             tokio::spawn(drain_decisions(app.clone(), decisions_rx)),
         ];
+        // Every stored hand_ended must have its history (a store written by
+        // an older version could lack some after a crash): rebuild them.
+        if let Err(e) = crate::table::history::repair(&repo).await {
+            warn!("hand history check failed (the server runs; it is tried again at the next start): {e}");
+        }
         let restored = app
             .tables
             .restore_all(&app)

@@ -23,15 +23,20 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}{:012x}", random_u64() & 0xffff_ffff_ffff)
 }
 
-/// A new bearer token: 64 hex digits.
-pub fn new_token() -> String {
+/// 32 bytes from the OS generator (secrets: tokens, deal keys).
+pub fn random_bytes() -> [u8; 32] {
     let mut bytes = [0u8; 32];
     if getrandom::fill(&mut bytes).is_err() {
         for chunk in bytes.chunks_mut(8) {
             chunk.copy_from_slice(&random_u64().to_le_bytes());
         }
     }
-    hex(&bytes)
+    bytes
+}
+
+/// A new bearer token: 64 hex digits.
+pub fn new_token() -> String {
+    hex(&random_bytes())
 }
 
 /// The stored form of a token.

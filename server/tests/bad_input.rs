@@ -249,7 +249,9 @@ async fn hostile_messages_get_errors_and_the_table_plays_on() {
         ("JSON number", Alice, "42", Error("malformed_json")),
         ("JSON null", Alice, "null", Error("malformed_json")),
         ("nesting past the recursion limit", Alice, &"[".repeat(5_000), Error("malformed_json")),
-        ("number beyond f64", Alice, r#"{"type":"ping","x":1e400}"#, Error("malformed_json")),
+        // Valid JSON whose number fits no field: one code, however large.
+        ("number beyond f64", Alice, r#"{"type":"ping","x":1e400}"#, Error("invalid_message")),
+        ("buy-in beyond f64", Alice, r#"{"type":"sit","table":"$T","seat":0,"buy_in":1e400}"#, Error("invalid_message")),
         // The `type`.
         ("missing type", Alice, r#"{"id":$ID,"table":"$T"}"#, Error("missing_type")),
         ("numeric type", Alice, r#"{"id":$ID,"type":5}"#, Error("missing_type")),
@@ -584,6 +586,12 @@ async fn rest_bad_input_gets_json_errors() {
         ("unknown field", "POST", "/api/players", None, r#"{"name":"Eve","balance":1000000}"#, 400, "invalid_request"),
         ("wrong field type", "POST", "/api/players", None, r#"{"name":5}"#, 400, "invalid_request"),
         ("array body", "POST", "/api/players", None, r#"["Eve"]"#, 400, "invalid_request"),
+        ("array body with more elements", "POST", "/api/players", None, r#"["Eve", 5]"#, 400, "invalid_request"),
+        ("string body", "POST", "/api/players", None, r#""Eve""#, 400, "invalid_request"),
+        ("null body", "POST", "/api/players", None, "null", 400, "invalid_request"),
+        ("number beyond u64", "POST", "/api/tables/$T/sit", Bob, r#"{"seat":1,"buy_in":18446744073709551616}"#, 400, "invalid_request"),
+        ("number beyond f64", "POST", "/api/tables/$T/sit", Bob, r#"{"seat":1,"buy_in":1e400}"#, 400, "invalid_request"),
+        ("trailing garbage", "POST", "/api/players", None, r#"{"name":"Eve"} x"#, 400, "malformed_json"),
         ("empty name", "POST", "/api/players", None, r#"{"name":"  "}"#, 400, "invalid_request"),
         ("control characters in a name", "POST", "/api/players", None, r#"{"name":"E\u0000ve"}"#, 400, "invalid_request"),
         ("body over the limit", "POST", "/api/players", None, &huge_body, 413, "frame_too_large"),

@@ -221,6 +221,92 @@ async fn message_rate_refuses_a_burst_then_closes_a_flood() {
 }
 
 #[tokio::test]
+async fn a_thousand_frames_back_to_back_read_every_refusal_and_a_1008_close() {
+    // Default limits: bursts of 40, 50 strikes. The client writes 1,000
+    // frames before reading anything, like a script in a loop.
+    let server = TestServer::start("limit-flood-1000").await;
+    let mut client = WsClient::connect(&server.ws).await;
+    let hello = client.recv().await;
+    let burst = hello["limits"]["message_burst"].as_u64().expect("burst");
+    for _ in 0..1_000 {
+        if client
+            .socket
+            .feed(Message::Text(r#"{"type":"ping"}"#.into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let _ = client.socket.flush().await;
+    let (messages, code) = read_until_close(&mut client).await;
+    assert_eq!(
+        code,
+        Some(1008),
+        "a clean policy close, not a reset: {} messages",
+        messages.len()
+    );
+    let pongs = messages.iter().filter(|m| m["type"] == "pong").count() as u64;
+    let refusals: Vec<&Value> = messages.iter().filter(|m| m["code"] == "rate_limited").collect();
+    assert!(pongs >= burst, "{pongs} pongs");
+    assert_eq!(refusals.len(), 50, "every refusal arrives: {messages:?}");
+    let last = messages.last().expect("messages");
+    assert_eq!(last["code"], "rate_limited", "{last}");
+    assert!(
+        last["message"].as_str().is_some_and(|m| m.contains("closing")),
+        "{last}"
+    );
+
+    // A client that never stops sending gets the same ending: the server
+    // sends its close, reads and drops what follows, then closes.
+    let client = WsClient::connect(&server.ws).await;
+    let (mut sink, mut stream) = client.socket.split();
+    let sending = tokio::spawn(async move {
+        let mut sent = 0u64;
+        while sink
+            .send(Message::Text(r#"{"type":"ping"}"#.into()))
+            .await
+            .is_ok()
+        {
+            sent += 1;
+            if sent % 100 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        sent
+    });
+    let mut refusals = 0;
+    let code = tokio::time::timeout(STEP, async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(text.as_str()).expect("JSON");
+                    if value["code"] == "rate_limited" {
+                        refusals += 1;
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("closed in time");
+    assert_eq!(code, Some(1008), "after {refusals} refusals");
+    assert_eq!(refusals, 50);
+    let sent = tokio::time::timeout(STEP, sending)
+        .await
+        .expect("the sender stops")
+        .expect("sender");
+    assert!(sent > 90, "the client kept sending: {sent}");
+
+    let mut other = server.connect().await;
+    still_answers(&mut other).await;
+    server.server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
 async fn oversized_frames_get_frame_too_large_then_1009() {
     let server = TestServer::start_with("limit-frame", |config| config.limits.max_frame_bytes = 1024).await;
     let mut client = WsClient::connect(&server.ws).await;

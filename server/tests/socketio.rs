@@ -752,3 +752,48 @@ async fn socketio_watchers_get_experiment_progress_until_they_unwatch() {
     client.close().await;
     server.server.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socketio_payloads_over_the_hard_limit_are_refused_before_the_session() {
+    let Some(bridge) = bridge_dir() else {
+        return;
+    };
+    // Default limits: frames of 16 KiB, and a hard limit of 64 × that
+    // (1 MiB) on every engine.io transport.
+    let server = TestServer::start("socketio-payload-limit").await;
+    let mut bystander = SioClient::connect(&bridge, &server.http, "websocket").await;
+    for transport in ["websocket", "polling"] {
+        // Over the protocol limit, under the hard one: the session reads it
+        // and says so before it disconnects.
+        let mut client = SioClient::connect(&bridge, &server.http, transport).await;
+        client
+            .send(json!({"type": "chat", "table": "t_000000000000", "text": "x".repeat(20_000)}))
+            .await;
+        let error = client.until("frame_too_large", |v| v["type"] == "error").await;
+        assert_eq!(error["code"], "frame_too_large", "over {transport}: {error}");
+        assert_eq!(client.disconnection().await, "io server disconnect");
+
+        // Over the hard limit: the engine refuses it (over websocket from
+        // the frame header, before reading it), so the session never sees
+        // it and the connection ends.
+        for size in [2_000_000, 20_000_000] {
+            let mut client = SioClient::connect(&bridge, &server.http, transport).await;
+            client
+                .send(json!({"type": "chat", "table": "t_000000000000", "text": "x".repeat(size)}))
+                .await;
+            let reason = client.disconnection().await;
+            assert_ne!(reason, "io client disconnect", "{size} bytes over {transport}");
+            assert!(
+                client.received.iter().all(|m| m["code"] != "frame_too_large"),
+                "{size} bytes over {transport} reached the session: {:?}",
+                client.received
+            );
+        }
+    }
+    // Nobody else noticed.
+    let id = bystander.send(json!({"type": "ping"})).await;
+    let pong = bystander.until("pong", |v| v["type"] == "pong").await;
+    assert_eq!(pong["id"], id);
+    bystander.close().await;
+    server.server.shutdown().await.expect("clean shutdown");
+}

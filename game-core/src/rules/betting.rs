@@ -145,6 +145,9 @@ impl Table {
                     return Err(RuleError::AlreadyBet { current });
                 }
                 let legal = hand.legal_actions(seat);
+                if legal.bet.is_none() && !hand.raise_can_be_called(seat) {
+                    return Err(RuleError::NoOpponentCanCall);
+                }
                 Some(check_amount(legal.bet, to, street_bet + stack, |min| {
                     RuleError::BetTooSmall { min }
                 })?)
@@ -160,6 +163,9 @@ impl Table {
                     && current - faced < hand.min_raise
                 {
                     return Err(RuleError::RaiseNotAllowed);
+                }
+                if legal.raise.is_none() && street_bet + stack > current && !hand.raise_can_be_called(seat) {
+                    return Err(RuleError::NoOpponentCanCall);
                 }
                 Some(check_amount(legal.raise, to, street_bet + stack, |min| {
                     RuleError::RaiseTooSmall { min }

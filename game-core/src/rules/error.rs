@@ -101,6 +101,10 @@ pub enum RuleError {
     /// The stack cannot cover more than a call.
     #[error("not enough chips to raise")]
     CannotAffordRaise,
+    /// Every opponent is all-in (or cannot cover more than the current
+    /// bet): a bet or raise could never be called, so only call or fold.
+    #[error("no opponent can call a bet or raise: call or fold")]
+    NoOpponentCanCall,
     /// A bet below the minimum that is not all-in.
     #[error("bet too small: the minimum is {min}")]
     BetTooSmall {

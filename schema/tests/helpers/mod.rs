@@ -142,6 +142,7 @@ pub fn table(id: &str) -> TableRecord {
         status: TableStatus::Open,
         created_at_ms: 1_700_000_000_000,
         settings: "{}".to_owned(),
+        deal_key: game_core::DealKey::from_bytes([7; 32]),
     }
 }
 

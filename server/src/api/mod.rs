@@ -142,25 +142,28 @@ async fn metrics(State(app): State<App>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-/// Parses a JSON object body with a JSON error on failure.
+/// Parses a JSON object body with a JSON error on failure: text that is
+/// not JSON is `malformed_json`; valid JSON of the wrong shape (an array,
+/// a missing or unknown field, a number out of range for its field, however
+/// large) is `invalid_request`.
 pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let parsed = serde_json::from_slice(body).map_err(|e| {
-        let code = if e.is_syntax() || e.is_eof() {
-            ErrorCode::MalformedJson
+    let invalid = |message: String| ApiError(Failure::new(ErrorCode::InvalidRequest, message));
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        if crate::transport::protocol::is_number_out_of_range(&e) {
+            invalid(format!("request body: {e}"))
         } else {
-            ErrorCode::InvalidRequest
-        };
-        ApiError(Failure::new(code, format!("request body: {e}")))
+            ApiError(Failure::new(
+                ErrorCode::MalformedJson,
+                format!("request body: {e}"),
+            ))
+        }
     })?;
-    // serde also reads a struct from a JSON array of its fields in order;
-    // every body here is an object with named fields.
-    if body.trim_ascii_start().first() != Some(&b'{') {
-        return Err(ApiError(Failure::new(
-            ErrorCode::InvalidRequest,
-            "request body: expected a JSON object",
-        )));
+    // serde would also read a struct from a JSON array of its fields in
+    // order; every body here is an object with named fields.
+    if !value.is_object() {
+        return Err(invalid("request body: expected a JSON object".to_owned()));
     }
-    Ok(parsed)
+    T::deserialize(value).map_err(|e| invalid(format!("request body: {e}")))
 }
 
 /// The bearer token of a request, if any.

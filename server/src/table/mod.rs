@@ -7,9 +7,11 @@
 //! - [`settings`]: what a table is (buy-ins, clocks, pace, AI seats).
 //! - [`agents`]: agent specs (`bot:NAME`, `llm:provider/model`) to agents.
 //! - [`task`]: the table task and its clock.
+//! - [`history`]: hand histories, written with a hand's last events; the start-up repair.
 //! - [`registry`]: the live tables, loading from the store on demand, restore at start.
 
 pub mod agents;
+pub mod history;
 pub mod registry;
 pub mod settings;
 pub mod task;
@@ -339,6 +341,8 @@ pub struct TableShared {
     pub config: game_core::TableConfig,
     /// Buy-ins, clocks, pace, AI seats.
     pub settings: TableSettings,
+    /// The secret each hand's deck seed is derived from (never sent).
+    pub(crate) deal_key: game_core::DealKey,
     pub(crate) state: Mutex<TableState>,
     pub(crate) events: broadcast::Sender<Arc<Delta>>,
     pub(crate) commands: mpsc::Sender<TableCommand>,
@@ -618,6 +622,10 @@ pub(crate) struct EventMessage<'a> {
     /// For `turn_started`: the clock.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock: Option<ClockInfo>,
+    /// For `turn_started`: what the seat to act may do (public: it follows
+    /// from public information), so no client re-derives the betting rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legal: Option<game_core::LegalActions>,
     /// For `seat_taken`: who sat down.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub player: Option<&'a SeatInfo>,

@@ -18,7 +18,7 @@ use super::agents::Agents;
 use super::task::{TableTask, is_human};
 use super::{BROADCAST_CAPACITY, Occupant, TableHandle, TableSettings, TableShared, TableState};
 use crate::app::App;
-use crate::auth::{new_id, random_u64};
+use crate::auth::{new_id, random_bytes, random_u64};
 use crate::transport::protocol::{ErrorCode, Failure};
 
 /// Commands a table buffers before senders wait (and time out with `unavailable`).
@@ -157,6 +157,7 @@ impl Tables {
             status: TableStatus::Open,
             created_at_ms: schema::now_ms(),
             settings: settings_json,
+            deal_key: game_core::DealKey::from_bytes(random_bytes()),
         };
         app.repo
             .create_table(&record)
@@ -199,6 +200,7 @@ impl Tables {
             name: record.name,
             config: record.config,
             settings,
+            deal_key: record.deal_key,
             state: Mutex::new(loaded.state),
             events,
             commands,

@@ -24,6 +24,7 @@ use super::{
 use crate::app::App;
 use crate::auth::{is_player_id, random_u64};
 use crate::table::agents::Agents;
+use crate::table::history;
 use crate::table::registry::{Loaded, load_state};
 use crate::transport::protocol::{ErrorCode, Failure};
 
@@ -42,6 +43,16 @@ struct Applied {
     hand_ended: bool,
     /// (seq, player, chips) of every `SeatLeft`.
     left: Vec<(u64, Arc<str>, u64)>,
+    /// The hand that ended, to record its history with its last events.
+    history: Option<HandEnd>,
+    last_seq: u64,
+}
+
+/// What a finished hand's history needs beyond the hand's events.
+struct HandEnd {
+    /// The player at each seat during the hand.
+    names: Vec<Option<String>>,
+    /// The seq of its `hand_ended`.
     last_seq: u64,
 }
 
@@ -55,8 +66,8 @@ pub(crate) struct TableTask {
     turn: u64,
     last_receipt: Option<Receipt>,
     next_hand_at: Option<Instant>,
+    /// The current (or last) hand's events from its deck event on.
     hand_log: Vec<Event>,
-    hand_seed: u64,
     hand_first_seq: u64,
     last_action_at: Instant,
     marked_running: bool,
@@ -80,13 +91,6 @@ impl TableTask {
                 Err(e) => error!(table = %shared.id, seat = ai.seat, "cannot build agent: {e}"),
             }
         }
-        let hand_seed = loaded_log
-            .iter()
-            .find_map(|e| match e {
-                Event::DeckShuffled { seed, .. } => Some(*seed),
-                _ => None,
-            })
-            .unwrap_or(0);
         TableTask {
             shared,
             app,
@@ -97,7 +101,6 @@ impl TableTask {
             last_receipt: None,
             next_hand_at: None,
             hand_log: loaded_log,
-            hand_seed,
             hand_first_seq,
             last_action_at: Instant::now(),
             marked_running: false,
@@ -249,9 +252,8 @@ impl TableTask {
             let seq = state.seq;
             let mut seat_info = None;
             match &event {
-                Event::DeckShuffled { seed, .. } => self.hand_seed = *seed,
+                Event::DeckShuffled { .. } | Event::DeckStacked { .. } => self.hand_log.clear(),
                 Event::HandStarted { .. } => {
-                    self.hand_log.clear();
                     self.hand_first_seq = seq;
                     applied.hand_started = true;
                 }
@@ -278,6 +280,15 @@ impl TableTask {
                 Event::HandEnded { .. } => {
                     state.clock = None;
                     applied.hand_ended = true;
+                    applied.history = Some(HandEnd {
+                        names: state
+                            .engine
+                            .seats()
+                            .iter()
+                            .map(|s| s.as_ref().map(|s| s.player.clone()))
+                            .collect(),
+                        last_seq: seq,
+                    });
                 }
                 Event::SeatTaken { seat, .. } => {
                     seat_info = state.seat_infos().into_iter().find(|i| i.seat == *seat);
@@ -349,9 +360,9 @@ impl TableTask {
                 _ => Audience::Nobody,
             },
         };
-        let clock = match event {
-            Event::TurnStarted { .. } => state.clock_info(),
-            _ => None,
+        let (clock, legal) = match event {
+            Event::TurnStarted { seat } => (state.clock_info(), Some(state.engine.legal_actions(*seat))),
+            _ => (None, None),
         };
         let message = EventMessage {
             kind: "event",
@@ -360,6 +371,7 @@ impl TableTask {
             at_ms: Some(at_ms),
             event,
             clock,
+            legal,
             player: seat_info,
         };
         let json: Arc<str> = match serde_json::to_string(&message) {
@@ -382,12 +394,14 @@ impl TableTask {
         }))
     }
 
-    /// Queues events for the store and keeps the receipt for the next durability wait.
-    async fn persist(&mut self, records: Vec<EventRecord>) {
-        if records.is_empty() {
+    /// Queues events (and the history of the hand they finish, for the same
+    /// transaction) for the store and keeps the receipt for the next
+    /// durability wait.
+    async fn persist(&mut self, records: Vec<EventRecord>, hands: Vec<HandRecord>) {
+        if records.is_empty() && hands.is_empty() {
             return;
         }
-        match self.app.writer.append(records).await {
+        match self.app.writer.append_with_hands(records, hands).await {
             Ok(receipt) => {
                 // A later receipt covers every earlier seq of this table.
                 self.last_receipt = Some(receipt);
@@ -422,7 +436,22 @@ impl TableTask {
     }
 
     async fn after_inner(&mut self, applied: Applied) {
-        self.persist(applied.records).await;
+        let hands: Vec<HandRecord> = applied
+            .history
+            .and_then(|end| {
+                history::hand_record(
+                    &self.shared.id,
+                    &self.shared.config,
+                    &self.hand_log,
+                    &end.names,
+                    self.hand_first_seq,
+                    end.last_seq,
+                    schema::now_ms(),
+                )
+            })
+            .into_iter()
+            .collect();
+        self.persist(applied.records, hands).await;
         if !applied.left.is_empty() {
             if !self.durable().await {
                 return;
@@ -766,7 +795,11 @@ impl TableTask {
         if !self.durable().await {
             return;
         }
-        match self.apply(Command::StartHand { seed: random_u64() }) {
+        // The seed follows from the table's secret key and the hand number:
+        // a hand dealt again after a crash gets the cards it had.
+        let hand = self.shared.state.lock().engine.hand_number() + 1;
+        let seed = self.shared.deal_key.hand_seed(hand);
+        match self.apply(Command::StartHand { seed }) {
             Ok(applied) => self.after(applied).await,
             Err(RuleError::NotEnoughPlayers) => {}
             Err(e) => warn!(table = %self.shared.id, "cannot start a hand: {e}"),
@@ -783,7 +816,6 @@ impl TableTask {
             state.ring.clear();
             state.ring_from = state.seq + 1;
         }
-        self.record_hand();
         // Between hands: leaving and busted players stand, AI seats re-buy.
         let (leave, rebuy): (Vec<Arc<str>>, Vec<(usize, u64)>) = {
             let state = self.shared.state.lock();
@@ -818,62 +850,6 @@ impl TableTask {
             self.app.config.timing.between_hands
         };
         self.schedule_hand(pause);
-    }
-
-    /// Stores the finished hand's summary and PHH (in the background).
-    fn record_hand(&mut self) {
-        let log = std::mem::take(&mut self.hand_log);
-        let Some(Event::HandEnded { hand, stacks }) =
-            log.iter().rev().find(|e| matches!(e, Event::HandEnded { .. }))
-        else {
-            return;
-        };
-        let names: Vec<Option<String>> = {
-            let state = self.shared.state.lock();
-            state
-                .occupants
-                .iter()
-                .map(|o| o.as_ref().map(|o| o.id.to_string()))
-                .collect()
-        };
-        let phh = game_core::phh::to_phh(&self.shared.config, &log, &names).unwrap_or_else(|e| {
-            warn!(table = %self.shared.id, hand, "cannot export PHH: {e}");
-            String::new()
-        });
-        let players = serde_json::to_string(&stacks).unwrap_or_default();
-        let pots: Vec<&Event> = log
-            .iter()
-            .filter(|e| matches!(e, Event::PotAwarded { .. }))
-            .collect();
-        let winners: Vec<(usize, u64)> = log
-            .iter()
-            .filter_map(|e| match e {
-                Event::PotAwarded { winners, .. } => {
-                    Some(winners.iter().map(|w| (w.seat, w.amount)).collect::<Vec<_>>())
-                }
-                _ => None,
-            })
-            .flatten()
-            .collect();
-        let record = HandRecord {
-            table_id: self.shared.id.to_string(),
-            hand: *hand,
-            seed: self.hand_seed,
-            players,
-            pots: serde_json::to_string(&pots).unwrap_or_default(),
-            winners: serde_json::to_string(&winners).unwrap_or_default(),
-            phh,
-            first_seq: self.hand_first_seq,
-            last_seq: self.shared.state.lock().seq,
-            ended_at_ms: schema::now_ms(),
-        };
-        let repo = self.app.repo.clone();
-        tokio::spawn(async move {
-            match repo.record_hand(&record).await {
-                Ok(()) | Err(schema::StoreError::Duplicate { .. }) => {}
-                Err(e) => warn!(table = %record.table_id, hand = record.hand, "cannot record hand: {e}"),
-            }
-        });
     }
 
     async fn sit(
@@ -928,7 +904,7 @@ impl TableTask {
                 return Err(Failure::new(ErrorCode::InvalidRequest, e.to_string()));
             }
         };
-        self.persist(applied.records).await;
+        self.persist(applied.records, Vec::new()).await;
         if !self.durable().await {
             return Err(Failure::new(
                 ErrorCode::Unavailable,

@@ -279,14 +279,26 @@ pub const CLIENT_TYPES: [&str; 11] = [
     "unwatch_experiments",
 ];
 
+/// Whether a JSON parse failed only because a number does not fit a double
+/// (`1e400`): such text is valid JSON (RFC 8259 sets no range), so it is
+/// answered like any other out-of-range number (`2^64` for a `u64` field):
+/// `invalid_message` (REST: `invalid_request`), not `malformed_json`.
+/// serde_json reports it as a syntax error with this message; the unit test
+/// `out_of_range_numbers_are_one_code` pins that.
+pub fn is_number_out_of_range(e: &serde_json::Error) -> bool {
+    e.is_syntax() && e.to_string().starts_with("number out of range")
+}
+
 /// Decodes one client frame, or says precisely what is wrong with it (with
 /// the request `id` when one could be read, so the error can echo it).
 pub fn decode(text: &str) -> Result<ClientMessage, (Option<u64>, Failure)> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
-        (
-            None,
-            Failure::new(ErrorCode::MalformedJson, format!("not valid JSON: {e}")),
-        )
+        let code = if is_number_out_of_range(&e) {
+            ErrorCode::InvalidMessage
+        } else {
+            ErrorCode::MalformedJson
+        };
+        (None, Failure::new(code, format!("not valid JSON: {e}")))
     })?;
     let Value::Object(object) = &value else {
         return Err((
@@ -399,5 +411,18 @@ mod tests {
         );
         let (id, _) = decode(r#"{"type":"act","id":9,"table":"t"}"#).expect_err("no action");
         assert_eq!(id, Some(9));
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_one_code() {
+        for text in [
+            r#"{"type":"sit","table":"t","seat":1,"buy_in":18446744073709551616}"#,
+            r#"{"type":"sit","table":"t","seat":1,"buy_in":1e400}"#,
+            r#"{"type":"sit","table":"t","seat":1,"buy_in":-1e400}"#,
+            r#"{"type":"ping","id":1e999}"#,
+        ] {
+            assert_eq!(code(text), ErrorCode::InvalidMessage, "{text}");
+        }
+        assert_eq!(code(r#"{"type":"ping","id":1e}"#), ErrorCode::MalformedJson);
     }
 }

@@ -841,6 +841,7 @@ async fn missed_events(
                     at_ms: None,
                     event,
                     clock: None,
+                    legal: None,
                     player: None,
                 };
                 frames.push(serde_json::to_string(&message).ok()?.into());

@@ -30,13 +30,20 @@ const FULL_RETRY: Duration = Duration::from_millis(5);
 
 /// The Socket.IO layer, mounted on the router (path `/socket.io/`).
 pub fn layer(app: App) -> SocketIoLayer {
+    // The same hard limit as `/ws`, on every engine.io transport: polling
+    // bodies (`max_payload`) and websocket messages and frames, which the
+    // socket layer refuses from their header, before reading them.
     let max_payload = app
         .config
         .limits
         .max_frame_bytes
         .saturating_mul(64)
-        .max(64 * 1024) as u64;
-    let (layer, io) = SocketIo::builder().max_payload(max_payload).build_layer();
+        .max(64 * 1024);
+    let (layer, io) = SocketIo::builder()
+        .max_payload(max_payload as u64)
+        .ws_max_message_size(max_payload)
+        .ws_max_frame_size(max_payload)
+        .build_layer();
     io.ns("/", move |socket: SocketRef| {
         let app = app.clone();
         async move { connect(app, socket) }

@@ -21,6 +21,10 @@ use crate::app::{App, ConnectionSlot};
 /// A client that cannot take a frame for this long is disconnected.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// After the server closes a connection, how long it keeps reading (and
+/// discarding) what the client sends before it drops the socket.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Bytes the socket layer reads at a time. tungstenite zero-fills its whole
 /// read buffer on the first read, so its 128 KiB default cost 128 KiB of
 /// resident memory per connection, idle or not; client frames are small, and
@@ -89,11 +93,15 @@ async fn run(app: App, socket: WebSocket, slot: ConnectionSlot) {
     });
     let mut session = Session::start(app.clone(), out.clone()).await;
     let mut shutdown = app.shutdown_signal();
+    // Whether the server queued a close frame and should read what the
+    // client still sends until it answers (see `drain`).
+    let mut closing = false;
     loop {
         tokio::select! {
             frame = stream.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
                     if session.on_frame(text.as_str()).await == Flow::Close {
+                        closing = true;
                         break;
                     }
                 }
@@ -107,6 +115,7 @@ async fn run(app: App, socket: WebSocket, slot: ConnectionSlot) {
                         }
                     };
                     if flow == Flow::Close {
+                        closing = true;
                         break;
                     }
                 }
@@ -120,6 +129,7 @@ async fn run(app: App, socket: WebSocket, slot: ConnectionSlot) {
             },
             () = stopped(&mut shutdown) => {
                 let _ = out.send(Outbound::Close(1001, "server shutting down".to_owned())).await;
+                closing = true;
                 break;
             }
             _ = &mut writer => break,
@@ -127,12 +137,34 @@ async fn run(app: App, socket: WebSocket, slot: ConnectionSlot) {
     }
     session.close().await;
     drop(out);
+    if closing {
+        drain(&mut stream).await;
+    }
     if !writer.is_finished() {
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut writer).await;
         writer.abort();
     }
     app.metrics.connections_ws.fetch_sub(1, Ordering::Relaxed);
     drop(slot);
+}
+
+/// After the server queued a close frame: reads and discards whatever the
+/// client still sends, until its close frame, the end of the stream or
+/// [`DRAIN_TIMEOUT`]. Dropping a socket with unread data makes the kernel
+/// answer with a TCP reset, which also throws away what the client has not
+/// read yet: the errors and the close frame that say why it is closed.
+async fn drain(stream: &mut futures_util::stream::SplitStream<WebSocket>) {
+    let deadline = tokio::time::sleep(DRAIN_TIMEOUT);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+            () = &mut deadline => return,
+        }
+    }
 }
 
 /// Resolves once shutdown begins (the watch guard is dropped inside, so the
