@@ -269,7 +269,7 @@ async fn a_thousand_frames_back_to_back_read_every_refusal_and_a_1008_close() {
             .is_ok()
         {
             sent += 1;
-            if sent % 100 == 0 {
+            if sent.is_multiple_of(100) {
                 tokio::task::yield_now().await;
             }
         }
