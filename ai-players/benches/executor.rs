@@ -243,7 +243,7 @@ async fn run_naive(load: Load) -> Row {
                         {"role": "user", "content": ai_players::llm::prompt::situation(&t.view, t.seat)},
                     ],
                     "max_tokens": 160,
-                    "response_format": ai_players::llm::prompt::response_format(&t.view.legal),
+                    "response_format": {"type": "json_schema", "json_schema": {"name": "answer", "strict": true, "schema": ai_players::llm::prompt::answer_schema(&t.view.legal)}},
                 });
                 let asked = Instant::now();
                 let mut answered = false;

@@ -102,6 +102,10 @@ pub enum FallbackReason {
     Refusal,
     /// The table went away and the call was cancelled.
     Cancelled,
+    /// Even a shortened prompt does not fit the model's context window.
+    PromptTooLong,
+    /// The executor's daily spending budget is used up.
+    Budget,
 }
 
 impl FallbackReason {
@@ -118,6 +122,8 @@ impl FallbackReason {
             FallbackReason::Truncated => "truncated",
             FallbackReason::Refusal => "refusal",
             FallbackReason::Cancelled => "cancelled",
+            FallbackReason::PromptTooLong => "prompt_too_long",
+            FallbackReason::Budget => "budget",
         }
     }
 }
@@ -147,6 +153,16 @@ pub enum DecisionSource {
         /// Why.
         reason: FallbackReason,
     },
+}
+
+/// A model that was asked and could not answer usably, before another
+/// model (or the fallback bot) decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedStep {
+    /// `provider/model`.
+    pub model: String,
+    /// Why it did not decide.
+    pub reason: FallbackReason,
 }
 
 /// Tokens a model call used.
@@ -180,6 +196,11 @@ pub struct Decision {
     pub reason: Option<String>,
     /// Optional short table talk for the chat.
     pub table_talk: Option<String>,
+    /// Models of the agent's fallback chain that were asked before the
+    /// decision was made and failed, in order (empty when the first model
+    /// answered, and for bots).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<FailedStep>,
 }
 
 /// A boxed future, so agents can be stored as `dyn Agent`.

@@ -69,6 +69,10 @@ pub struct ExecutorSettings {
     pub cache_entries: usize,
     /// How long a cached response stays valid, seconds.
     pub cache_ttl_secs: u64,
+    /// Most USD the executor spends per UTC day over all models (`None`: no
+    /// limit). Once reached, calls fail at once with a clear error (agents
+    /// fall back to their bots, recorded as `budget`) until the day ends.
+    pub daily_budget_usd: Option<f64>,
 }
 
 impl Default for ExecutorSettings {
@@ -86,6 +90,7 @@ impl Default for ExecutorSettings {
             breaker_cooldown_ms: 15_000,
             cache_entries: 0,
             cache_ttl_secs: 600,
+            daily_budget_usd: None,
         }
     }
 }
@@ -136,6 +141,47 @@ pub struct ProviderConfig {
     pub models: Vec<ModelConfig>,
 }
 
+/// How a model is asked for its answer's JSON shape. Providers differ
+/// exactly here: OpenAI and vLLM take `json_schema`; llama.cpp's servers
+/// take `json_object` with a `schema`; others take neither.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StructuredOutput {
+    /// Start with `json_schema`; if the provider rejects the request's
+    /// shape, step down to `json_object`, then `none`, once each, for this
+    /// model (logged and counted), retrying the same turn.
+    #[default]
+    Auto,
+    /// `response_format: {"type": "json_schema", "json_schema": {"strict": true, "schema": …}}`.
+    JsonSchema,
+    /// `response_format: {"type": "json_object", "schema": …}`.
+    JsonObject,
+    /// No `response_format`: the schema is written into the prompt and the
+    /// tolerant reply parser does the rest.
+    None,
+}
+
+impl StructuredOutput {
+    /// The mode's name in configs, logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            StructuredOutput::Auto => "auto",
+            StructuredOutput::JsonSchema => "json_schema",
+            StructuredOutput::JsonObject => "json_object",
+            StructuredOutput::None => "none",
+        }
+    }
+
+    /// The next mode `auto` tries after this one was rejected, if any.
+    pub fn downgrade(self) -> Option<StructuredOutput> {
+        match self {
+            StructuredOutput::Auto | StructuredOutput::JsonSchema => Some(StructuredOutput::JsonObject),
+            StructuredOutput::JsonObject => Some(StructuredOutput::None),
+            StructuredOutput::None => None,
+        }
+    }
+}
+
 /// One model's limits and prices.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -160,6 +206,23 @@ pub struct ModelConfig {
     /// USD per million completion tokens.
     #[serde(default)]
     pub output_usd_per_mtok: f64,
+    /// How the answer's JSON schema is sent (default `auto`).
+    #[serde(default)]
+    pub structured_output: StructuredOutput,
+    /// The model's context window in tokens (the server's `n_ctx` for a
+    /// local model). A prompt that would not fit with `max_tokens` is
+    /// shortened by the player, or refused with a clear error, instead of
+    /// being sent. `None`: unknown, not checked.
+    #[serde(default)]
+    pub context_tokens: Option<u32>,
+    /// Models (`provider/model`, each in this file) tried in order when this
+    /// one cannot answer (provider errors, rejections, an open breaker, the
+    /// daily budget), before a bot acts. Each step is recorded.
+    #[serde(default)]
+    pub fallback_models: Vec<String>,
+    /// A name for the model's seats, shown at tables instead of `provider/model`.
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 fn default_model_in_flight() -> usize {
@@ -238,6 +301,44 @@ impl LlmConfig {
                         m.name
                     )));
                 }
+                if let Some(context) = m.context_tokens
+                    && context <= m.max_tokens
+                {
+                    return Err(ConfigError::Invalid(format!(
+                        "model {:?}: context_tokens ({context}) must exceed max_tokens ({})",
+                        m.name, m.max_tokens
+                    )));
+                }
+            }
+        }
+        if self
+            .executor
+            .daily_budget_usd
+            .is_some_and(|b| !(b.is_finite() && b > 0.0))
+        {
+            return Err(ConfigError::Invalid(
+                "daily_budget_usd must be a positive number".into(),
+            ));
+        }
+        for p in &self.providers {
+            for m in &p.models {
+                for target in &m.fallback_models {
+                    let found = target
+                        .split_once('/')
+                        .and_then(|(provider, model)| self.model(provider, model));
+                    if found.is_none() {
+                        return Err(ConfigError::Invalid(format!(
+                            "model {}/{}: fallback model {target:?} is not in this file (write it provider/model)",
+                            p.name, m.name
+                        )));
+                    }
+                    if *target == format!("{}/{}", p.name, m.name) {
+                        return Err(ConfigError::Invalid(format!(
+                            "model {}/{} names itself as a fallback",
+                            p.name, m.name
+                        )));
+                    }
+                }
             }
         }
         Ok(())
@@ -307,6 +408,28 @@ mod tests {
             LlmConfig::from_toml(scheme),
             Err(ConfigError::Invalid(_))
         ));
+        let base = "[[provider]]\nname='a'\nbase_url='http://x/v1'\n[[provider.model]]\nname='m'\n";
+        for bad in [
+            format!("{base}fallback_models=['a/nope']\n"),
+            format!("{base}fallback_models=['a/m']\n"),
+            format!("{base}context_tokens=100\nmax_tokens=160\n"),
+            format!("{base}structured_output='xml'\n"),
+            format!("[executor]\ndaily_budget_usd=-1\n{base}"),
+        ] {
+            assert!(LlmConfig::from_toml(&bad).is_err(), "{bad}");
+        }
+        let good = format!(
+            "{base}structured_output='json_object'\ncontext_tokens=2048\nfallback_models=['a/n']\n\
+             [[provider.model]]\nname='n'\n"
+        );
+        let config = LlmConfig::from_toml(&good).expect("valid");
+        let (_, m) = config.model("a", "m").expect("model");
+        assert_eq!(m.structured_output, StructuredOutput::JsonObject);
+        assert_eq!(m.context_tokens, Some(2048));
+        assert_eq!(
+            config.model("a", "n").expect("n").1.structured_output,
+            StructuredOutput::Auto
+        );
     }
 }
 

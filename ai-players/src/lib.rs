@@ -23,5 +23,6 @@ pub mod mock;
 pub mod usage;
 
 pub use agent::{
-    Agent, BoxFuture, CallContext, Decision, DecisionSource, FallbackReason, Lane, TokenUsage, Turn,
+    Agent, BoxFuture, CallContext, Decision, DecisionSource, FailedStep, FallbackReason, Lane, TokenUsage,
+    Turn,
 };

@@ -163,7 +163,7 @@ async fn the_breaker_opens_on_failures_fails_fast_and_a_probe_closes_it() {
         lane: Lane::Live,
         deadline,
         messages: serde_json::json!([{"role": "user", "content": "hi"}]),
-        response_format: None,
+        schema: None,
         temperature: 0.5,
         context: Default::default(),
         capture: false,

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ai_players::mock::{MockConfig, MockLlm, Mode};
+use ai_players::mock::{FormatSupport, MockConfig, MockLlm, Mode};
 use clap::Parser;
 
 /// Command line of `mock-llm`.
@@ -94,6 +94,12 @@ struct Cli {
     /// Answer 404 for models not served.
     #[arg(long)]
     reject_unknown_models: bool,
+    /// Refuse `json_schema` response formats with a 500, like llama-cpp-python's server.
+    #[arg(long, conflicts_with = "reject_response_format")]
+    reject_json_schema: bool,
+    /// Refuse every `response_format` but `text` with a 400.
+    #[arg(long)]
+    reject_response_format: bool,
     /// Seed of every random choice.
     #[arg(long)]
     seed: Option<u64>,
@@ -157,6 +163,12 @@ impl Cli {
             config.models = self.models.clone();
         }
         config.reject_unknown_models |= self.reject_unknown_models;
+        if self.reject_json_schema {
+            config.response_formats = FormatSupport::NoJsonSchema;
+        }
+        if self.reject_response_format {
+            config.response_formats = FormatSupport::TextOnly;
+        }
         config.seed = self.seed.unwrap_or(config.seed);
         Ok(config)
     }

@@ -158,6 +158,7 @@ impl Agent for BotAgent {
             tokens: None,
             reason: None,
             table_talk: None,
+            steps: Vec::new(),
         };
         Box::pin(std::future::ready(decision))
     }

@@ -15,6 +15,7 @@ pub mod headers;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use serde::Deserialize;
@@ -23,7 +24,7 @@ use tokio::sync::Semaphore;
 use tokio::time::{Duration, Instant};
 
 use crate::agent::{CallContext, Lane, TokenUsage};
-use crate::config::{ExecutorSettings, LlmConfig, ModelConfig, ProviderKind};
+use crate::config::{ExecutorSettings, LlmConfig, ModelConfig, ProviderKind, StructuredOutput};
 use crate::usage::{CallOutcome, UsageRecord, UsageSink, now_ms};
 use breaker::{Admission, CircuitBreaker};
 use gate::{Gate, GateLimits};
@@ -42,8 +43,10 @@ pub struct ChatRequest {
     pub deadline: Instant,
     /// The chat messages (`[{role, content}]`).
     pub messages: Value,
-    /// `response_format`, if any.
-    pub response_format: Option<Value>,
+    /// The JSON schema the answer must follow, if any. The executor sends
+    /// it the way the model takes it (its `structured_output` mode):
+    /// `json_schema`, `json_object` with a schema, or written into the prompt.
+    pub schema: Option<Value>,
     /// Sampling temperature.
     pub temperature: f32,
     /// Where the cost is booked.
@@ -71,7 +74,7 @@ pub struct ChatReply {
 }
 
 /// Why no reply arrived.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum CallError {
     /// The provider/model is not configured.
     #[error("unknown model {provider}/{model}")]
@@ -96,12 +99,31 @@ pub enum CallError {
     /// The provider refused the request (4xx other than 429).
     #[error("provider rejected the request with status {0}")]
     Rejected(u16),
+    /// The prompt and `max_tokens` would not fit the model's context window.
+    #[error(
+        "the prompt (about {tokens} tokens with max_tokens) does not fit the model's context of {context} tokens"
+    )]
+    ContextExceeded {
+        /// Estimated prompt tokens plus `max_tokens`.
+        tokens: u64,
+        /// The model's `context_tokens`.
+        context: u32,
+    },
+    /// The executor's daily spending budget is used up.
+    #[error("the daily LLM budget of {budget:.2} USD is spent; no more calls until 00:00 UTC")]
+    DailyBudget {
+        /// The budget, USD.
+        budget: f64,
+    },
 }
 
 impl CallError {
     fn outcome(&self) -> CallOutcome {
         match self {
-            CallError::UnknownModel { .. } | CallError::Rejected(_) => CallOutcome::Rejected,
+            CallError::UnknownModel { .. }
+            | CallError::Rejected(_)
+            | CallError::ContextExceeded { .. }
+            | CallError::DailyBudget { .. } => CallOutcome::Rejected,
             CallError::Deadline => CallOutcome::Deadline,
             CallError::CircuitOpen(_) => CallOutcome::CircuitOpen,
             CallError::Overloaded => CallOutcome::Overloaded,
@@ -128,6 +150,38 @@ struct Model {
     provider: Arc<Provider>,
     config: ModelConfig,
     gate: Arc<Gate>,
+    /// The structured-output mode in use (a [`StructuredOutput`] as u8):
+    /// `auto` models start at `json_schema` and step down when rejected.
+    format: AtomicU8,
+    /// Times `auto` stepped down for this model.
+    downgrades: AtomicU64,
+    /// The provider's last error for this model (status and body), for
+    /// reports that must say why a model could not play.
+    last_error: Mutex<Option<String>>,
+}
+
+impl Model {
+    fn format(&self) -> StructuredOutput {
+        format_from(self.format.load(Ordering::Relaxed))
+    }
+}
+
+const FORMATS: [StructuredOutput; 4] = [
+    StructuredOutput::Auto,
+    StructuredOutput::JsonSchema,
+    StructuredOutput::JsonObject,
+    StructuredOutput::None,
+];
+
+fn format_from(n: u8) -> StructuredOutput {
+    FORMATS
+        .get(usize::from(n))
+        .copied()
+        .unwrap_or(StructuredOutput::None)
+}
+
+fn format_to(format: StructuredOutput) -> u8 {
+    FORMATS.iter().position(|f| *f == format).unwrap_or(3) as u8
 }
 
 struct Provider {
@@ -155,6 +209,8 @@ struct Inner {
     cache: Mutex<ReplyCache>,
     /// Identical cacheable calls in flight: followers wait for the leader's reply.
     flights: Mutex<HashMap<u64, Vec<tokio::sync::oneshot::Sender<ChatReply>>>>,
+    /// USD spent on the current UTC day: (day number, USD).
+    spend: Mutex<(u64, f64)>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -223,12 +279,19 @@ impl Executor {
                     live_reserve: settings.live_reserve,
                     max_queued: settings.max_queued,
                 });
+                let start = match m.structured_output {
+                    StructuredOutput::Auto => StructuredOutput::JsonSchema,
+                    fixed => fixed,
+                };
                 models.insert(
                     (p.name.clone(), m.name.clone()),
                     Model {
                         provider: Arc::clone(&provider),
                         config: m.clone(),
                         gate,
+                        format: AtomicU8::new(format_to(start)),
+                        downgrades: AtomicU64::new(0),
+                        last_error: Mutex::new(None),
                     },
                 );
             }
@@ -243,8 +306,117 @@ impl Executor {
                 settings,
                 sink,
                 jitter: Mutex::new(game_core::sim::SplitMix64::new(now_ms())),
+                spend: Mutex::new((utc_day(now_ms()), 0.0)),
             }),
         })
+    }
+
+    fn model(&self, provider: &str, model: &str) -> Option<&Model> {
+        self.inner.models.get(&(provider.to_string(), model.to_string()))
+    }
+
+    /// Every configured model, as `(provider, model)`, sorted.
+    pub fn models(&self) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = self.inner.models.keys().cloned().collect();
+        all.sort();
+        all
+    }
+
+    /// The structured-output mode a model is asked with now (`auto` models
+    /// report the step they are at).
+    pub fn structured_output(&self, provider: &str, model: &str) -> Option<StructuredOutput> {
+        self.model(provider, model).map(Model::format)
+    }
+
+    /// How often `auto` stepped a model down to a simpler structured-output mode.
+    pub fn format_downgrades(&self, provider: &str, model: &str) -> u64 {
+        self.model(provider, model)
+            .map_or(0, |m| m.downgrades.load(Ordering::Relaxed))
+    }
+
+    /// The provider's last error for a model (status and the start of the
+    /// body), if any call to it failed.
+    pub fn last_error(&self, provider: &str, model: &str) -> Option<String> {
+        self.model(provider, model)
+            .and_then(|m| m.last_error.lock().clone())
+    }
+
+    /// A model's context window, if configured.
+    pub fn context_tokens(&self, provider: &str, model: &str) -> Option<u32> {
+        self.model(provider, model).and_then(|m| m.config.context_tokens)
+    }
+
+    /// The models to try, in order, when this one cannot answer.
+    pub fn fallback_models(&self, provider: &str, model: &str) -> Vec<(String, String)> {
+        self.model(provider, model).map_or_else(Vec::new, |m| {
+            m.config
+                .fallback_models
+                .iter()
+                .filter_map(|t| t.split_once('/'))
+                .map(|(p, m)| (p.to_owned(), m.to_owned()))
+                .collect()
+        })
+    }
+
+    /// The name a model's seats go by at tables, if configured.
+    pub fn label(&self, provider: &str, model: &str) -> Option<String> {
+        self.model(provider, model).and_then(|m| m.config.label.clone())
+    }
+
+    /// The daily budget, USD, if any.
+    pub fn daily_budget_usd(&self) -> Option<f64> {
+        self.inner.settings.daily_budget_usd
+    }
+
+    /// USD spent today (UTC) by this executor, plus what [`Executor::add_spent_today`] added.
+    pub fn spent_today(&self) -> f64 {
+        let mut spend = self.inner.spend.lock();
+        roll_day(&mut spend);
+        spend.1
+    }
+
+    /// Counts `usd` spent today before this executor started (read back
+    /// from the store at start-up, so a restart does not reset the budget).
+    pub fn add_spent_today(&self, usd: f64) {
+        let mut spend = self.inner.spend.lock();
+        roll_day(&mut spend);
+        spend.1 += usd.max(0.0);
+    }
+
+    /// Tokens a prompt is counted as against a context window: a cautious
+    /// estimate (3 characters a token, 8 per message for the chat
+    /// template), since the provider's tokenizer is not known here.
+    pub fn prompt_tokens_estimate(messages: &Value) -> u64 {
+        let Some(messages) = messages.as_array() else {
+            return 0;
+        };
+        messages
+            .iter()
+            .map(|m| {
+                let text = m.get("content").and_then(Value::as_str).unwrap_or_default();
+                (text.chars().count() as u64).div_ceil(3) + 8
+            })
+            .sum()
+    }
+
+    /// Whether `messages` with the model's `max_tokens` fit its context
+    /// window (always true when no window is configured).
+    pub fn fits_context(&self, provider: &str, model: &str, messages: &Value) -> bool {
+        self.context_check(provider, model, messages).is_ok()
+    }
+
+    fn context_check(&self, provider: &str, model: &str, messages: &Value) -> Result<(), CallError> {
+        let Some(m) = self.model(provider, model) else {
+            return Ok(());
+        };
+        let Some(context) = m.config.context_tokens else {
+            return Ok(());
+        };
+        let tokens = Executor::prompt_tokens_estimate(messages) + u64::from(m.config.max_tokens);
+        if tokens > u64::from(context) {
+            return Err(CallError::ContextExceeded { tokens, context });
+        }
+        Ok(())
     }
 
     /// The configured `max_tokens` of a model, if it exists.
@@ -294,18 +466,21 @@ impl Executor {
             });
             return result;
         };
-        let body = serde_json::json!({
-            "model": request.model,
-            "messages": request.messages,
-            "max_tokens": model.config.max_tokens,
-            "temperature": request.temperature,
-        });
-        let mut body = body;
-        if let (Some(format), Some(obj)) = (&request.response_format, body.as_object_mut()) {
-            obj.insert("response_format".into(), format.clone());
+        if let Some(budget) = self.inner.settings.daily_budget_usd
+            && self.spent_today() >= budget
+        {
+            *model.last_error.lock() = Some(CallError::DailyBudget { budget }.to_string());
+            result.reply = Err(CallError::DailyBudget { budget });
+            return result;
         }
-        let body_text = body.to_string();
-        record.set_prompt(&request.messages);
+        let mut format = model.format();
+        let (mut body_text, messages) = request_body(request, &model.config, format);
+        if let Err(e) = self.context_check(&request.provider, &request.model, &messages) {
+            *model.last_error.lock() = Some(e.to_string());
+            result.reply = Err(e);
+            return result;
+        }
+        record.set_prompt(&messages);
 
         let cacheable = request.temperature == 0.0 && self.inner.settings.cache_entries > 0;
         let cache_key = cacheable.then(|| cache_key(&request.provider, &body_text));
@@ -413,7 +588,8 @@ impl Executor {
                     record.status = Some(status);
                     let info = RateLimitInfo::from_headers(response.headers());
                     let text = response.text().await;
-                    Attempt::classify(status, info, text, provider.kind)
+                    let structured = request.schema.is_some() && format != StructuredOutput::None;
+                    Attempt::classify(status, info, text, provider.kind, structured)
                 }
                 // Cut short by the caller's deadline: not the provider's fault.
                 Err(e) if e.is_timeout() && remaining < self.inner.settings.request_timeout() => {
@@ -431,6 +607,7 @@ impl Executor {
                         permit.reserved_tokens,
                         reply.usage.prompt + reply.usage.completion,
                     );
+                    self.add_spent_today(model.config.cost_usd(reply.usage.prompt, reply.usage.completion));
                     provider.breaker.success();
                     probe_guard.armed = false;
                     if let (Some(k), None) = (cache_key, &reply.malformed_body)
@@ -451,7 +628,51 @@ impl Executor {
                     model.gate.observe(&info, true, pause);
                     probe_guard.release();
                 }
+                Attempt::FormatRejected(status, body) => {
+                    probe_guard.release();
+                    let body = redact(&body, provider.api_key.as_deref());
+                    let next = (model.config.structured_output == StructuredOutput::Auto)
+                        .then(|| format.downgrade())
+                        .flatten();
+                    match next {
+                        Some(next) => {
+                            // Several calls may see the rejection at once: one steps down.
+                            let stepped = model
+                                .format
+                                .compare_exchange(
+                                    format_to(format),
+                                    format_to(next),
+                                    Ordering::Relaxed,
+                                    Ordering::Relaxed,
+                                )
+                                .is_ok();
+                            if stepped {
+                                model.downgrades.fetch_add(1, Ordering::Relaxed);
+                                tracing::warn!(
+                                    provider = %provider.name,
+                                    model = %request.model,
+                                    from = format.name(),
+                                    to = next.name(),
+                                    status,
+                                    "the provider refused the structured-output format; using a simpler one for this model from now on"
+                                );
+                            }
+                            format = model.format();
+                            (body_text, _) = request_body(request, &model.config, format);
+                            drop(permit);
+                            // Not the provider failing, and not a retry: the same turn, asked again.
+                            continue;
+                        }
+                        None => {
+                            *model.last_error.lock() = Some(format!("status {status}: {}", clip(&body)));
+                            record.error_body = Some(body);
+                            result.reply = Err(CallError::Rejected(status));
+                            return result;
+                        }
+                    }
+                }
                 Attempt::Failed(reason) => {
+                    *model.last_error.lock() = Some(reason.clone());
                     provider.breaker.failure();
                     probe_guard.armed = false;
                     failures += 1;
@@ -464,7 +685,9 @@ impl Executor {
                 }
                 Attempt::Rejected(status, body) => {
                     probe_guard.release();
-                    record.error_body = Some(redact(&body, provider.api_key.as_deref()));
+                    let body = redact(&body, provider.api_key.as_deref());
+                    *model.last_error.lock() = Some(format!("status {status}: {}", clip(&body)));
+                    record.error_body = Some(body);
                     result.reply = Err(CallError::Rejected(status));
                     return result;
                 }
@@ -514,14 +737,18 @@ enum Attempt {
     Failed(String),
     OutOfTime,
     Rejected(u16, String),
+    /// The provider refused the structured-output part of the request.
+    FormatRejected(u16, String),
 }
 
 impl Attempt {
+    /// `structured`: the request carried a `response_format`.
     fn classify(
         status: u16,
         info: RateLimitInfo,
         text: reqwest::Result<String>,
         kind: ProviderKind,
+        structured: bool,
     ) -> Attempt {
         match status {
             200..=299 => match text {
@@ -531,10 +758,107 @@ impl Attempt {
             429 => Attempt::RateLimited(info),
             // A local server (Ollama) says 503 when its queue is full: backpressure.
             503 if kind == ProviderKind::Local => Attempt::RateLimited(info),
-            500..=599 | 408 => Attempt::Failed(format!("status {status}")),
+            400 | 422 if structured && !names_another_cause(text.as_deref().unwrap_or_default()) => {
+                Attempt::FormatRejected(status, text.unwrap_or_default())
+            }
+            // llama-cpp-python answers an unsupported `response_format` with a 500.
+            500 if structured && names_the_format(text.as_deref().unwrap_or_default()) => {
+                Attempt::FormatRejected(status, text.unwrap_or_default())
+            }
+            500..=599 | 408 => Attempt::Failed(match text {
+                Ok(body) if !body.trim().is_empty() => format!("status {status}: {}", clip(&body)),
+                _ => format!("status {status}"),
+            }),
             _ => Attempt::Rejected(status, text.unwrap_or_default()),
         }
     }
+}
+
+/// Whether an error body is about the request's structured-output format.
+fn names_the_format(body: &str) -> bool {
+    let body = body.to_ascii_lowercase();
+    [
+        "response_format",
+        "response format",
+        "json_schema",
+        "json_object",
+        "grammar",
+    ]
+    .iter()
+    .any(|word| body.contains(word))
+}
+
+/// Whether a 400/422 body names a cause other than the format (the context
+/// window, the key, the model), which a simpler format would not cure.
+fn names_another_cause(body: &str) -> bool {
+    if names_the_format(body) {
+        return false;
+    }
+    let body = body.to_ascii_lowercase();
+    [
+        "context",
+        "too long",
+        "api key",
+        "api_key",
+        "model_not_found",
+        "does not exist",
+    ]
+    .iter()
+    .any(|word| body.contains(word))
+}
+
+/// The start of an error body, for messages.
+fn clip(body: &str) -> String {
+    let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    one_line.chars().take(300).collect()
+}
+
+/// The day number (days since the Unix epoch, UTC) of a time in ms.
+fn utc_day(ms: u64) -> u64 {
+    ms / 86_400_000
+}
+
+/// Starts a new day's count when the UTC day changed.
+fn roll_day(spend: &mut (u64, f64)) {
+    let today = utc_day(now_ms());
+    if spend.0 != today {
+        *spend = (today, 0.0);
+    }
+}
+
+/// The request body for a model in `format`, and the messages it sends
+/// (with the schema written into the last one in `none` mode).
+fn request_body(request: &ChatRequest, config: &ModelConfig, format: StructuredOutput) -> (String, Value) {
+    let mut messages = request.messages.clone();
+    let mut body = serde_json::json!({
+        "model": request.model,
+        "max_tokens": config.max_tokens,
+        "temperature": request.temperature,
+    });
+    if let Some(schema) = &request.schema {
+        match format {
+            StructuredOutput::Auto | StructuredOutput::JsonSchema => {
+                body["response_format"] = serde_json::json!({
+                    "type": "json_schema",
+                    "json_schema": {"name": "answer", "strict": true, "schema": schema},
+                });
+            }
+            StructuredOutput::JsonObject => {
+                body["response_format"] = serde_json::json!({"type": "json_object", "schema": schema});
+            }
+            StructuredOutput::None => {
+                if let Some(last) = messages.as_array_mut().and_then(|m| m.last_mut())
+                    && let Some(content) = last.get("content").and_then(Value::as_str)
+                {
+                    last["content"] = Value::String(format!(
+                        "{content}\n\nAnswer with only a JSON object that follows this JSON schema: {schema}"
+                    ));
+                }
+            }
+        }
+    }
+    body["messages"] = messages.clone();
+    (body.to_string(), messages)
 }
 
 /// Reads an OpenAI chat completion; anything else is kept as a malformed body.

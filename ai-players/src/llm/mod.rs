@@ -15,7 +15,9 @@ use parking_lot::Mutex;
 use serde_json::json;
 use tokio::time::{Duration, Instant};
 
-use crate::agent::{Agent, BoxFuture, Decision, DecisionSource, FallbackReason, TokenUsage, Turn};
+use crate::agent::{
+    Agent, BoxFuture, Decision, DecisionSource, FailedStep, FallbackReason, TokenUsage, Turn,
+};
 use crate::bots::Bot;
 use crate::executor::{CallError, ChatReply, ChatRequest, Executor};
 use game_core::sim::SplitMix64;
@@ -75,53 +77,118 @@ impl LlmAgent {
 
     async fn decide_turn(&self, turn: &Turn) -> Decision {
         let started = Instant::now();
-        let legal = turn.view.legal;
         let deadline = turn
             .deadline
             .checked_sub(self.options.fallback_margin)
             .unwrap_or(turn.deadline);
-        let mut messages = vec![
-            json!({"role": "system", "content": prompt::system_message(&self.options.personality)}),
-            json!({"role": "user", "content": prompt::situation(&turn.view, turn.seat)}),
-        ];
-        let format = prompt::response_format(&legal);
         let mut tokens = TokenUsage::default();
-        let mut repaired = false;
-        let problem = loop {
-            let call = self
-                .executor
-                .complete(ChatRequest {
-                    provider: self.options.provider.clone(),
-                    model: self.options.model.clone(),
-                    lane: turn.lane,
-                    deadline,
-                    messages: serde_json::Value::Array(messages.clone()),
-                    response_format: Some(format.clone()),
-                    temperature: self.options.temperature,
-                    context: turn.context.clone(),
-                    capture: self.options.capture,
-                })
-                .await;
-            let reply = match call.reply {
-                Ok(reply) => reply,
-                Err(error) => break fallback_reason(&error),
-            };
-            tokens += reply.usage;
-            let (problem, raw) = match read(&reply, &legal) {
-                Ok(parsed) => {
+        let mut steps: Vec<FailedStep> = Vec::new();
+        let chain = std::iter::once((self.options.provider.clone(), self.options.model.clone())).chain(
+            self.executor
+                .fallback_models(&self.options.provider, &self.options.model),
+        );
+        for (provider, model) in chain {
+            if !steps.is_empty() && Instant::now() + Duration::from_millis(100) >= deadline {
+                break;
+            }
+            match self.ask(turn, &provider, &model, deadline, &mut tokens).await {
+                Ok((parsed, repaired)) => {
                     return Decision {
                         action: parsed.action,
                         source: DecisionSource::Model {
-                            provider: self.options.provider.clone(),
-                            model: self.options.model.clone(),
+                            provider,
+                            model,
                             repaired,
                         },
                         latency: started.elapsed(),
                         tokens: Some(tokens),
                         reason: parsed.reason,
                         table_talk: parsed.table_talk,
+                        steps,
                     };
                 }
+                Err(reason) => steps.push(FailedStep {
+                    model: format!("{provider}/{model}"),
+                    reason,
+                }),
+            }
+        }
+        let action = {
+            let mut rng = self.rng.lock();
+            self.fallback.act(turn.seat, &turn.view, &mut rng)
+        };
+        Decision {
+            action,
+            source: DecisionSource::Fallback {
+                bot: self.fallback.name().to_string(),
+                // Why the agent's own model did not decide.
+                reason: steps.first().map_or(FallbackReason::Deadline, |s| s.reason),
+            },
+            latency: started.elapsed(),
+            tokens: (tokens != TokenUsage::default()).then_some(tokens),
+            reason: None,
+            table_talk: None,
+            steps,
+        }
+    }
+
+    /// The messages for a turn, shortened (older actions, then the
+    /// personality) until they fit the model's context window; `None` if
+    /// even the shortest does not.
+    fn messages(&self, turn: &Turn, provider: &str, model: &str) -> Option<Vec<serde_json::Value>> {
+        let personality = self.options.personality.as_str();
+        let attempts = [
+            (usize::MAX, personality),
+            (6, personality),
+            (0, personality),
+            (0, ""),
+        ];
+        attempts.into_iter().find_map(|(max_actions, personality)| {
+            let messages = vec![
+                json!({"role": "system", "content": prompt::system_message(personality)}),
+                json!({"role": "user", "content": prompt::situation_within(&turn.view, turn.seat, max_actions)}),
+            ];
+            self.executor
+                .fits_context(provider, model, &serde_json::Value::Array(messages.clone()))
+                .then_some(messages)
+        })
+    }
+
+    /// Asks one model, with one repair attempt if time allows: its parsed
+    /// answer and whether it came from the repair, or why there is none.
+    async fn ask(
+        &self,
+        turn: &Turn,
+        provider: &str,
+        model: &str,
+        deadline: Instant,
+        tokens: &mut TokenUsage,
+    ) -> Result<(reply::ParsedReply, bool), FallbackReason> {
+        let legal = turn.view.legal;
+        let mut messages = self
+            .messages(turn, provider, model)
+            .ok_or(FallbackReason::PromptTooLong)?;
+        let schema = prompt::answer_schema(&legal);
+        let mut repaired = false;
+        loop {
+            let call = self
+                .executor
+                .complete(ChatRequest {
+                    provider: provider.to_owned(),
+                    model: model.to_owned(),
+                    lane: turn.lane,
+                    deadline,
+                    messages: serde_json::Value::Array(messages.clone()),
+                    schema: Some(schema.clone()),
+                    temperature: self.options.temperature,
+                    context: turn.context.clone(),
+                    capture: self.options.capture,
+                })
+                .await;
+            let reply = call.reply.map_err(|e| fallback_reason(&e))?;
+            *tokens += reply.usage;
+            let (problem, raw) = match read(&reply, &legal) {
+                Ok(parsed) => return Ok((parsed, repaired)),
                 Err(problem) => problem,
             };
             // One repair attempt, if there is still time for it.
@@ -129,7 +196,7 @@ impl LlmAgent {
                 || problem.0 == FallbackReason::Refusal
                 || Instant::now() + Duration::from_millis(100) >= deadline
             {
-                break problem.0;
+                return Err(problem.0);
             }
             repaired = true;
             messages.push(json!({"role": "assistant", "content": raw}));
@@ -142,21 +209,12 @@ impl LlmAgent {
                     prompt::legal_names(&legal)
                 ),
             }));
-        };
-        let action = {
-            let mut rng = self.rng.lock();
-            self.fallback.act(turn.seat, &turn.view, &mut rng)
-        };
-        Decision {
-            action,
-            source: DecisionSource::Fallback {
-                bot: self.fallback.name().to_string(),
-                reason: problem,
-            },
-            latency: started.elapsed(),
-            tokens: (tokens != TokenUsage::default()).then_some(tokens),
-            reason: None,
-            table_talk: None,
+            if !self
+                .executor
+                .fits_context(provider, model, &serde_json::Value::Array(messages.clone()))
+            {
+                return Err(problem.0);
+            }
         }
     }
 }
@@ -203,6 +261,8 @@ fn fallback_reason(error: &CallError) -> FallbackReason {
         CallError::Overloaded => FallbackReason::Overloaded,
         CallError::Provider(_) => FallbackReason::ProviderError,
         CallError::Rejected(_) | CallError::UnknownModel { .. } => FallbackReason::Rejected,
+        CallError::ContextExceeded { .. } => FallbackReason::PromptTooLong,
+        CallError::DailyBudget { .. } => FallbackReason::Budget,
     }
 }
 

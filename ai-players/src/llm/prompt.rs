@@ -75,6 +75,13 @@ fn street_name(street: Street) -> &'static str {
 
 /// The user message describing the turn of `seat`.
 pub fn situation(view: &TableView, seat: SeatIndex) -> String {
+    situation_within(view, seat, usize::MAX)
+}
+
+/// [`situation`] with at most the last `max_actions` of the hand's actions
+/// (the others are summarised in one line), for models with a small
+/// context window.
+pub fn situation_within(view: &TableView, seat: SeatIndex, max_actions: usize) -> String {
     let c = &view.config;
     let bbv = c.big_blind;
     let mut s = String::new();
@@ -147,8 +154,12 @@ pub fn situation(view: &TableView, seat: SeatIndex) -> String {
     if view.actions.is_empty() {
         let _ = writeln!(s, "- none (blinds posted).");
     }
+    let skipped = view.actions.len().saturating_sub(max_actions);
+    if skipped > 0 {
+        let _ = write!(s, "({skipped} earlier actions not shown)");
+    }
     let mut last_street = None;
-    for a in &view.actions {
+    for a in &view.actions[skipped..] {
         if last_street != Some(a.street) {
             let _ = write!(s, "{}:", street_name(a.street));
             last_street = Some(a.street);
@@ -220,30 +231,24 @@ pub fn legal_names(legal: &LegalActions) -> Vec<&'static str> {
     names
 }
 
-/// `response_format` asking for a JSON object whose `action` can only be a
-/// legal one and whose `amount` is bounded by the legal range.
-pub fn response_format(legal: &LegalActions) -> Value {
+/// The JSON schema of the only legal answers: an object whose `action` can
+/// only be a legal one and whose `amount` is bounded by the legal range.
+/// The executor sends it the way each model takes it.
+pub fn answer_schema(legal: &LegalActions) -> Value {
     let mut amount = json!({ "type": ["integer", "null"] });
     if let Some(range) = legal.bet.or(legal.raise) {
         amount["minimum"] = json!(range.min);
         amount["maximum"] = json!(range.max);
     }
     json!({
-        "type": "json_schema",
-        "json_schema": {
-            "name": "poker_decision",
-            "strict": true,
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "action": { "type": "string", "enum": legal_names(legal) },
-                    "amount": amount,
-                    "reason": { "type": "string" }
-                },
-                "required": ["action", "amount", "reason"],
-                "additionalProperties": false
-            }
-        }
+        "type": "object",
+        "properties": {
+            "action": { "type": "string", "enum": legal_names(legal) },
+            "amount": amount,
+            "reason": { "type": "string" }
+        },
+        "required": ["action", "amount", "reason"],
+        "additionalProperties": false
     })
 }
 
@@ -276,15 +281,16 @@ mod tests {
         let full = t.view(Viewer::Seat(seat));
         let theirs = full.seats[seat].as_ref().unwrap().cards.unwrap();
         assert!(!text.contains(&format_cards(&theirs)));
-        let format = response_format(&view.legal);
+        let schema = answer_schema(&view.legal);
         assert_eq!(
-            format["json_schema"]["schema"]["properties"]["action"]["enum"],
+            schema["properties"]["action"]["enum"],
             json!(["fold", "call", "raise"])
         );
-        assert_eq!(
-            format["json_schema"]["schema"]["properties"]["amount"]["minimum"],
-            json!(500)
-        );
+        assert_eq!(schema["properties"]["amount"]["minimum"], json!(500));
+        let short = situation_within(&view, me, 0);
+        assert!(short.contains("(1 earlier actions not shown)"), "{short}");
+        assert!(!short.contains("raises to 300"));
+        assert!(short.len() < text.len());
     }
 
     #[test]

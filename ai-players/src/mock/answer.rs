@@ -28,7 +28,32 @@ impl TurnSchema {
     /// Reads the schema of a `response_format`; `None` when it has no usable
     /// action enum (then the mock answers a plain call).
     pub fn from_response_format(format: &Value) -> Option<TurnSchema> {
-        let schema = format.get("json_schema")?.get("schema")?;
+        // `json_schema` nests the schema; `json_object` (llama.cpp) carries it directly.
+        let schema = match format.get("json_schema") {
+            Some(nested) => nested.get("schema")?,
+            None => format.get("schema")?,
+        };
+        TurnSchema::from_schema(schema)
+    }
+
+    /// Reads a schema written into the prompt after `JSON schema:` (how a
+    /// client asks a server that takes no `response_format`), as a model
+    /// would: the last message that has one.
+    pub fn from_prompt(messages: &[Value]) -> Option<TurnSchema> {
+        const MARK: &str = "JSON schema:";
+        messages.iter().rev().find_map(|m| {
+            let content = m.get("content")?.as_str()?;
+            let at = content.rfind(MARK)? + MARK.len();
+            let schema = serde_json::Deserializer::from_str(content[at..].trim_start())
+                .into_iter::<Value>()
+                .next()?
+                .ok()?;
+            TurnSchema::from_schema(&schema)
+        })
+    }
+
+    /// Reads a JSON schema's action enum and amount bounds.
+    fn from_schema(schema: &Value) -> Option<TurnSchema> {
         let properties = schema.get("properties")?.as_object()?;
         let action = properties.get("action")?;
         let actions: Vec<String> = match (action.get("enum"), action.get("const")) {

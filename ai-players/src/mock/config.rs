@@ -22,6 +22,23 @@ pub enum Mode {
     Ollama,
 }
 
+/// Which `response_format` types the mock accepts, like the real servers
+/// it imitates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormatSupport {
+    /// `json_schema`, `json_object` (with or without a `schema`) and `text`
+    /// (OpenAI, vLLM).
+    #[default]
+    All,
+    /// Like llama-cpp-python's server: `json_schema` gets a 500 whose body
+    /// names the `response_format`; `json_object` with a `schema` is taken.
+    NoJsonSchema,
+    /// Any `response_format` but `text` gets a 400 (servers that take no
+    /// structured output at all); the schema must be in the prompt.
+    TextOnly,
+}
+
 /// An API key; its `Debug` form is redacted so configs can be logged.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -283,6 +300,8 @@ pub struct MockConfig {
     pub hang_ms: u64,
     /// How the legal answers play.
     pub policy: Policy,
+    /// Which `response_format` types are accepted.
+    pub response_formats: FormatSupport,
 }
 
 impl Default for MockConfig {
@@ -301,6 +320,7 @@ impl Default for MockConfig {
             faults: FaultRates::default(),
             hang_ms: 300_000,
             policy: Policy::default(),
+            response_formats: FormatSupport::All,
         }
     }
 }

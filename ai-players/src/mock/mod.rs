@@ -37,7 +37,7 @@ pub mod stats;
 mod wire;
 
 pub use budget::openai_duration;
-pub use config::{ApiKey, Fault, FaultRates, Latency, Limits, MockConfig, Mode, Policy};
+pub use config::{ApiKey, Fault, FaultRates, FormatSupport, Latency, Limits, MockConfig, Mode, Policy};
 pub use server::{MockError, MockLlm, MockServer};
 pub use stats::MockStats;
 pub use wire::estimate_tokens;

@@ -23,7 +23,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use super::budget::{Budgets, Denial, Headroom, Refusal, openai_duration};
-use super::config::{ApiKey, Fault, FaultRates, Latency, Limits, MockConfig, Mode, Policy};
+use super::config::{ApiKey, Fault, FaultRates, FormatSupport, Latency, Limits, MockConfig, Mode, Policy};
 use super::latency::{sample, unit};
 use super::reply::{Shape, render};
 use super::stats::{Counters, MockStats};
@@ -233,6 +233,7 @@ struct Shared {
     mode: Mode,
     models: Vec<String>,
     reject_unknown_models: bool,
+    response_formats: FormatSupport,
     api_key: Option<ApiKey>,
     seed: u64,
     max_in_flight: Option<usize>,
@@ -271,6 +272,7 @@ impl Shared {
         Shared {
             mode: config.mode,
             reject_unknown_models: config.reject_unknown_models,
+            response_formats: config.response_formats,
             api_key: config.api_key,
             seed: config.seed,
             max_in_flight: config.max_in_flight,
@@ -452,6 +454,22 @@ impl Shared {
         if self.reject_unknown_models && !self.models.contains(&request.model) {
             return Err(ApiError::ModelNotFound(echo(&request.model)).into());
         }
+        match (self.response_formats, request.format_type.as_deref()) {
+            (FormatSupport::NoJsonSchema, Some(kind)) if kind != "text" && kind != "json_object" => {
+                return Err(ApiError::UnsupportedFormat(echo(kind)).into());
+            }
+            (FormatSupport::TextOnly, Some(kind)) if kind != "text" => {
+                return Err(ApiError::bad_request(
+                    format!(
+                        "response_format of type {:?} is not supported; only \"text\"",
+                        echo(kind)
+                    ),
+                    Some("response_format"),
+                )
+                .into());
+            }
+            _ => {}
+        }
         // Each request draws from its own generator, seeded by the config's
         // seed and its arrival number: a sequential client sees the same
         // replies whatever the timing.
@@ -556,7 +574,7 @@ async fn chat(
                 ApiError::RateLimited { .. } => &counters.rate_limited,
                 ApiError::Overloaded => &counters.overloaded,
                 ApiError::ShuttingDown => &counters.shutdown_aborts,
-                ApiError::Internal => &counters.server_errors,
+                ApiError::Internal | ApiError::UnsupportedFormat(_) => &counters.server_errors,
                 ApiError::Timeout => &counters.timeouts,
             });
             let mut response = failure.error.into_response();

@@ -23,8 +23,11 @@ pub(crate) struct ChatRequest {
     pub prompt_tokens: u64,
     /// `max_completion_tokens`, else `max_tokens`.
     pub max_tokens: Option<u64>,
-    /// The turn, if `response_format` carries a usable schema.
+    /// The turn, if `response_format` (or, without one, the prompt, as a
+    /// model would read it) carries a usable schema.
     pub schema: Option<TurnSchema>,
+    /// `response_format.type`, if a `response_format` was sent.
+    pub format_type: Option<String>,
 }
 
 impl ChatRequest {
@@ -102,13 +105,23 @@ impl ChatRequest {
                 Some("temperature"),
             ));
         }
+        let format = request.get("response_format").filter(|f| !f.is_null());
+        let format_type = format.map(|f| {
+            f.get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        });
+        let schema = match format {
+            Some(format) => TurnSchema::from_response_format(format),
+            None => TurnSchema::from_prompt(messages),
+        };
         Ok(ChatRequest {
             model,
             prompt_tokens: prompt_chars.div_ceil(4) as u64,
             max_tokens,
-            schema: request
-                .get("response_format")
-                .and_then(TurnSchema::from_response_format),
+            schema,
+            format_type,
         })
     }
 }
@@ -162,6 +175,9 @@ pub(crate) enum ApiError {
     ShuttingDown,
     /// 500: an injected fault.
     Internal,
+    /// 500: a `response_format` the server cannot handle (llama-cpp-python
+    /// answers `json_schema` so).
+    UnsupportedFormat(String),
     /// 504: a hanging request gave up.
     Timeout,
 }
@@ -191,7 +207,7 @@ impl ApiError {
             ApiError::ModelNotFound(_) | ApiError::UnknownRoute(_) => StatusCode::NOT_FOUND,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Overloaded | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal | ApiError::UnsupportedFormat(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -249,6 +265,15 @@ impl ApiError {
                 "server_error",
                 None,
                 None,
+            ),
+            ApiError::UnsupportedFormat(kind) => (
+                format!(
+                    "Unsupported response_format type {kind:?}: expected 'text' or 'json_object' \
+                     (with an optional 'schema')"
+                ),
+                "server_error",
+                None,
+                Some("response_format"),
             ),
             ApiError::Timeout => (
                 "The server timed out waiting for the model.".to_owned(),
