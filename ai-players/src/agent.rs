@@ -203,6 +203,33 @@ pub struct Decision {
     pub steps: Vec<FailedStep>,
 }
 
+impl Decision {
+    /// Who decided, as records name it: `model`, `bot` or `fallback`.
+    pub fn source_name(&self) -> &'static str {
+        match self.source {
+            DecisionSource::Model { .. } => "model",
+            DecisionSource::Bot { .. } => "bot",
+            DecisionSource::Fallback { .. } => "fallback",
+        }
+    }
+
+    /// Why a bot acted instead of the model, if one did.
+    pub fn fallback_reason(&self) -> Option<FallbackReason> {
+        match self.source {
+            DecisionSource::Fallback { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// The model that decided (`provider/model`), when one did.
+    pub fn model(&self) -> Option<String> {
+        match &self.source {
+            DecisionSource::Model { provider, model, .. } => Some(format!("{provider}/{model}")),
+            _ => None,
+        }
+    }
+}
+
 /// A boxed future, so agents can be stored as `dyn Agent`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

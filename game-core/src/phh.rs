@@ -60,6 +60,21 @@ pub fn to_phh(
     events: &[Event],
     players: &[Option<String>],
 ) -> Result<String, PhhError> {
+    to_phh_with_comments(config, events, players, &[])
+}
+
+/// [`to_phh`] with a comment after some betting actions: `comments` holds
+/// `(n, text)` for the `n`-th `ActionTaken` of the hand (from 0), written
+/// as PHH action commentary (`'p2 cbr 300 # text'`, which pokerkit reads
+/// back as the action's `commentary`). Quotes and line breaks in a text are
+/// replaced so the file stays valid TOML.
+pub fn to_phh_with_comments(
+    config: &TableConfig,
+    events: &[Event],
+    players: &[Option<String>],
+    comments: &[(usize, &str)],
+) -> Result<String, PhhError> {
+    let mut action_index = 0;
     let start = events
         .iter()
         .position(|e| matches!(e, Event::HandStarted { .. }))
@@ -110,14 +125,24 @@ pub fn to_phh(
                 actions.push_str("  'p");
                 push_number(&mut actions, p as u64);
                 match action {
-                    Action::Fold => actions.push_str(" f',\n"),
-                    Action::Check | Action::Call => actions.push_str(" cc',\n"),
+                    Action::Fold => actions.push_str(" f"),
+                    Action::Check | Action::Call => actions.push_str(" cc"),
                     Action::Bet { to } | Action::Raise { to } => {
                         actions.push_str(" cbr ");
                         push_number(&mut actions, *to);
-                        actions.push_str("',\n");
                     }
                 }
+                if let Some((_, text)) = comments.iter().find(|(n, _)| *n == action_index) {
+                    actions.push_str(" # ");
+                    actions.extend(text.chars().map(|c| match c {
+                        '\'' => '\u{2019}',
+                        '\\' => '/',
+                        c if c.is_control() => ' ',
+                        c => c,
+                    }));
+                }
+                actions.push_str("',\n");
+                action_index += 1;
             }
             Event::BoardDealt { cards, .. } => {
                 runout.push_str("  'd db ");

@@ -8,8 +8,8 @@ macro_rules! insert_decision {
         let d: &DecisionRow = $d;
         sqlx::query(
             "INSERT INTO decisions (at_ms, table_id, hand, seat, experiment_id, source, prompt, \
-             raw_reply, parsed_action, fallback_reason) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             raw_reply, parsed_action, fallback_reason, reason, model, steps) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(to_i64("at_ms", d.at_ms)?)
         .bind(d.table_id.as_deref())
@@ -21,6 +21,9 @@ macro_rules! insert_decision {
         .bind(d.raw_reply.as_deref())
         .bind(d.parsed_action.as_deref())
         .bind(d.fallback_reason.as_deref())
+        .bind(d.reason.as_deref())
+        .bind(d.model.as_deref())
+        .bind(d.steps.as_deref())
         .execute($tx)
         .await
         .map_err(|e| StoreError::db($op, "decision", &d.source, e))?;
@@ -154,8 +157,8 @@ macro_rules! impl_repository {
                 for h in hands {
                     // A history rebuilt or written before (a resent batch) stays as it is.
                     sqlx::query(
-                        "INSERT INTO hands (table_id, hand, seed, players, pots, winners, phh, first_seq, last_seq, ended_at_ms) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (table_id, hand) DO NOTHING",
+                        "INSERT INTO hands (table_id, hand, seed, players, pots, winners, phh, first_seq, last_seq, ended_at_ms, reasons) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (table_id, hand) DO NOTHING",
                     )
                     .bind(&h.table_id)
                     .bind(to_i64("hand", h.hand)?)
@@ -167,6 +170,7 @@ macro_rules! impl_repository {
                     .bind(to_i64("first_seq", h.first_seq)?)
                     .bind(to_i64("last_seq", h.last_seq)?)
                     .bind(to_i64("ended_at_ms", h.ended_at_ms)?)
+                    .bind(&h.reasons)
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| StoreError::db("append_batch", "hand", &format!("{}#{}", h.table_id, h.hand), e))?;
@@ -216,8 +220,8 @@ macro_rules! impl_repository {
 
             async fn record_hand(&self, h: &HandRecord) -> StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO hands (table_id, hand, seed, players, pots, winners, phh, first_seq, last_seq, ended_at_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    "INSERT INTO hands (table_id, hand, seed, players, pots, winners, phh, first_seq, last_seq, ended_at_ms, reasons) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(&h.table_id)
                 .bind(to_i64("hand", h.hand)?)
@@ -229,6 +233,7 @@ macro_rules! impl_repository {
                 .bind(to_i64("first_seq", h.first_seq)?)
                 .bind(to_i64("last_seq", h.last_seq)?)
                 .bind(to_i64("ended_at_ms", h.ended_at_ms)?)
+                .bind(&h.reasons)
                 .execute(&self.write)
                 .await
                 .map_err(|e| StoreError::db("record_hand", "hand", &format!("{}#{}", h.table_id, h.hand), e))?;
@@ -237,7 +242,7 @@ macro_rules! impl_repository {
 
             async fn load_hand(&self, table_id: &str, hand: u64) -> StoreResult<HandRecord> {
                 let row = sqlx::query(
-                    "SELECT table_id, hand, seed, players, pots, winners, phh, first_seq, last_seq, ended_at_ms \
+                    "SELECT table_id, hand, seed, players, pots, winners, phh, first_seq, last_seq, ended_at_ms, reasons \
                      FROM hands WHERE table_id = $1 AND hand = $2",
                 )
                 .bind(table_id)
@@ -253,7 +258,7 @@ macro_rules! impl_repository {
 
             async fn list_hands(&self, table_id: &str, after_hand: u64, limit: u64) -> StoreResult<Vec<HandRecord>> {
                 let rows = sqlx::query(
-                    "SELECT table_id, hand, seed, players, pots, winners, phh, first_seq, last_seq, ended_at_ms \
+                    "SELECT table_id, hand, seed, players, pots, winners, phh, first_seq, last_seq, ended_at_ms, reasons \
                      FROM hands WHERE table_id = $1 AND hand > $2 ORDER BY hand LIMIT $3",
                 )
                 .bind(table_id)
@@ -370,7 +375,7 @@ macro_rules! impl_repository {
             async fn list_decisions(&self, q: &RecordQuery) -> StoreResult<Vec<DecisionRow>> {
                 let rows = sqlx::query(
                     "SELECT id, at_ms, table_id, hand, seat, experiment_id, source, prompt, raw_reply, \
-                     parsed_action, fallback_reason FROM decisions \
+                     parsed_action, fallback_reason, reason, model, steps FROM decisions \
                      WHERE ($1 IS NULL OR table_id = $1) AND ($2 IS NULL OR experiment_id = $2) \
                      ORDER BY id LIMIT $3",
                 )
@@ -938,6 +943,7 @@ row_fn!(hand_row -> HandRecord, |row| {
         first_seq: get_u64::<DB>(row, "first_seq")?,
         last_seq: get_u64::<DB>(row, "last_seq")?,
         ended_at_ms: get_u64::<DB>(row, "ended_at_ms")?,
+        reasons: get::<DB, String>(row, "reasons")?,
     })
 });
 
@@ -1001,6 +1007,9 @@ row_fn!(decision_row -> DecisionRow, |row| {
         raw_reply: get::<DB, Option<String>>(row, "raw_reply")?,
         parsed_action: get::<DB, Option<String>>(row, "parsed_action")?,
         fallback_reason: get::<DB, Option<String>>(row, "fallback_reason")?,
+        reason: get::<DB, Option<String>>(row, "reason")?,
+        model: get::<DB, Option<String>>(row, "model")?,
+        steps: get::<DB, Option<String>>(row, "steps")?,
     })
 });
 

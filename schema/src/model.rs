@@ -194,6 +194,9 @@ pub struct HandRecord {
     pub last_seq: u64,
     /// When the hand ended, ms since the Unix epoch.
     pub ended_at_ms: u64,
+    /// The reasons LLM seats gave for their actions, as JSON
+    /// `[{seat, seq, reason}]` (public once the hand is over).
+    pub reasons: String,
 }
 
 /// A chat line at a table.
@@ -226,6 +229,9 @@ pub enum ExperimentStatus {
     Done,
     /// Stopped when a budget (cost, tokens, wall time) was reached; results are final.
     BudgetReached,
+    /// Stopped because its LLM seats fell back to bots more often than the
+    /// spec allows: the results would pass bot play off as the model's.
+    Degraded,
     /// Stopped by an error.
     Failed,
     /// Stopped by an operator.
@@ -241,6 +247,7 @@ impl ExperimentStatus {
             ExperimentStatus::Paused => "paused",
             ExperimentStatus::Done => "done",
             ExperimentStatus::BudgetReached => "budget_reached",
+            ExperimentStatus::Degraded => "degraded",
             ExperimentStatus::Failed => "failed",
             ExperimentStatus::Cancelled => "cancelled",
         }
@@ -254,6 +261,7 @@ impl ExperimentStatus {
             "paused" => Ok(ExperimentStatus::Paused),
             "done" => Ok(ExperimentStatus::Done),
             "budget_reached" => Ok(ExperimentStatus::BudgetReached),
+            "degraded" => Ok(ExperimentStatus::Degraded),
             "failed" => Ok(ExperimentStatus::Failed),
             "cancelled" => Ok(ExperimentStatus::Cancelled),
             other => Err(StoreError::Corrupt {
@@ -427,6 +435,12 @@ pub struct DecisionRow {
     pub parsed_action: Option<String>,
     /// Why a fallback acted (`FallbackReason` name), if one did.
     pub fallback_reason: Option<String>,
+    /// The model's short reason for the action, if it gave one.
+    pub reason: Option<String>,
+    /// The model that decided (`provider/model`), when one did.
+    pub model: Option<String>,
+    /// The models that failed before the decision, as JSON `[{model, reason}]`.
+    pub steps: Option<String>,
 }
 
 /// Stores a u64 in a signed 64-bit column.

@@ -308,6 +308,7 @@ fn hand(table_id: &str, hand: u64) -> HandRecord {
         first_seq: hand * 10,
         last_seq: hand * 10 + 9,
         ended_at_ms: 5,
+        reasons: format!(r#"[{{"seat":1,"seq":{},"reason":"pot odds"}}]"#, hand * 10 + 3),
     }
 }
 
@@ -531,6 +532,9 @@ fn decision(at_ms: u64, fallback: bool) -> DecisionRow {
         raw_reply: Some(r#"{"action":"raise","amount":12}"#.to_owned()),
         parsed_action: (!fallback).then(|| r#"{"raise":12}"#.to_owned()),
         fallback_reason: fallback.then(|| "deadline".to_owned()),
+        reason: (!fallback).then(|| "strong hand — ünïcode".to_owned()),
+        model: (!fallback).then(|| "mock/mock-llm".to_owned()),
+        steps: (!fallback).then(|| r#"[{"model":"cloud/big","reason":"rejected"}]"#.to_owned()),
     }
 }
 
@@ -621,6 +625,9 @@ async fn experiment_batches<R: Repository>(repo: R) {
         raw_reply: None,
         parsed_action: Some(r#"{"type":"fold"}"#.to_owned()),
         fallback_reason: Some("deadline".to_owned()),
+        reason: None,
+        model: None,
+        steps: None,
     };
     let first = ExperimentBatch {
         id: "xb".to_owned(),

@@ -388,6 +388,9 @@ async fn drain_usage(app: App, mut rx: mpsc::Receiver<ai_players::usage::UsageRe
                         raw_reply: capture.reply,
                         parsed_action: None,
                         fallback_reason: (r.outcome.name() != "ok").then(|| r.outcome.name().to_owned()),
+                        reason: None,
+                        model: Some(format!("{}/{}", r.provider, r.model)),
+                        steps: None,
                     });
                 }
                 app.metrics.llm_call(

@@ -73,6 +73,7 @@ async fn experiment(spec: Option<&str>, dir: &Path, llm_config: Option<&Path>) -
     eprintln!();
     let (reason, summary) = result.map_err(|f| anyhow::anyhow!("{}", f.message))?;
     println!("{}", serde_json::to_string_pretty(&summary["agents"])?);
+    print!("{}", server::experiment::llm_table(&summary));
     match reason {
         StopReason::Done => println!("done: results in {}", dir.display()),
         StopReason::Budget => println!("budget reached: results in {}", dir.display()),
@@ -80,6 +81,15 @@ async fn experiment(spec: Option<&str>, dir: &Path, llm_config: Option<&Path>) -
             "stopped: resume with `showdown experiment resume {}`",
             dir.display()
         ),
+        StopReason::Degraded => {
+            let why = summary["degraded"]
+                .as_str()
+                .unwrap_or("LLM seats fell back to bots");
+            anyhow::bail!(
+                "degraded: the results would show bot play as the model's (results in {}):\n{why}",
+                dir.display()
+            );
+        }
     }
     Ok(())
 }

@@ -247,3 +247,92 @@ async fn llm_seats_play_against_the_simulated_provider_and_are_accounted() {
     assert!(first["prompt"].is_string(), "captured prompt: {first}");
     assert_eq!(first["lane"], "bulk");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_llm_seats_fall_back_stops_degraded_and_says_why() {
+    // A server that takes no response_format, asked with json_schema only:
+    // every call is refused, every decision is the fallback bot's.
+    let mock = ai_players::mock::MockLlm::start(ai_players::mock::MockConfig {
+        response_formats: ai_players::mock::FormatSupport::TextOnly,
+        ..ai_players::mock::MockConfig::default()
+    })
+    .await
+    .expect("mock");
+    let dir = helpers::temp_dir("exp-degraded");
+    let config = dir.join("llm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[provider]]\nname = \"mock\"\nbase_url = \"{}\"\n[[provider.model]]\nname = \"mock-llm\"\nstructured_output = \"json_schema\"\n",
+            mock.base_url()
+        ),
+    )
+    .expect("config");
+    let spec = dir.join("spec.toml");
+    std::fs::write(
+        &spec,
+        r#"
+        hands = 200
+        small_blind = 5
+        big_blind = 10
+        starting_stack = 1000
+        write_phh = false
+        [[seats]]
+        agent = "llm:mock/mock-llm"
+        [[seats]]
+        agent = "bot:calling-station"
+    "#,
+    )
+    .expect("spec");
+    let out = dir.join("out");
+    let (stop_tx, stop) = watch::channel(false);
+    let (reason, summary) = server::experiment::run_in_dir(
+        Some(&std::fs::read_to_string(&spec).expect("spec")),
+        &out,
+        Some(&config),
+        stop,
+        |_| {},
+    )
+    .await
+    .expect("run");
+    drop(stop_tx);
+    assert_eq!(reason, StopReason::Degraded, "{summary}");
+    assert_eq!(summary["status"], "degraded");
+    let llm = &summary["llm"]["llm:mock/mock-llm"];
+    assert_eq!(llm["model_decisions"], 0, "{llm}");
+    assert_eq!(llm["fallback_share"], 1.0, "{llm}");
+    assert!(
+        llm["fallbacks"]["rejected"].as_u64().is_some_and(|n| n >= 20),
+        "{llm}"
+    );
+    assert!(
+        summary["hands_done"].as_u64().expect("hands") < 200,
+        "stopped early, not after every hand: {summary}"
+    );
+    let why = summary["degraded"].as_str().expect("a reason");
+    assert!(
+        why.contains("fallback bot") && why.contains("response_format"),
+        "{why}"
+    );
+    let on_disk: Value = serde_json::from_str(&read(&out, "summary.json")).expect("summary");
+    assert_eq!(on_disk["status"], "degraded");
+
+    // The CLI exits non-zero and says why, once.
+    let cli_out = dir.join("cli");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_showdown"))
+        .args(["experiment", "run"])
+        .arg(&spec)
+        .arg("--out")
+        .arg(&cli_out)
+        .arg("--llm-config")
+        .arg(&config)
+        .output()
+        .expect("showdown runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("degraded"), "{stderr}");
+    assert_eq!(stderr.matches("the provider said").count(), 1, "{stderr}");
+    assert!(stdout.contains("LLM agent"), "the LLM table is printed: {stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

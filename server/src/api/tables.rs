@@ -253,6 +253,7 @@ fn hand_json(record: &schema::HandRecord, full: bool) -> Value {
         "first_seq": record.first_seq,
         "last_seq": record.last_seq,
         "ended_at_ms": record.ended_at_ms,
+        "reasons": parse(&record.reasons),
         "phh": if full { record.phh.clone() } else { mask_phh(&record.phh) },
     })
 }

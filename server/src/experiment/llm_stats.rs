@@ -31,8 +31,11 @@ fn bound_of(bucket: usize) -> u64 {
 pub struct LlmAgentStats {
     /// Decisions asked for.
     pub decisions: u64,
-    /// Decisions the model made.
+    /// Decisions the agent's own model made.
     pub model: u64,
+    /// Decisions another model of its fallback chain made, by model.
+    #[serde(default)]
+    pub other_models: BTreeMap<String, u64>,
     /// Decisions a fallback bot made, by reason.
     pub fallbacks: BTreeMap<String, u64>,
     /// Prompt tokens.
@@ -46,9 +49,10 @@ impl LlmAgentStats {
     /// Counts one decision.
     pub fn record(&mut self, d: &DecisionRecord) {
         self.decisions += 1;
-        match &d.fallback_reason {
-            Some(reason) => *self.fallbacks.entry(reason.clone()).or_default() += 1,
-            None => self.model += 1,
+        match (&d.fallback_reason, d.steps.is_empty(), &d.model) {
+            (Some(reason), _, _) => *self.fallbacks.entry(reason.clone()).or_default() += 1,
+            (None, false, Some(model)) => *self.other_models.entry(model.clone()).or_default() += 1,
+            _ => self.model += 1,
         }
         self.prompt_tokens += d.prompt_tokens;
         self.completion_tokens += d.completion_tokens;
@@ -75,11 +79,36 @@ impl LlmAgentStats {
         None
     }
 
+    /// Decisions a bot made instead of a model.
+    pub fn bot_fallbacks(&self) -> u64 {
+        self.fallbacks.values().sum()
+    }
+
+    /// The share of decisions a bot made instead of a model (0 without decisions).
+    pub fn fallback_share(&self) -> f64 {
+        if self.decisions == 0 {
+            0.0
+        } else {
+            self.bot_fallbacks() as f64 / self.decisions as f64
+        }
+    }
+
     /// The summary shown in results.
     pub fn summary(&self) -> serde_json::Value {
+        let share = |n: u64| {
+            if self.decisions == 0 {
+                serde_json::Value::Null
+            } else {
+                serde_json::json!(n as f64 / self.decisions as f64)
+            }
+        };
         serde_json::json!({
             "decisions": self.decisions,
             "model_decisions": self.model,
+            "model_share": share(self.model),
+            "other_model_decisions": self.other_models,
+            "fallback_decisions": self.bot_fallbacks(),
+            "fallback_share": share(self.bot_fallbacks()),
             "fallbacks": self.fallbacks,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -105,6 +134,8 @@ mod tests {
             prompt_tokens: 100,
             completion_tokens: 10,
             reason: None,
+            model: fallback.is_none().then(|| "mock/m".to_owned()),
+            steps: Vec::new(),
         }
     }
 

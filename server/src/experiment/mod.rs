@@ -93,6 +93,7 @@ type BuiltAgents = (
     Vec<SeatAgent>,
     Arc<dyn CostMeter>,
     Option<(Arc<UsageMeter>, tokio::task::JoinHandle<()>)>,
+    Agents,
 );
 
 fn build_agents(
@@ -108,7 +109,7 @@ fn build_agents(
             .enumerate()
             .map(|(i, s)| SeatAgent::build(&s.agent, &agents, mix(&[spec.seed, i as u64])))
             .collect::<Result<Vec<_>, _>>()?;
-        return Ok((seats, Arc::new(NoCost), None));
+        return Ok((seats, Arc::new(NoCost), None, agents));
     }
     let path = llm_config.ok_or_else(|| {
         Failure::new(
@@ -158,7 +159,39 @@ fn build_agents(
         seats.push(SeatAgent::build(&agent, &agents, mix(&[spec.seed, i as u64]))?);
     }
     let cost: Arc<dyn CostMeter> = meter.clone();
-    Ok((seats, cost, Some((meter, drain))))
+    Ok((seats, cost, Some((meter, drain)), agents))
+}
+
+/// Why a run stopped as `degraded`, in a line or two: per LLM agent over
+/// the limit, its fallback share and reasons, and the provider's last
+/// error (once) when there is one.
+pub fn degraded_reason(spec: &ExperimentSpec, checkpoint: &Checkpoint, agents: &Agents) -> String {
+    let names = spec.agent_names();
+    let mut lines = Vec::new();
+    let mut said = std::collections::BTreeSet::new();
+    for (name, stats) in runner::over_fallback_limit(&checkpoint.llm, spec.max_fallback_rate, 1) {
+        let reasons: Vec<String> = stats.fallbacks.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        let mut line = format!(
+            "{name}: {} of {} decisions were made by the fallback bot ({:.0}%, the limit is {:.0}%): {}",
+            stats.bot_fallbacks(),
+            stats.decisions,
+            100.0 * stats.fallback_share(),
+            100.0 * spec.max_fallback_rate,
+            reasons.join(", ")
+        );
+        let agent = names
+            .iter()
+            .position(|n| n == name)
+            .and_then(|i| spec.seats.get(i))
+            .map(|s| s.agent.as_str());
+        if let Some(error) = agent.and_then(|a| agents.last_error(a))
+            && said.insert(error.clone())
+        {
+            line.push_str(&format!("; the provider said: {error}"));
+        }
+        lines.push(line);
+    }
+    lines.join("\n")
 }
 
 /// The summary written at the end (and when stopped).
@@ -213,7 +246,7 @@ pub async fn run_in_dir(
         None => ResultsDir::resume(dir)?,
     };
     let spec = Arc::new(out.spec().clone());
-    let (agents, cost, meter) = build_agents(&spec, llm_config, dir)?;
+    let (agents, cost, meter, factory) = build_agents(&spec, llm_config, dir)?;
     let id = format!(
         "exp_{:016x}",
         mix(&[spec.seed, spec.hands, spec.seats.len() as u64])
@@ -225,6 +258,8 @@ pub async fn run_in_dir(
         cost: cost.clone(),
     };
     let (reason, mut checkpoint) = runner::run(plan, checkpoint, &mut out, stop, progress).await?;
+    let degraded = (reason == StopReason::Degraded).then(|| degraded_reason(&spec, &checkpoint, &factory));
+    drop(factory);
     // Every agent (and so every executor handle) is gone: the usage drain
     // ends once it has counted the last records.
     let models = match meter {
@@ -247,10 +282,57 @@ pub async fn run_in_dir(
         StopReason::Done => "done",
         StopReason::Stopped => "stopped",
         StopReason::Budget => "budget_reached",
+        StopReason::Degraded => "degraded",
     };
-    let summary = summary(&spec, &checkpoint, status, models);
+    let mut summary = summary(&spec, &checkpoint, status, models);
+    if let Some(why) = degraded {
+        summary["degraded"] = json!(why);
+    }
     out.write_summary(&summary)?;
     Ok((reason, summary))
+}
+
+/// A table of what each LLM agent's decisions came to (model share and
+/// fallbacks by reason), for the end of a CLI run; empty without LLM seats.
+pub fn llm_table(summary: &Value) -> String {
+    let Some(llm) = summary["llm"].as_object().filter(|l| !l.is_empty()) else {
+        return String::new();
+    };
+    let mut out = format!(
+        "{:<32} {:>9} {:>12} {:>12} {:>12}  fallbacks by reason\n",
+        "LLM agent", "decisions", "by model", "other model", "by bot"
+    );
+    let percent = |n: u64, of: u64| {
+        if of == 0 {
+            "-".to_owned()
+        } else {
+            format!("{n} ({:.0}%)", 100.0 * n as f64 / of as f64)
+        }
+    };
+    for (name, s) in llm {
+        let decisions = s["decisions"].as_u64().unwrap_or(0);
+        let other: u64 = s["other_model_decisions"]
+            .as_object()
+            .map_or(0, |m| m.values().filter_map(Value::as_u64).sum());
+        let reasons: Vec<String> = s["fallbacks"]
+            .as_object()
+            .map(|m| m.iter().map(|(r, n)| format!("{r} {n}")).collect())
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{:<32} {:>9} {:>12} {:>12} {:>12}  {}\n",
+            name.chars().take(32).collect::<String>(),
+            decisions,
+            percent(s["model_decisions"].as_u64().unwrap_or(0), decisions),
+            percent(other, decisions),
+            percent(s["fallback_decisions"].as_u64().unwrap_or(0), decisions),
+            if reasons.is_empty() {
+                "-".to_owned()
+            } else {
+                reasons.join(", ")
+            }
+        ));
+    }
+    out
 }
 
 /// The default results folder for a spec file: `results/<file stem>-<unix seconds>`.

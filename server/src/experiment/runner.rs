@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ai_players::Agent;
 use ai_players::bots::{Bot, Spot, bot};
-use ai_players::{CallContext, DecisionSource, Lane, Turn};
+use ai_players::{CallContext, Lane, Turn};
 use game_core::event::SeatList;
 use game_core::sim::SplitMix64;
 use game_core::{Command, Event, RuleError, Street, Table, Viewer};
@@ -68,6 +68,12 @@ pub struct DecisionRecord {
     pub completion_tokens: u64,
     /// The model's short reason.
     pub reason: Option<String>,
+    /// The model that decided (`provider/model`), when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Models of the agent's fallback chain that failed first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<ai_players::FailedStep>,
 }
 
 /// A finished hand, as the writer needs it. The table that played it has
@@ -472,20 +478,15 @@ impl TableRun {
                         },
                     };
                     let decision = agent.decide(&turn).await;
-                    let (source, reason) = match &decision.source {
-                        DecisionSource::Fallback { reason, .. } => {
-                            ("fallback", Some(reason.name().to_owned()))
-                        }
-                        DecisionSource::Model { .. } => ("model", None),
-                        DecisionSource::Bot { .. } => ("bot", None),
-                    };
                     let tokens = decision.tokens.unwrap_or_default();
                     decisions.push(DecisionRecord {
                         hand: hand.index,
                         seat,
                         agent: seatings[hand.shift][seat].clone(),
-                        source: source.to_owned(),
-                        fallback_reason: reason,
+                        source: decision.source_name().to_owned(),
+                        fallback_reason: decision.fallback_reason().map(|r| r.name().to_owned()),
+                        model: decision.model(),
+                        steps: decision.steps.clone(),
                         action: decision.action,
                         latency_ms: u64::try_from(decision.latency.as_millis()).unwrap_or(u64::MAX),
                         prompt_tokens: tokens.prompt,
@@ -683,6 +684,24 @@ pub enum StopReason {
     Stopped,
     /// A budget was reached.
     Budget,
+    /// LLM seats fell back to their bots more often than the spec allows.
+    Degraded,
+}
+
+/// LLM decisions a seat makes before its fallback share can stop a run
+/// (at the end of a run, any number counts).
+pub const DEGRADED_AFTER: u64 = 20;
+
+/// The LLM agents whose fallback bot made more than `max_rate` of their
+/// decisions, once they made at least `min_decisions`.
+pub fn over_fallback_limit<'a>(
+    llm: &'a std::collections::BTreeMap<String, super::llm_stats::LlmAgentStats>,
+    max_rate: f64,
+    min_decisions: u64,
+) -> Vec<(&'a String, &'a super::llm_stats::LlmAgentStats)> {
+    llm.iter()
+        .filter(|(_, s)| s.decisions >= min_decisions.max(1) && s.fallback_share() > max_rate)
+        .collect()
 }
 
 /// Costs so far, read between hands for budgets and progress.
@@ -1003,6 +1022,14 @@ pub async fn run<S: HandSink>(
                 for d in &row.decisions {
                     checkpoint.llm.entry(d.agent.clone()).or_default().record(d);
                 }
+                if !row.decisions.is_empty()
+                    && reason == StopReason::Done
+                    && !over_fallback_limit(&checkpoint.llm, spec.max_fallback_rate, DEGRADED_AFTER)
+                        .is_empty()
+                {
+                    reason = StopReason::Degraded;
+                    let _ = halt_tx.send(true);
+                }
                 sink.hand(index, row, agents)?;
                 checkpoint.hands_done += 1;
             }
@@ -1068,6 +1095,11 @@ pub async fn run<S: HandSink>(
     tallies.move_into(&mut checkpoint.stats);
     sink.checkpoint(&checkpoint).await?;
     report(&checkpoint, &mut progress);
+    if reason == StopReason::Done
+        && !over_fallback_limit(&checkpoint.llm, spec.max_fallback_rate, 1).is_empty()
+    {
+        reason = StopReason::Degraded;
+    }
     if reason == StopReason::Done && checkpoint.next_deal < deals {
         reason = StopReason::Stopped;
     }

@@ -531,12 +531,18 @@ async fn play(
             let status = match (reason, intent) {
                 (StopReason::Done, _) => ExperimentStatus::Done,
                 (StopReason::Budget, _) => ExperimentStatus::BudgetReached,
+                (StopReason::Degraded, _) => ExperimentStatus::Degraded,
                 (StopReason::Stopped, Intent::Cancel) => ExperimentStatus::Cancelled,
                 (StopReason::Stopped, Intent::Shutdown) => ExperimentStatus::Running,
                 (StopReason::Stopped, _) => ExperimentStatus::Paused,
             };
             let models = (!spec.bots_only()).then(|| meter.models());
-            let summary = summary(&spec, &checkpoint, status.name(), models);
+            let mut summary = summary(&spec, &checkpoint, status.name(), models);
+            if reason == StopReason::Degraded {
+                let why = crate::experiment::degraded_reason(&spec, &checkpoint, &app.agents);
+                warn!(experiment = %id, "experiment degraded: {why}");
+                summary["degraded"] = serde_json::json!(why);
+            }
             (status, Some(summary.to_string()))
         }
         Err(failure) => {
@@ -703,6 +709,11 @@ impl HandSink for StoreSink {
                 raw_reply: None,
                 parsed_action: serde_json::to_string(&d.action).ok(),
                 fallback_reason: d.fallback_reason.clone(),
+                reason: d.reason.clone(),
+                model: d.model.clone(),
+                steps: (!d.steps.is_empty())
+                    .then(|| serde_json::to_string(&d.steps).ok())
+                    .flatten(),
             });
         }
         Ok(())

@@ -90,6 +90,12 @@ pub struct ExperimentSpec {
     /// Write every hand's history (PHH) to the results.
     #[serde(default = "yes")]
     pub write_phh: bool,
+    /// Most share (0 to 1) of an LLM seat's decisions its fallback bot may
+    /// make: above it the run stops as `degraded` (after 20 decisions of
+    /// that seat, or at the end), so bot play is never reported as the
+    /// model's. Default 0.05.
+    #[serde(default = "five_percent")]
+    pub max_fallback_rate: f64,
 }
 
 fn one() -> usize {
@@ -103,6 +109,9 @@ fn decision_ms() -> u64 {
 }
 fn yes() -> bool {
     true
+}
+fn five_percent() -> f64 {
+    0.05
 }
 
 /// Most hands one experiment may ask for.
@@ -147,6 +156,9 @@ impl ExperimentSpec {
         }
         if !matches!(self.lane.as_str(), "bulk" | "watched") {
             return bad("lane must be \"bulk\" or \"watched\"".into());
+        }
+        if !(0.0..=1.0).contains(&self.max_fallback_rate) {
+            return bad("max_fallback_rate must be from 0 to 1".into());
         }
         if !(100..=600_000).contains(&self.decision_timeout_ms) {
             return bad("decision_timeout_ms must be 100 to 600000".into());

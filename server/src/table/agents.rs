@@ -78,6 +78,11 @@ impl Agents {
                                 .ok_or_else(|| unknown("temperature must be a number from 0 to 2".into()))?;
                     }
                     "capture" => options.capture = value == "true" || value == "1",
+                    "label" => {
+                        if value.trim().is_empty() || value.chars().count() > 32 {
+                            return Err(unknown("label must be 1 to 32 characters".into()));
+                        }
+                    }
                     other => return Err(unknown(format!("unknown LLM option {other:?}"))),
                 }
             }
@@ -90,21 +95,72 @@ impl Agents {
         )))
     }
 
+    /// The provider's last error for an `llm:` spec's model, if a call failed.
+    pub fn last_error(&self, spec: &str) -> Option<String> {
+        let rest = spec.strip_prefix("llm:")?;
+        let path = rest.split('?').next().unwrap_or(rest);
+        let (provider, model) = path.split_once('/')?;
+        self.executor.as_ref()?.last_error(provider, model)
+    }
+
+    /// The executor, when the server has an LLM config.
+    pub fn executor(&self) -> Option<&Executor> {
+        self.executor.as_ref()
+    }
+
     /// The kind shown to clients for an AI spec.
     pub fn kind(spec: &str) -> &'static str {
         if spec.starts_with("llm:") { "llm" } else { "bot" }
     }
 
-    /// A readable name for an AI seat.
-    pub fn display_name(spec: &str, seat: usize) -> String {
-        match spec.strip_prefix("bot:") {
-            Some(name) => format!("{name} bot #{}", seat + 1),
-            None => {
-                let model = spec.trim_start_matches("llm:");
-                let model = model.split('?').next().unwrap_or(model);
-                format!("{model} #{}", seat + 1)
-            }
+    /// A readable name for an AI seat. An LLM seat goes by its spec's
+    /// `label`, else its personality, else the model's `label` in the LLM
+    /// config, and only then by `provider/model`.
+    pub fn display_name(&self, spec: &str, seat: usize) -> String {
+        if let Some(name) = spec.strip_prefix("bot:") {
+            return format!("{name} bot #{}", seat + 1);
         }
+        let rest = spec.trim_start_matches("llm:");
+        let (model, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let option = |wanted: &str| {
+            query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(key, _)| *key == wanted)
+                .map(|(_, value)| decode_query(value).trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let configured = || {
+            let (provider, name) = model.split_once('/')?;
+            self.executor.as_ref()?.label(provider, name)
+        };
+        match option("label")
+            .or_else(|| option("personality").map(|p| short_name(&p)))
+            .or_else(configured)
+        {
+            Some(name) => name,
+            None => format!("{model} #{}", seat + 1),
+        }
+    }
+}
+
+/// A personality as a seat name: its first words, capitalised, at most 24 characters.
+fn short_name(personality: &str) -> String {
+    let mut name = String::new();
+    for word in personality.split_whitespace() {
+        if !name.is_empty() && name.chars().count() + 1 + word.chars().count() > 24 {
+            break;
+        }
+        if !name.is_empty() {
+            name.push(' ');
+        }
+        name.push_str(word);
+    }
+    let name: String = name.chars().take(24).collect();
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => name,
     }
 }
 
@@ -154,7 +210,18 @@ mod tests {
             Some(ErrorCode::UnknownAgent)
         );
         assert_eq!(decode_query("a+b%21%2"), "a b!%2");
-        assert_eq!(Agents::display_name("bot:random", 2), "random bot #3");
-        assert_eq!(Agents::display_name("llm:mock/m1?personality=x", 0), "mock/m1 #1");
+        assert_eq!(agents.display_name("bot:random", 2), "random bot #3");
+        assert_eq!(agents.display_name("llm:mock/m1", 0), "mock/m1 #1");
+        assert_eq!(
+            agents.display_name(
+                "llm:mock/m1?personality=cautious+grinder+who+rarely+bluffs+at+all",
+                0
+            ),
+            "Cautious grinder who"
+        );
+        assert_eq!(
+            agents.display_name("llm:mock/m1?personality=x&label=Ada%20the%20Shark", 1),
+            "Ada the Shark"
+        );
     }
 }

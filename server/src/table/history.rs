@@ -9,6 +9,19 @@ use game_core::{Event, TableConfig};
 use schema::{AnyRepo, HandRecord, Repository, StoreError};
 use tracing::{info, warn};
 
+/// A reason an LLM seat gave for an action: kept with the hand's history
+/// and shown to everyone once the hand is over (it may name the seat's
+/// hole cards).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HandReason {
+    /// The seat that acted.
+    pub seat: usize,
+    /// The seq of the `action_taken` it explains.
+    pub seq: u64,
+    /// The model's words.
+    pub reason: String,
+}
+
 /// The history of one finished hand.
 ///
 /// `log` holds the hand's events from its `deck_shuffled` (or
@@ -24,6 +37,7 @@ pub(crate) fn hand_record(
     first_seq: u64,
     last_seq: u64,
     ended_at_ms: u64,
+    reasons: &[HandReason],
 ) -> Option<HandRecord> {
     let Some(Event::HandEnded { hand, stacks }) =
         log.iter().rev().find(|e| matches!(e, Event::HandEnded { .. }))
@@ -37,7 +51,24 @@ pub(crate) fn hand_record(
             _ => None,
         })
         .unwrap_or(0);
-    let phh = game_core::phh::to_phh(config, log, names).unwrap_or_else(|e| {
+    // Each reason goes after its action in the PHH, as the action's commentary.
+    let mut action_seqs = Vec::new();
+    let mut seq = first_seq;
+    for event in log.iter().skip_while(|e| !matches!(e, Event::HandStarted { .. })) {
+        if matches!(event, Event::ActionTaken { .. }) {
+            action_seqs.push(seq);
+        }
+        seq += 1;
+    }
+    let comments: Vec<(usize, String)> = reasons
+        .iter()
+        .filter_map(|r| {
+            let n = action_seqs.iter().position(|&s| s == r.seq)?;
+            Some((n, format!("seat {}: {}", r.seat, r.reason)))
+        })
+        .collect();
+    let comments: Vec<(usize, &str)> = comments.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let phh = game_core::phh::to_phh_with_comments(config, log, names, &comments).unwrap_or_else(|e| {
         warn!(table = %table_id, hand, "cannot export PHH: {e}");
         String::new()
     });
@@ -64,6 +95,7 @@ pub(crate) fn hand_record(
         first_seq,
         last_seq,
         ended_at_ms,
+        reasons: serde_json::to_string(reasons).unwrap_or_else(|_| "[]".to_owned()),
     })
 }
 
@@ -165,6 +197,8 @@ async fn rebuild(repo: &AnyRepo, table_id: &str, hands: &[u64]) -> Result<Vec<Ha
                         first_seq,
                         record.seq,
                         schema::now_ms(),
+                        // Reasons are not in the event log: a rebuilt history has none.
+                        &[],
                     )
                 {
                     records.push(history);

@@ -345,7 +345,11 @@ pub(crate) async fn load_state(
             };
             (name, "human", time_bank_ms)
         } else {
-            (Agents::display_name(&s.player, seat), Agents::kind(&s.player), 0)
+            (
+                app.agents.display_name(&s.player, seat),
+                Agents::kind(&s.player),
+                0,
+            )
         };
         occupants[seat] = Some(Occupant {
             id: s.player.as_str().into(),

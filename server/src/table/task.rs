@@ -31,6 +31,12 @@ use crate::transport::protocol::{ErrorCode, Failure};
 /// AI answers are applied no sooner than this after the turn starts at
 /// realtime tables, so people can follow the action.
 const AI_THINK_REALTIME: Duration = Duration::from_millis(600);
+/// How often a table paused for want of watchers looks again.
+const UNWATCHED_RECHECK: Duration = Duration::from_secs(1);
+
+/// Longest reason kept per decision, in characters.
+const MAX_REASON_CHARS: usize = 300;
+
 /// An AI seat that has not answered this long after its deadline times out.
 const AI_GRACE: Duration = Duration::from_secs(2);
 
@@ -45,6 +51,7 @@ struct Applied {
     left: Vec<(u64, Arc<str>, u64)>,
     /// The hand that ended, to record its history with its last events.
     history: Option<HandEnd>,
+    first_seq: u64,
     last_seq: u64,
 }
 
@@ -68,11 +75,15 @@ pub(crate) struct TableTask {
     next_hand_at: Option<Instant>,
     /// The current (or last) hand's events from its deck event on.
     hand_log: Vec<Event>,
+    /// Reasons LLM seats gave in the current hand (public once it ends).
+    hand_reasons: Vec<history::HandReason>,
     hand_first_seq: u64,
     last_action_at: Instant,
     marked_running: bool,
     /// Seats sat out by the server after timing out while disconnected.
     auto_sat_out: Vec<bool>,
+    /// Hands are not started: LLM seats and nobody watching (money guard).
+    paused_unwatched: bool,
 }
 
 impl TableTask {
@@ -101,10 +112,12 @@ impl TableTask {
             last_receipt: None,
             next_hand_at: None,
             hand_log: loaded_log,
+            hand_reasons: Vec::new(),
             hand_first_seq,
             last_action_at: Instant::now(),
             marked_running: false,
             auto_sat_out: vec![false; seats],
+            paused_unwatched: false,
         }
     }
 
@@ -252,7 +265,10 @@ impl TableTask {
             let seq = state.seq;
             let mut seat_info = None;
             match &event {
-                Event::DeckShuffled { .. } | Event::DeckStacked { .. } => self.hand_log.clear(),
+                Event::DeckShuffled { .. } | Event::DeckStacked { .. } => {
+                    self.hand_log.clear();
+                    self.hand_reasons.clear();
+                }
                 Event::HandStarted { .. } => {
                     self.hand_first_seq = seq;
                     applied.hand_started = true;
@@ -332,6 +348,9 @@ impl TableTask {
                 }
             }
             self.hand_log.push(event);
+            if applied.first_seq == 0 {
+                applied.first_seq = seq;
+            }
             applied.last_seq = seq;
         }
         self.app
@@ -447,11 +466,16 @@ impl TableTask {
                     self.hand_first_seq,
                     end.last_seq,
                     schema::now_ms(),
+                    &self.hand_reasons,
                 )
             })
             .into_iter()
             .collect();
+        let ended = hands.first().map(|h| h.hand);
         self.persist(applied.records, hands).await;
+        if let Some(hand) = ended {
+            self.publish_reasons(hand);
+        }
         if !applied.left.is_empty() {
             if !self.durable().await {
                 return;
@@ -517,7 +541,7 @@ impl TableTask {
                 if empty {
                     state.occupants[ai.seat] = Some(Occupant {
                         id: ai.agent.as_str().into(),
-                        name: Agents::display_name(&ai.agent, ai.seat),
+                        name: self.app.agents.display_name(&ai.agent, ai.seat),
                         kind: Agents::kind(&ai.agent),
                         connections: 0,
                         disconnected_at: None,
@@ -643,15 +667,10 @@ impl TableTask {
         }
         self.ai_call = None;
         let hand = self.shared.state.lock().engine.hand_number();
-        let (source, fallback) = match &decision.source {
-            DecisionSource::Model { .. } => ("model", None),
-            DecisionSource::Bot { .. } => ("bot", None),
-            DecisionSource::Fallback { reason, .. } => {
-                self.app.metrics.fallback(reason.name());
-                ("fallback", Some(reason.name().to_owned()))
-            }
-        };
-        if source != "bot" {
+        if let Some(reason) = decision.fallback_reason() {
+            self.app.metrics.fallback(reason.name());
+        }
+        if !matches!(decision.source, DecisionSource::Bot { .. }) {
             self.app.record_decision(DecisionRow {
                 id: 0,
                 at_ms: schema::now_ms(),
@@ -659,11 +678,16 @@ impl TableTask {
                 hand: Some(hand),
                 seat: seat as u64,
                 experiment_id: None,
-                source: source.to_owned(),
+                source: decision.source_name().to_owned(),
                 prompt: None,
                 raw_reply: None,
                 parsed_action: serde_json::to_string(&decision.action).ok(),
-                fallback_reason: fallback,
+                fallback_reason: decision.fallback_reason().map(|r| r.name().to_owned()),
+                reason: decision.reason.clone(),
+                model: decision.model(),
+                steps: (!decision.steps.is_empty())
+                    .then(|| serde_json::to_string(&decision.steps).ok())
+                    .flatten(),
             });
         }
         let applied = match self.apply(Command::Act {
@@ -682,6 +706,19 @@ impl TableTask {
                 }
             }
         };
+        if let Some(reason) = decision
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
+            // Kept until the hand is over: a reason may name the seat's cards.
+            self.hand_reasons.push(history::HandReason {
+                seat,
+                seq: applied.first_seq,
+                reason: reason.chars().take(MAX_REASON_CHARS).collect(),
+            });
+        }
         if let Some(talk) = decision.table_talk.filter(|t| !t.trim().is_empty()) {
             let name = self.shared.state.lock().occupants[seat]
                 .as_ref()
@@ -695,6 +732,42 @@ impl TableTask {
             });
         }
         self.after(applied).await;
+    }
+
+    /// Tells the room the reasons LLM seats gave in the hand that just
+    /// ended (nothing before: a reason may name hole cards).
+    fn publish_reasons(&mut self, hand: u64) {
+        if self.hand_reasons.is_empty() {
+            return;
+        }
+        #[derive(serde::Serialize)]
+        struct ReasonsMessage<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            table: &'a str,
+            hand: u64,
+            reasons: &'a [history::HandReason],
+        }
+        let reasons = std::mem::take(&mut self.hand_reasons);
+        let json = match serde_json::to_string(&ReasonsMessage {
+            kind: "reasons",
+            table: &self.shared.id,
+            hand,
+            reasons: &reasons,
+        }) {
+            Ok(json) => json,
+            Err(e) => {
+                error!(table = %self.shared.id, "cannot encode reasons: {e}");
+                return;
+            }
+        };
+        let _ = self.shared.events.send(Arc::new(Delta {
+            seq: None,
+            audience: Audience::All,
+            json: json.into(),
+            resync: false,
+            seat_change: None,
+        }));
     }
 
     async fn on_timer(&mut self) {
@@ -791,6 +864,28 @@ impl TableTask {
     async fn start_hand(&mut self) {
         if self.shared.state.lock().engine.hand_in_progress() {
             return;
+        }
+        // Money guard: a table of AI seats with LLM players that nobody plays
+        // at or watches does not keep paying for model calls. It waits
+        // (checking again every second) until someone joins.
+        let unwatched = self.lane(&self.shared.state.lock()) == Lane::Bulk;
+        if unwatched
+            && self
+                .shared
+                .settings
+                .ai_seats
+                .iter()
+                .any(|ai| Agents::kind(&ai.agent) == "llm")
+        {
+            if !self.paused_unwatched {
+                self.paused_unwatched = true;
+                info!(table = %self.shared.id, "paused: LLM seats and nobody playing or watching");
+            }
+            self.schedule_hand(UNWATCHED_RECHECK);
+            return;
+        }
+        if std::mem::take(&mut self.paused_unwatched) {
+            info!(table = %self.shared.id, "resumed: someone is watching");
         }
         if !self.durable().await {
             return;
