@@ -694,11 +694,11 @@ pub const DEGRADED_AFTER: u64 = 20;
 
 /// The LLM agents whose fallback bot made more than `max_rate` of their
 /// decisions, once they made at least `min_decisions`.
-pub fn over_fallback_limit<'a>(
-    llm: &'a std::collections::BTreeMap<String, super::llm_stats::LlmAgentStats>,
+pub fn over_fallback_limit(
+    llm: &std::collections::BTreeMap<String, super::llm_stats::LlmAgentStats>,
     max_rate: f64,
     min_decisions: u64,
-) -> Vec<(&'a String, &'a super::llm_stats::LlmAgentStats)> {
+) -> Vec<(&String, &super::llm_stats::LlmAgentStats)> {
     llm.iter()
         .filter(|(_, s)| s.decisions >= min_decisions.max(1) && s.fallback_share() > max_rate)
         .collect()

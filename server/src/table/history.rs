@@ -22,23 +22,36 @@ pub struct HandReason {
     pub reason: String,
 }
 
+/// Where a finished hand lies in its table's log, and when it ended.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HandSpan {
+    /// The seq of its `hand_started`.
+    pub first_seq: u64,
+    /// The seq of its `hand_ended`.
+    pub last_seq: u64,
+    /// When it ended, ms since the Unix epoch.
+    pub ended_at_ms: u64,
+}
+
 /// The history of one finished hand.
 ///
 /// `log` holds the hand's events from its `deck_shuffled` (or
 /// `deck_stacked`) to its `hand_ended`; `names` the player at each seat
-/// (by seat index) during the hand; `first_seq` is the seq of the hand's
-/// `hand_started` and `last_seq` that of its `hand_ended`. `None` if `log`
-/// holds no finished hand.
+/// (by seat index) during the hand; `span` where it lies in the log.
+/// `None` if `log` holds no finished hand.
 pub(crate) fn hand_record(
     table_id: &str,
     config: &TableConfig,
     log: &[Event],
     names: &[Option<String>],
-    first_seq: u64,
-    last_seq: u64,
-    ended_at_ms: u64,
+    span: HandSpan,
     reasons: &[HandReason],
 ) -> Option<HandRecord> {
+    let HandSpan {
+        first_seq,
+        last_seq,
+        ended_at_ms,
+    } = span;
     let Some(Event::HandEnded { hand, stacks }) =
         log.iter().rev().find(|e| matches!(e, Event::HandEnded { .. }))
     else {
@@ -53,12 +66,11 @@ pub(crate) fn hand_record(
         .unwrap_or(0);
     // Each reason goes after its action in the PHH, as the action's commentary.
     let mut action_seqs = Vec::new();
-    let mut seq = first_seq;
-    for event in log.iter().skip_while(|e| !matches!(e, Event::HandStarted { .. })) {
+    let from_start = log.iter().skip_while(|e| !matches!(e, Event::HandStarted { .. }));
+    for (seq, event) in (first_seq..).zip(from_start) {
         if matches!(event, Event::ActionTaken { .. }) {
             action_seqs.push(seq);
         }
-        seq += 1;
     }
     let comments: Vec<(usize, String)> = reasons
         .iter()
@@ -194,9 +206,11 @@ async fn rebuild(repo: &AnyRepo, table_id: &str, hands: &[u64]) -> Result<Vec<Ha
                         &config,
                         &log,
                         &names,
-                        first_seq,
-                        record.seq,
-                        schema::now_ms(),
+                        HandSpan {
+                            first_seq,
+                            last_seq: record.seq,
+                            ended_at_ms: schema::now_ms(),
+                        },
                         // Reasons are not in the event log: a rebuilt history has none.
                         &[],
                     )

@@ -463,9 +463,11 @@ impl TableTask {
                     &self.shared.config,
                     &self.hand_log,
                     &end.names,
-                    self.hand_first_seq,
-                    end.last_seq,
-                    schema::now_ms(),
+                    history::HandSpan {
+                        first_seq: self.hand_first_seq,
+                        last_seq: end.last_seq,
+                        ended_at_ms: schema::now_ms(),
+                    },
                     &self.hand_reasons,
                 )
             })
