@@ -9,8 +9,8 @@ use std::time::Duration;
 use crate::error::StoreError;
 use crate::model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
-    ExperimentStatus, HandRecord, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord, TableStatus,
-    UsageRow, UsageTotals,
+    ExperimentStatus, HandRecord, ModelUsage, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord,
+    TableStatus, UsageRow, UsageTotals,
 };
 use crate::postgres::PgRepo;
 use crate::repository::{Repository, StoreResult};
@@ -122,6 +122,7 @@ impl Repository for AnyRepo {
         fn record_usage(&self, rows: &[UsageRow]) -> ();
         fn list_usage(&self, query: &RecordQuery) -> Vec<UsageRow>;
         fn usage_totals(&self, query: &RecordQuery) -> UsageTotals;
+        fn usage_by_model(&self, since_ms: Option<u64>) -> Vec<ModelUsage>;
         fn record_decisions(&self, rows: &[DecisionRow]) -> ();
         fn list_decisions(&self, query: &RecordQuery) -> Vec<DecisionRow>;
         fn set_capture_retention(&self, retention: Option<Duration>) -> ();

@@ -364,6 +364,25 @@ macro_rules! impl_repository {
                 usage_totals_row::<$db>(&row)
             }
 
+            async fn usage_by_model(&self, since_ms: Option<u64>) -> StoreResult<Vec<$crate::model::ModelUsage>> {
+                let since = since_ms.map(|s| to_i64("since_ms", s)).transpose()?;
+                let rows = sqlx::query(
+                    "SELECT provider, model, CAST(COUNT(*) AS BIGINT) AS calls, \
+                     CAST(COALESCE(SUM(CASE WHEN outcome IN ('ok', 'cached') THEN 0 ELSE 1 END), 0) AS BIGINT) AS failed, \
+                     CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT) AS prompt_tokens, \
+                     CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT) AS completion_tokens, \
+                     CAST(COALESCE(SUM(cost_usd), 0.0) AS DOUBLE PRECISION) AS cost_usd, \
+                     CAST(COALESCE(AVG(latency_ms), 0.0) AS DOUBLE PRECISION) AS mean_latency_ms, \
+                     CAST(COALESCE(MAX(latency_ms), 0) AS BIGINT) AS max_latency_ms \
+                     FROM llm_usage WHERE ($1 IS NULL OR at_ms >= $1) GROUP BY provider, model ORDER BY provider, model",
+                )
+                .bind(since)
+                .fetch_all(&self.read)
+                .await
+                .map_err(StoreError::op("usage_by_model"))?;
+                rows.iter().map(|r| model_usage_row::<$db>(r)).collect()
+            }
+
             async fn record_decisions(&self, rows: &[DecisionRow]) -> StoreResult<()> {
                 let mut tx = self.write.begin().await.map_err(StoreError::op("record_decisions"))?;
                 for d in rows {
@@ -982,6 +1001,20 @@ row_fn!(usage_row -> UsageRow, |row| {
         table_id: get::<DB, Option<String>>(row, "table_id")?,
         hand: get_opt_u64::<DB>(row, "hand")?,
         experiment_id: get::<DB, Option<String>>(row, "experiment_id")?,
+    })
+});
+
+row_fn!(model_usage_row -> crate::model::ModelUsage, |row| {
+    Ok(crate::model::ModelUsage {
+        provider: get::<DB, String>(row, "provider")?,
+        model: get::<DB, String>(row, "model")?,
+        calls: get_u64::<DB>(row, "calls")?,
+        failed: get_u64::<DB>(row, "failed")?,
+        prompt_tokens: get_u64::<DB>(row, "prompt_tokens")?,
+        completion_tokens: get_u64::<DB>(row, "completion_tokens")?,
+        cost_usd: get::<DB, f64>(row, "cost_usd")?,
+        mean_latency_ms: get::<DB, f64>(row, "mean_latency_ms")?,
+        max_latency_ms: get_u64::<DB>(row, "max_latency_ms")?,
     })
 });
 

@@ -32,8 +32,8 @@ pub use any::AnyRepo;
 pub use error::StoreError;
 pub use model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
-    ExperimentStatus, HandRecord, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord, TableStatus,
-    UsageRow, UsageTotals, now_ms,
+    ExperimentStatus, HandRecord, ModelUsage, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord,
+    TableStatus, UsageRow, UsageTotals, now_ms,
 };
 pub use postgres::{PgConfig, PgRepo};
 pub use repository::{Repository, StoreResult};

@@ -410,6 +410,29 @@ pub struct UsageTotals {
     pub cost_usd: f64,
 }
 
+/// What calls to one model came to, for `GET /api/usage`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModelUsage {
+    /// Provider name.
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+    /// Calls made.
+    pub calls: u64,
+    /// Calls that ended without a reply (`outcome` other than `ok` and `cached`).
+    pub failed: u64,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Cost in USD.
+    pub cost_usd: f64,
+    /// Mean latency of a call, ms.
+    pub mean_latency_ms: f64,
+    /// Slowest call, ms.
+    pub max_latency_ms: u64,
+}
+
 /// A captured AI decision: what the model saw, what it said, what was played.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecisionRow {

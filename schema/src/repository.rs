@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::error::StoreError;
 use crate::model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
-    ExperimentStatus, HandRecord, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord, TableStatus,
-    UsageRow, UsageTotals,
+    ExperimentStatus, HandRecord, ModelUsage, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord,
+    TableStatus, UsageRow, UsageTotals,
 };
 
 /// Result of a store operation.
@@ -102,6 +102,12 @@ pub trait Repository: Clone + Send + Sync + 'static {
     /// Totals (calls, tokens, cost) over the rows matching `query` (its limit is ignored).
     fn usage_totals(&self, query: &RecordQuery) -> impl Future<Output = StoreResult<UsageTotals>> + Send;
 
+    /// Usage by provider and model since `since_ms` (all rows when `None`),
+    /// ordered by provider and model.
+    fn usage_by_model(
+        &self,
+        since_ms: Option<u64>,
+    ) -> impl Future<Output = StoreResult<Vec<ModelUsage>>> + Send;
     /// Stores captured decisions in one transaction.
     fn record_decisions(&self, rows: &[DecisionRow]) -> impl Future<Output = StoreResult<()>> + Send;
     /// Decisions matching `query`, oldest first.

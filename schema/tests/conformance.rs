@@ -507,6 +507,30 @@ async fn usage<R: Repository>(repo: R) {
         ..RecordQuery::default()
     };
     assert_eq!(repo.list_usage(&limited).await.unwrap(), rows[..2].to_vec());
+    let mut other = usage_row(7, None);
+    other.provider = "local".to_owned();
+    other.model = "smollm2".to_owned();
+    other.latency_ms = 900;
+    repo.record_usage(std::slice::from_ref(&other)).await.unwrap();
+    let by_model = repo.usage_by_model(None).await.unwrap();
+    assert_eq!(by_model.len(), 2);
+    assert_eq!(
+        (by_model[0].provider.as_str(), by_model[0].model.as_str()),
+        ("local", "smollm2")
+    );
+    assert_eq!(by_model[0].calls, 1);
+    assert_eq!(by_model[0].max_latency_ms, 900);
+    let openai = &by_model[1];
+    assert_eq!((openai.calls, openai.failed), (7, 1));
+    assert_eq!(openai.completion_tokens, 70);
+    assert!((openai.cost_usd - 1.75).abs() < 1e-9);
+    assert!((openai.mean_latency_ms - 300.0).abs() < 1e-9);
+    let recent = repo.usage_by_model(Some(1004)).await.unwrap();
+    assert_eq!(
+        recent.iter().map(|m| m.calls).sum::<u64>(),
+        4,
+        "rows at 1004, 1005, 1007, 1009"
+    );
     let totals = repo.usage_totals(&x1).await.unwrap();
     assert_eq!(totals.calls, 4);
     assert_eq!(totals.prompt_tokens, 100 + 101 + 102 + 103);

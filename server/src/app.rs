@@ -249,6 +249,16 @@ impl Server {
             }
             None => None,
         };
+        // The daily budget counts what was spent today before a restart.
+        if let Some(executor) = &executor
+            && executor.daily_budget_usd().is_some()
+        {
+            let today = schema::now_ms() / 86_400_000 * 86_400_000;
+            match repo.usage_by_model(Some(today)).await {
+                Ok(models) => executor.add_spent_today(models.iter().map(|m| m.cost_usd).sum()),
+                Err(e) => warn!("cannot read today's LLM spending (the daily budget starts from 0): {e}"),
+            }
+        }
         let (decisions, decisions_rx) = mpsc::channel(10_000);
         let (shutdown, _) = watch::channel(false);
         let app = App(Arc::new(AppInner {
@@ -393,11 +403,17 @@ async fn drain_usage(app: App, mut rx: mpsc::Receiver<ai_players::usage::UsageRe
                         steps: None,
                     });
                 }
-                app.metrics.llm_call(
-                    r.lane.index(),
-                    r.outcome.name(),
-                    Duration::from_millis(r.queue_wait_ms),
-                );
+                app.metrics.llm_call(&crate::metrics::LlmCall {
+                    provider: &r.provider,
+                    model: &r.model,
+                    lane: r.lane.index(),
+                    outcome: r.outcome.name(),
+                    queue_wait: Duration::from_millis(r.queue_wait_ms),
+                    latency: Duration::from_millis(r.latency_ms),
+                    prompt_tokens: r.tokens.prompt,
+                    completion_tokens: r.tokens.completion,
+                    cost_usd: r.cost_usd,
+                });
                 UsageRow {
                     at_ms: r.at_ms,
                     provider: r.provider,

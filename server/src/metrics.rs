@@ -9,6 +9,14 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+/// A label value with `\\`, `"` and line breaks escaped, as Prometheus wants.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 /// Bucket bounds, in seconds, of the latency histograms.
 const BUCKETS: [f64; 12] = [
     0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
@@ -91,6 +99,8 @@ pub struct Metrics {
     llm_queue_wait: [Histogram; 3],
     /// AI decisions that fell back to a bot, by reason.
     fallbacks: Mutex<BTreeMap<&'static str, u64>>,
+    /// Calls, tokens, cost and latency by provider and model.
+    llm_models: Mutex<BTreeMap<(String, String), ModelSeries>>,
     /// Time from a hand's last event to its durability.
     pub store_durable_wait: Histogram,
     /// Turn timeouts.
@@ -99,6 +109,39 @@ pub struct Metrics {
 
 const LANES: [&str; 3] = ["live", "watched", "bulk"];
 
+/// One model's LLM series.
+#[derive(Debug, Default)]
+struct ModelSeries {
+    calls: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    cost_usd: f64,
+    latency: Histogram,
+}
+
+/// One finished LLM call, as the metrics count it.
+#[derive(Clone, Copy, Debug)]
+pub struct LlmCall<'a> {
+    /// Provider name.
+    pub provider: &'a str,
+    /// Model name.
+    pub model: &'a str,
+    /// Lane index ([`ai_players::Lane::index`]).
+    pub lane: usize,
+    /// Outcome name.
+    pub outcome: &'static str,
+    /// Time waiting for capacity.
+    pub queue_wait: Duration,
+    /// Time from the request to the end of the call.
+    pub latency: Duration,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Cost, USD.
+    pub cost_usd: f64,
+}
+
 impl Metrics {
     /// Counts a protocol error sent to a client.
     pub fn error(&self, code: &'static str) {
@@ -106,12 +149,120 @@ impl Metrics {
     }
 
     /// Counts one LLM call.
-    pub fn llm_call(&self, lane: usize, outcome: &'static str, queue_wait: Duration) {
-        let lane_name = LANES.get(lane).copied().unwrap_or("bulk");
-        *self.llm_calls.lock().entry((lane_name, outcome)).or_default() += 1;
-        if let Some(h) = self.llm_queue_wait.get(lane) {
-            h.observe(queue_wait);
+    pub fn llm_call(&self, call: &LlmCall<'_>) {
+        let lane_name = LANES.get(call.lane).copied().unwrap_or("bulk");
+        *self
+            .llm_calls
+            .lock()
+            .entry((lane_name, call.outcome))
+            .or_default() += 1;
+        if let Some(h) = self.llm_queue_wait.get(call.lane) {
+            h.observe(call.queue_wait);
         }
+        let mut models = self.llm_models.lock();
+        let series = models
+            .entry((call.provider.to_owned(), call.model.to_owned()))
+            .or_default();
+        series.calls += 1;
+        series.prompt_tokens += call.prompt_tokens;
+        series.completion_tokens += call.completion_tokens;
+        series.cost_usd += call.cost_usd;
+        series.latency.observe(call.latency);
+    }
+
+    /// The per-model LLM series and the executor's state (structured-output
+    /// mode, downgrades, daily spend), in the Prometheus text format.
+    pub fn render_llm(&self, executor: Option<&ai_players::executor::Executor>) -> String {
+        let mut out = String::new();
+        let models = self.llm_models.lock();
+        let label = |(p, m): &(String, String)| format!("provider=\"{}\",model=\"{}\"", escape(p), escape(m));
+        let _ = writeln!(
+            out,
+            "# HELP showdown_llm_model_calls_total LLM calls by provider and model.\n# TYPE showdown_llm_model_calls_total counter"
+        );
+        for (key, s) in models.iter() {
+            let _ = writeln!(
+                out,
+                "showdown_llm_model_calls_total{{{}}} {}",
+                label(key),
+                s.calls
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP showdown_llm_tokens_total LLM tokens by provider, model and kind (prompt or completion).\n# TYPE showdown_llm_tokens_total counter"
+        );
+        for (key, s) in models.iter() {
+            let l = label(key);
+            let _ = writeln!(
+                out,
+                "showdown_llm_tokens_total{{{l},kind=\"prompt\"}} {}",
+                s.prompt_tokens
+            );
+            let _ = writeln!(
+                out,
+                "showdown_llm_tokens_total{{{l},kind=\"completion\"}} {}",
+                s.completion_tokens
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP showdown_llm_cost_usd_total LLM cost by provider and model, USD.\n# TYPE showdown_llm_cost_usd_total counter"
+        );
+        for (key, s) in models.iter() {
+            let _ = writeln!(
+                out,
+                "showdown_llm_cost_usd_total{{{}}} {}",
+                label(key),
+                s.cost_usd
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP showdown_llm_latency_seconds LLM call latency by provider and model.\n# TYPE showdown_llm_latency_seconds histogram"
+        );
+        for (key, s) in models.iter() {
+            s.latency
+                .render(&mut out, "showdown_llm_latency_seconds", &label(key));
+        }
+        drop(models);
+        let Some(executor) = executor else {
+            return out;
+        };
+        let _ = writeln!(
+            out,
+            "# HELP showdown_llm_structured_output The structured-output mode each model is asked with now (1 for the mode in use).\n# TYPE showdown_llm_structured_output gauge"
+        );
+        for key in executor.models() {
+            if let Some(mode) = executor.structured_output(&key.0, &key.1) {
+                let _ = writeln!(
+                    out,
+                    "showdown_llm_structured_output{{{},mode=\"{}\"}} 1",
+                    label(&key),
+                    mode.name()
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP showdown_llm_format_downgrades_total Times `auto` stepped a model down to a simpler structured-output mode.\n# TYPE showdown_llm_format_downgrades_total counter"
+        );
+        for key in executor.models() {
+            let n = executor.format_downgrades(&key.0, &key.1);
+            let _ = writeln!(out, "showdown_llm_format_downgrades_total{{{}}} {n}", label(&key));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP showdown_llm_spent_today_usd LLM spending since 00:00 UTC, USD.\n# TYPE showdown_llm_spent_today_usd gauge\nshowdown_llm_spent_today_usd {}",
+            executor.spent_today()
+        );
+        if let Some(budget) = executor.daily_budget_usd() {
+            let _ = writeln!(
+                out,
+                "# HELP showdown_llm_daily_budget_usd The daily LLM budget, USD.\n# TYPE showdown_llm_daily_budget_usd gauge\nshowdown_llm_daily_budget_usd {budget}"
+            );
+        }
+        out
     }
 
     /// Counts an AI fallback.
@@ -282,7 +433,34 @@ mod tests {
         let m = Metrics::default();
         m.events.fetch_add(3, Ordering::Relaxed);
         m.error("rate_limited");
-        m.llm_call(0, "ok", Duration::from_millis(3));
+        m.llm_call(&LlmCall {
+            provider: "mock",
+            model: "m\"1",
+            lane: 0,
+            outcome: "ok",
+            queue_wait: Duration::from_millis(3),
+            latency: Duration::from_millis(40),
+            prompt_tokens: 100,
+            completion_tokens: 7,
+            cost_usd: 0.5,
+        });
+        let llm = m.render_llm(None);
+        assert!(
+            llm.contains(
+                "showdown_llm_tokens_total{provider=\"mock\",model=\"m\\\"1\",kind=\"completion\"} 7"
+            ),
+            "{llm}"
+        );
+        assert!(
+            llm.contains("showdown_llm_cost_usd_total{provider=\"mock\",model=\"m\\\"1\"} 0.5"),
+            "{llm}"
+        );
+        assert!(
+            llm.contains(
+                "showdown_llm_latency_seconds_bucket{provider=\"mock\",model=\"m\\\"1\",le=\"0.05\"} 1"
+            ),
+            "{llm}"
+        );
         let text = m.render(schema::WriterStats::default(), "sqlite");
         assert!(text.contains("showdown_events_total 3"));
         assert!(text.contains("showdown_protocol_errors_total{code=\"rate_limited\"} 1"));

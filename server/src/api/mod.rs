@@ -9,6 +9,7 @@ mod error;
 mod experiments;
 mod players;
 mod tables;
+mod usage;
 mod web;
 
 use std::collections::HashMap;
@@ -61,6 +62,7 @@ pub fn router(app: App) -> Router {
         .route("/api/experiments/{id}/resume", post(experiments::resume))
         .route("/api/experiments/{id}/cancel", post(experiments::cancel))
         .route("/api/agents", get(agents::list))
+        .route("/api/usage", get(usage::usage))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state((limiter, app.clone()), rate_limit));
     Router::new()
@@ -138,7 +140,8 @@ async fn readyz(State(app): State<App>) -> Response {
 }
 
 async fn metrics(State(app): State<App>) -> Response {
-    let text = app.metrics.render(app.writer.stats(), app.repo.backend());
+    let mut text = app.metrics.render(app.writer.stats(), app.repo.backend());
+    text.push_str(&app.metrics.render_llm(app.agents.executor()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
