@@ -11,10 +11,10 @@ import { get } from './api.js';
 import { lineChart, PALETTE } from './chart.js';
 
 const POLL_MS = 2000;
-const FINISHED = new Set(['done', 'budget_reached', 'cancelled', 'failed']);
+const FINISHED = new Set(['done', 'budget_reached', 'degraded', 'cancelled', 'failed']);
 const STATUS_TEXT = {
   pending: 'pending', running: 'running', paused: 'paused', done: 'done',
-  budget_reached: 'budget reached', cancelled: 'cancelled', failed: 'failed',
+  budget_reached: 'budget reached', degraded: 'degraded (LLM fell back)', cancelled: 'cancelled', failed: 'failed',
 };
 
 /**
@@ -277,7 +277,36 @@ function resultsView(x) {
       h('td.num', pct(a.won_at_showdown)),
       h('td.num', { title: cost.title }, cost.text));
   });
-  const parts = [h('section.panel',
+  const parts = [];
+  if (r.status === 'degraded' || typeof r.degraded === 'string') {
+    parts.push(h('section.panel.degraded', { id: 'experiment-degraded', role: 'alert' },
+      h('h2', 'Stopped: the LLM seats fell back to bots'),
+      h('p', 'Too many decisions were made by fallback bots instead of the model, so these results would not measure the model.'),
+      h('pre.small', typeof r.degraded === 'string' ? r.degraded : '')));
+  }
+  const llm = r.llm && typeof r.llm === 'object' ? Object.entries(r.llm) : [];
+  if (llm.length) {
+    parts.push(h('section.panel', h('h2', 'Who made the LLM seats\' decisions'),
+      h('div.table-scroll', h('table.results-table', { id: 'llm-table' },
+        h('thead', h('tr', h('th', 'LLM agent'), h('th', 'Decisions'), h('th', { title: 'decided by the agent\'s own model' }, 'By the model'),
+          h('th', { title: 'decided by another model of its fallback chain' }, 'By a fallback model'),
+          h('th', { title: 'decided by the fallback bot' }, 'By a bot'), h('th', 'Bot fallbacks by reason'),
+          h('th', 'Latency p50 / p99'))),
+        h('tbody', llm.map(([name, s]) => {
+          const other = Object.values(s.other_model_decisions || {}).reduce((a, b) => a + (Number(b) || 0), 0);
+          const reasons = Object.entries(s.fallbacks || {}).map(([k, n]) => `${k} ${n}`).join(', ') || '—';
+          const botShare = Number(s.fallback_share) || 0;
+          return h('tr',
+            h('td', name),
+            h('td.num', chips(s.decisions)),
+            h('td.num', `${chips(s.model_decisions)} (${pct(s.model_share)})`),
+            h('td.num', chips(other)),
+            h('td.num', { class: botShare > 0.05 ? 'neg' : '' }, `${chips(s.fallback_decisions)} (${pct(s.fallback_share)})`),
+            h('td.small', reasons),
+            h('td.num.muted', `${s.latency_ms_p50 ?? '—'} / ${s.latency_ms_p99 ?? '—'} ms`));
+        }))))));
+  }
+  parts.unshift(h('section.panel',
     h('h2', 'Results per agent'),
     h('div.table-scroll', h('table.results-table', { id: 'results-table' },
       h('thead', h('tr', h('th', 'Agent'), h('th', 'Hands'), h('th', 'Net chips'), h('th', { title: 'big blinds won per 100 hands' }, 'bb/100'),
@@ -286,7 +315,11 @@ function resultsView(x) {
         h('th', 'Cost'))),
       h('tbody', rows))),
     h('p.muted.small', `Total cost ${typeof r.cost_usd === 'number' ? `$${r.cost_usd.toFixed(4)}` : '—'}`,
-      typeof r.tokens === 'number' ? ` · ${chips(r.tokens)} tokens` : ''))];
+      typeof r.tokens === 'number' ? ` · ${chips(r.tokens)} tokens` : '')));
+  if (parts.length > 1 && parts[1].id === 'experiment-degraded') {
+    // The reason a run is not to be trusted comes first.
+    parts.unshift(parts.splice(1, 1)[0]);
+  }
   if (r.models && typeof r.models === 'object' && Object.keys(r.models).length) {
     parts.push(h('section.panel', h('h2', 'Models'),
       h('div.table-scroll', h('table.results-table',

@@ -291,6 +291,14 @@ export class TableState {
     if (this.log.length > LOG_LINES) this.log.splice(0, this.log.length - LOG_LINES);
   }
 
+  /** The reasons LLM seats gave in a finished hand (a `reasons` message), into the hand log. */
+  addReasons(msg) {
+    for (const r of Array.isArray(msg.reasons) ? msg.reasons : []) {
+      if (typeof r.reason !== 'string' || typeof r.seat !== 'number') continue;
+      this.addLog(`${this.seatName(r.seat)} thought: “${r.reason}”`, 'reason');
+    }
+  }
+
   addChat(line) {
     this.chat.push(line);
     if (this.chat.length > CHAT_LINES) this.chat.splice(0, this.chat.length - CHAT_LINES);

@@ -92,6 +92,11 @@ export function mount(root, { id, mode }) {
         state.addChat(msg);
         renderChat();
         break;
+      case 'reasons':
+        // Sent only once the hand is over (a reason may name hole cards).
+        state.addReasons(msg);
+        renderLog();
+        break;
       case 'presence': {
         const info = state.info.get(msg.seat);
         if (info) info.connected = !!msg.connected;
@@ -351,12 +356,12 @@ export function mount(root, { id, mode }) {
         hole: s.cards ? s.cards : live ? [null, null] : [],
         name: isYou ? `${name} (you)` : name,
         title: info.player_id || s.player,
-        // Bots' names already say "bot"; LLM seats are named after their model.
+        // Bots' names already say "bot"; LLM seats go by a label or personality, so say "LLM".
         kind: info.kind === 'llm' || (info.kind === 'bot' && !/\bbot\b/i.test(name)) ? KIND_LABEL[info.kind] : null,
         stack: s.stack,
         sb: v.hand_in_progress && seat === v.small_blind,
         bb: v.hand_in_progress && seat === v.big_blind,
-        status: seatStatus(s, info, lastActions.get(seat), winners.get(seat), shown),
+        status: seatStatus(s, info, lastActions.get(seat), winners.get(seat), shown, toAct),
         toAct,
         clockKey: toAct && state.clock ? state.clock.receivedAt : null,
       };
@@ -441,8 +446,10 @@ export function mount(root, { id, mode }) {
     }
   }
 
-  function seatStatus(s, info, last, won, shown) {
+  function seatStatus(s, info, last, won, shown, toAct) {
     if (won) return { kind: 'won', text: `won ${chips(won)}` };
+    // An LLM seat on its turn is waiting for its model.
+    if (toAct && info.kind === 'llm') return { kind: 'thinking', text: 'thinking…' };
     if (shown && typeof shown.rank === 'number') return { kind: 'shown', text: rankName(shown.rank) };
     if (s.sitting_out) return { kind: 'away', text: 'sitting out' };
     if (info.connected === false) return { kind: 'away', text: 'disconnected' };

@@ -439,7 +439,7 @@ mod example {
     fn the_documented_example_config_is_valid() {
         let text = include_str!("../../docs/llm.example.toml");
         let config = super::LlmConfig::from_toml(text).expect("docs/llm.example.toml parses");
-        assert_eq!(config.providers.len(), 3);
+        assert_eq!(config.providers.len(), 4);
     }
 
     #[test]
