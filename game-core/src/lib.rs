@@ -34,5 +34,7 @@ pub use command::{Action, Command};
 pub use deck::{DealKey, Deck};
 pub use eval::{Category, HandRank, evaluate};
 pub use event::{Event, Visibility};
-pub use rules::{AmountRange, LegalActions, ReplayError, RuleError, SeatIndex, Street, Table, TableConfig};
+pub use rules::{
+    AmountRange, LegalActions, ReplayError, RuleError, SeatIndex, Street, Table, TableConfig, TableSnapshot,
+};
 pub use view::{SeatView, TableView, Viewer};

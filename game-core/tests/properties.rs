@@ -4,7 +4,7 @@
 mod helpers;
 
 use game_core::sim::{SplitMix64, random_action};
-use game_core::{Action, Card, Command, Event, Table, TableConfig, Viewer, Visibility};
+use game_core::{Action, Card, Command, Event, Table, TableConfig, TableSnapshot, Viewer, Visibility};
 use proptest::prelude::*;
 
 /// A random command that is often illegal: wrong seat, odd amounts, bets
@@ -165,7 +165,16 @@ fn run_game(seed: u64, seats: usize, hands: usize) {
         );
         chips += stack;
     }
+    // Snapshots at hand boundaries, with the log position they cover.
+    let mut snapshots = Vec::new();
     for _ in 0..hands {
+        let snapshot = table.snapshot().expect("between hands");
+        let text = serde_json::to_string(&snapshot).expect("a snapshot serialises");
+        assert_eq!(
+            serde_json::from_str::<TableSnapshot>(&text).expect("and reads back"),
+            snapshot
+        );
+        snapshots.push((log.len(), snapshot));
         match table.apply(Command::StartHand { seed: rng.next_u64() }) {
             Ok(events) => log.extend(events),
             Err(_) => break, // fewer than two players with chips
@@ -210,8 +219,17 @@ fn run_game(seed: u64, seats: usize, hands: usize) {
             }
         }
     }
-    let replayed = Table::replay(config, &log).expect("the log replays");
+    let replayed = Table::replay(config.clone(), &log).expect("the log replays");
     assert_eq!(replayed, table, "replay differs from the live table");
+    // A snapshot plus the events after it is the same table as the whole log.
+    for (at, snapshot) in snapshots {
+        let restored = Table::restore(config.clone(), snapshot).expect("the snapshot fits");
+        let resumed = Table::replay_onto(restored, &log[at..]).expect("the tail replays");
+        assert_eq!(
+            resumed, table,
+            "snapshot + tail at event {at} differs from the full replay"
+        );
+    }
 }
 
 proptest! {

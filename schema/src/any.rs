@@ -10,7 +10,7 @@ use crate::error::StoreError;
 use crate::model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
     ExperimentStatus, HandRecord, ModelUsage, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord,
-    TableStatus, UsageRow, UsageTotals,
+    TableSnapshotRecord, TableStatus, UsageRow, UsageTotals,
 };
 use crate::postgres::PgRepo;
 use crate::repository::{Repository, StoreResult};
@@ -114,6 +114,8 @@ impl Repository for AnyRepo {
         fn unrecorded_hands(&self, limit: u64) -> Vec<(String, u64)>;
         fn events_since(&self, table_id: &str, after_seq: u64, limit: u64) -> Vec<EventRecord>;
         fn last_seq(&self, table_id: &str) -> u64;
+        fn save_snapshot(&self, snapshot: &TableSnapshotRecord) -> ();
+        fn latest_snapshot(&self, table_id: &str) -> Option<TableSnapshotRecord>;
         fn record_hand(&self, hand: &HandRecord) -> ();
         fn load_hand(&self, table_id: &str, hand: u64) -> HandRecord;
         fn list_hands(&self, table_id: &str, after_hand: u64, limit: u64) -> Vec<HandRecord>;

@@ -218,6 +218,33 @@ macro_rules! impl_repository {
                 to_u64("seq", seq.unwrap_or(0))
             }
 
+            async fn save_snapshot(&self, s: &$crate::model::TableSnapshotRecord) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO table_snapshots (table_id, seq, state, taken_at_ms) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (table_id) DO UPDATE SET seq = excluded.seq, state = excluded.state, \
+                     taken_at_ms = excluded.taken_at_ms WHERE table_snapshots.seq < excluded.seq",
+                )
+                .bind(&s.table_id)
+                .bind(to_i64("seq", s.seq)?)
+                .bind(&s.state)
+                .bind(to_i64("taken_at_ms", s.taken_at_ms)?)
+                .execute(&self.write)
+                .await
+                .map_err(|e| StoreError::db("save_snapshot", "snapshot", &s.table_id, e))?;
+                Ok(())
+            }
+
+            async fn latest_snapshot(&self, table_id: &str) -> StoreResult<Option<$crate::model::TableSnapshotRecord>> {
+                let row = sqlx::query(
+                    "SELECT table_id, seq, state, taken_at_ms FROM table_snapshots WHERE table_id = $1",
+                )
+                .bind(table_id)
+                .fetch_optional(&self.read)
+                .await
+                .map_err(StoreError::op("latest_snapshot"))?;
+                row.map(|r| snapshot_row::<$db>(&r)).transpose()
+            }
+
             async fn record_hand(&self, h: &HandRecord) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO hands (table_id, hand, seed, players, pots, winners, phh, first_seq, last_seq, ended_at_ms, reasons) \
@@ -1001,6 +1028,15 @@ row_fn!(usage_row -> UsageRow, |row| {
         table_id: get::<DB, Option<String>>(row, "table_id")?,
         hand: get_opt_u64::<DB>(row, "hand")?,
         experiment_id: get::<DB, Option<String>>(row, "experiment_id")?,
+    })
+});
+
+row_fn!(snapshot_row -> crate::model::TableSnapshotRecord, |row| {
+    Ok(crate::model::TableSnapshotRecord {
+        table_id: get::<DB, String>(row, "table_id")?,
+        seq: get_u64::<DB>(row, "seq")?,
+        state: get::<DB, String>(row, "state")?,
+        taken_at_ms: get_u64::<DB>(row, "taken_at_ms")?,
     })
 });
 

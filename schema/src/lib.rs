@@ -33,7 +33,7 @@ pub use error::StoreError;
 pub use model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
     ExperimentStatus, HandRecord, ModelUsage, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord,
-    TableStatus, UsageRow, UsageTotals, now_ms,
+    TableSnapshotRecord, TableStatus, UsageRow, UsageTotals, now_ms,
 };
 pub use postgres::{PgConfig, PgRepo};
 pub use repository::{Repository, StoreResult};

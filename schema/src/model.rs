@@ -171,6 +171,20 @@ pub fn visibility_name(visibility: Visibility) -> String {
     }
 }
 
+/// A table's latest snapshot: its engine state between hands (JSON of
+/// `game_core::TableSnapshot`) and the last event seq it covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableSnapshotRecord {
+    /// The table.
+    pub table_id: String,
+    /// The last event seq the snapshot covers; a load replays the events after it.
+    pub seq: u64,
+    /// The state, as JSON.
+    pub state: String,
+    /// When it was taken, ms since the Unix epoch.
+    pub taken_at_ms: u64,
+}
+
 /// The summary of a finished hand, for history and analysis.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HandRecord {

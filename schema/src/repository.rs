@@ -8,7 +8,7 @@ use crate::error::StoreError;
 use crate::model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
     ExperimentStatus, HandRecord, ModelUsage, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord,
-    TableStatus, UsageRow, UsageTotals,
+    TableSnapshotRecord, TableStatus, UsageRow, UsageTotals,
 };
 
 /// Result of a store operation.
@@ -73,6 +73,16 @@ pub trait Repository: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Vec<EventRecord>>> + Send;
     /// The highest stored seq of a table, 0 if it has no events.
     fn last_seq(&self, table_id: &str) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Stores a table's snapshot, replacing an older one (a snapshot with a
+    /// lower seq than the stored one is ignored, so a late write cannot go
+    /// back); `MissingReference` for an unknown table.
+    fn save_snapshot(&self, snapshot: &TableSnapshotRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A table's latest snapshot, if it has one.
+    fn latest_snapshot(
+        &self,
+        table_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<TableSnapshotRecord>>> + Send;
 
     /// Stores a finished hand's summary; `Duplicate` if already recorded.
     fn record_hand(&self, hand: &HandRecord) -> impl Future<Output = StoreResult<()>> + Send;

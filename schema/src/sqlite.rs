@@ -15,7 +15,7 @@ use sqlx::sqlite::{
 use crate::common::{
     CAPTURE_RETENTION_KEY, buy_in_row, chat_row, decision_row, event_row, experiment_hand_row,
     experiment_row, hand_row, impl_repository, insert_decision, model_usage_row, player_row, query_limit,
-    table_row, usage_row, usage_totals_row,
+    snapshot_row, table_row, usage_row, usage_totals_row,
 };
 use crate::error::StoreError;
 use crate::model::{

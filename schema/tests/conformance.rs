@@ -53,6 +53,7 @@ conformance!(
     hands,
     histories_commit_with_their_events,
     tables_keep_their_deal_key,
+    snapshots_keep_the_latest,
     chat,
     usage,
     decisions_and_retention,
@@ -414,6 +415,29 @@ async fn histories_commit_with_their_events<R: Repository>(repo: R) {
     assert_eq!(repo.load_hand("h", 4).await.unwrap(), hand("h", 4));
     assert_eq!(repo.load_hand("h", 5).await.unwrap(), five);
     assert_eq!(repo.unrecorded_hands(10).await.unwrap(), vec![]);
+}
+
+async fn snapshots_keep_the_latest<R: Repository>(repo: R) {
+    repo.create_table(&table("s")).await.unwrap();
+    assert_eq!(repo.latest_snapshot("s").await.unwrap(), None);
+    let snapshot = |seq: u64| schema::TableSnapshotRecord {
+        table_id: "s".to_owned(),
+        seq,
+        state: format!(r#"{{"seats":[],"button":null,"hands_started":{seq}}}"#),
+        taken_at_ms: seq * 10,
+    };
+    repo.save_snapshot(&snapshot(100)).await.unwrap();
+    assert_eq!(repo.latest_snapshot("s").await.unwrap(), Some(snapshot(100)));
+    repo.save_snapshot(&snapshot(250)).await.unwrap();
+    // A late, older snapshot does not replace a newer one.
+    repo.save_snapshot(&snapshot(180)).await.unwrap();
+    assert_eq!(repo.latest_snapshot("s").await.unwrap(), Some(snapshot(250)));
+    let mut ghost = snapshot(1);
+    ghost.table_id = "ghost".to_owned();
+    assert!(matches!(
+        repo.save_snapshot(&ghost).await,
+        Err(StoreError::MissingReference { .. })
+    ));
 }
 
 async fn tables_keep_their_deal_key<R: Repository>(repo: R) {

@@ -289,7 +289,11 @@ async fn llm_seats_play_over_http_in_the_lane_their_table_deserves() {
     });
     server.create_table(&ann, body.clone()).await;
     tokio::time::sleep(Duration::from_millis(1_200)).await;
-    assert_eq!(llm_calls(&server, "bulk").await, 0, "no calls while nobody watches");
+    assert_eq!(
+        llm_calls(&server, "bulk").await,
+        0,
+        "no calls while nobody watches"
+    );
     // With a spectator: watched.
     let watched = server.create_table(&ann, body.clone()).await;
     let mut watcher = server.connect().await;

@@ -120,6 +120,19 @@ pub struct Seat {
     pub sitting_out: bool,
 }
 
+/// A table between hands, as stored so that a load does not replay the
+/// whole log: restore it with [`Table::restore`] and replay only the events
+/// after the seq it was taken at ([`Table::replay_onto`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSnapshot {
+    /// Who sits where, with their stacks.
+    pub seats: Vec<Option<Seat>>,
+    /// The last hand's button.
+    pub button: Option<SeatIndex>,
+    /// Hands started so far.
+    pub hands_started: u64,
+}
+
 /// A seat's chips and cards within the current hand. Its flags (folded,
 /// acted, all-in, shown) are the hand's [`SeatSet`]s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -498,11 +511,48 @@ impl Table {
         }
     }
 
+    /// The table as a [`TableSnapshot`], between hands only (`None` while a
+    /// hand is played).
+    pub fn snapshot(&self) -> Option<TableSnapshot> {
+        self.hand.is_none().then(|| TableSnapshot {
+            seats: self.seats.clone(),
+            button: self.button,
+            hands_started: self.hands_started,
+        })
+    }
+
+    /// The table a [`TableSnapshot`] describes; `InvalidConfig` if it does
+    /// not fit `config` (another number of seats, a seat out of range).
+    pub fn restore(config: TableConfig, snapshot: TableSnapshot) -> Result<Table, RuleError> {
+        let mut table = Table::new(config)?;
+        if snapshot.seats.len() != table.config.seats {
+            return Err(RuleError::InvalidConfig(
+                "the snapshot has another number of seats",
+            ));
+        }
+        if snapshot.button.is_some_and(|b| b >= table.config.seats) {
+            return Err(RuleError::InvalidConfig("the snapshot's button is not a seat"));
+        }
+        if snapshot.seats.iter().flatten().any(|s| s.stack > MAX_CHIPS) {
+            return Err(RuleError::TooManyChips { max: MAX_CHIPS });
+        }
+        table.seats = snapshot.seats;
+        table.button = snapshot.button;
+        table.hands_started = snapshot.hands_started;
+        Ok(table)
+    }
+
     /// Rebuilds a table from its event log: each command is recovered from
     /// the event that starts it, applied again, and must reproduce the
     /// logged events exactly.
     pub fn replay(config: TableConfig, events: &[Event]) -> Result<Table, ReplayError> {
-        let mut table = Table::new(config).map_err(ReplayError::Config)?;
+        let table = Table::new(config).map_err(ReplayError::Config)?;
+        Table::replay_onto(table, events)
+    }
+
+    /// Like [`Table::replay`], starting from `table` (a restored snapshot)
+    /// with the events logged after it.
+    pub fn replay_onto(mut table: Table, events: &[Event]) -> Result<Table, ReplayError> {
         let mut produced = Vec::new();
         let mut index = 0;
         while index < events.len() {

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
-use game_core::{Event, Table, TableConfig};
+use game_core::{Event, Table, TableConfig, TableSnapshot};
 use parking_lot::Mutex;
 use schema::{Repository, StoreError, TableRecord, TableStatus};
 use tokio::sync::{broadcast, mpsc};
@@ -30,8 +30,29 @@ const LOAD_PAGE: u64 = 5_000;
 #[derive(Default)]
 pub struct Tables {
     live: Mutex<HashMap<Arc<str>, LiveTable>>,
-    /// Serialises loads so one table is never loaded twice at once.
-    load_lock: tokio::sync::Mutex<()>,
+    /// One lock per table being loaded, so a table is never loaded twice at
+    /// once while loads of different tables go on side by side. An entry
+    /// lives while someone holds or waits for its lock.
+    loading: Mutex<HashMap<Arc<str>, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Holds a table's load lock; the map entry goes when nobody else wants it.
+struct LoadGuard<'a> {
+    tables: &'a Tables,
+    id: Arc<str>,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for LoadGuard<'_> {
+    fn drop(&mut self) {
+        self._guard = None;
+        let mut loading = self.tables.loading.lock();
+        // Two references: the map's and ours; anyone else waits for it.
+        if Arc::strong_count(&self.lock) == 2 {
+            loading.remove(&self.id);
+        }
+    }
 }
 
 /// A live table and its task (taken at shutdown to wait for it).
@@ -42,6 +63,8 @@ pub(crate) struct Loaded {
     pub state: TableState,
     pub hand_log: Vec<Event>,
     pub hand_first_seq: u64,
+    /// Events replayed after the snapshot (all of them without one).
+    pub replayed: u64,
 }
 
 /// Maps a store error to what a client is told.
@@ -100,7 +123,7 @@ impl Tables {
         if id.is_empty() || id.len() > 64 {
             return Err(Failure::new(ErrorCode::TableNotFound, "no such table"));
         }
-        let _guard = self.load_lock.lock().await;
+        let _guard = self.load_guard(id).await;
         if let Some(handle) = self.get(id) {
             return Ok(handle);
         }
@@ -115,6 +138,18 @@ impl Tables {
         let handle = self.start(app, record).await?;
         app.metrics.tables_loaded.fetch_add(1, Ordering::Relaxed);
         Ok(handle)
+    }
+
+    /// Waits for the load lock of table `id`.
+    async fn load_guard(&self, id: &str) -> LoadGuard<'_> {
+        let lock = self.loading.lock().entry(Arc::from(id)).or_default().clone();
+        let guard = lock.clone().lock_owned().await;
+        LoadGuard {
+            tables: self,
+            id: Arc::from(id),
+            lock,
+            _guard: Some(guard),
+        }
     }
 
     fn check_capacity(&self, app: &App) -> Result<(), Failure> {
@@ -146,7 +181,6 @@ impl Tables {
         for ai in &settings.ai_seats {
             app.agents.validate(&ai.agent)?;
         }
-        let _guard = self.load_lock.lock().await;
         self.check_capacity(app)?;
         let settings_json = serde_json::to_string(&settings)
             .map_err(|e| Failure::new(ErrorCode::Internal, format!("cannot encode settings: {e}")))?;
@@ -172,7 +206,7 @@ impl Tables {
         let mut restored = 0;
         for record in running {
             let id = record.id.clone();
-            let _guard = self.load_lock.lock().await;
+            let _guard = self.load_guard(&id).await;
             if self.get(&id).is_some() {
                 continue;
             }
@@ -211,6 +245,7 @@ impl Tables {
             rx,
             loaded.hand_log,
             loaded.hand_first_seq,
+            loaded.replayed,
         );
         let metrics_app = app.clone();
         let supervised = shared.clone();
@@ -261,9 +296,19 @@ impl Tables {
     }
 }
 
-/// Rebuilds a table's state from its event log, and settles money the log
+/// An empty table for `config` (a table without a usable snapshot).
+fn fresh_table(id: &str, config: &TableConfig) -> Result<Table, Failure> {
+    Table::new(config.clone()).map_err(|e| {
+        error!(table = %id, "unplayable table config: {e}");
+        Failure::new(ErrorCode::Internal, "the table's config is unplayable")
+    })
+}
+
+/// Rebuilds a table's state from its latest snapshot and the events after
+/// it (the whole log when it has no snapshot), and settles money the log
 /// decides: pending buy-ins (confirmed if the seat was taken, else refunded)
-/// and cash-outs of every `SeatLeft` (exactly once, keyed by seq).
+/// and cash-outs of every `SeatLeft` since the snapshot (exactly once, keyed
+/// by seq).
 pub(crate) async fn load_state(
     app: &App,
     id: &str,
@@ -271,8 +316,24 @@ pub(crate) async fn load_state(
     time_bank_ms: u64,
 ) -> Result<Loaded, Failure> {
     let repo = &app.repo;
+    // The latest snapshot, if any and usable: then only the events after it
+    // are read and replayed.
+    let (start, base) = match repo.latest_snapshot(id).await.map_err(|e| store_failure(&e))? {
+        Some(record) => match serde_json::from_str::<TableSnapshot>(&record.state)
+            .map_err(|e| e.to_string())
+            .and_then(|s| Table::restore(config.clone(), s).map_err(|e| e.to_string()))
+        {
+            Ok(table) => (table, record.seq),
+            Err(e) => {
+                warn!(table = %id, "unusable snapshot at seq {} ({e}); replaying the whole log", record.seq);
+                (fresh_table(id, &config)?, 0)
+            }
+        },
+        None => (fresh_table(id, &config)?, 0),
+    };
+    // `events[i]` is the event at seq `base + 1 + i`.
     let mut events = Vec::new();
-    let mut after = 0;
+    let mut after = base;
     loop {
         let page = repo
             .events_since(id, after, LOAD_PAGE)
@@ -295,19 +356,33 @@ pub(crate) async fn load_state(
         }
     }
     let seq = after;
-    let engine = Table::replay(config.clone(), &events).map_err(|e| {
+    // Who sat where when the snapshot was taken, for the cash-outs below.
+    let mut owners: Vec<Option<String>> = start
+        .seats()
+        .iter()
+        .map(|s| s.as_ref().map(|s| s.player.clone()))
+        .collect();
+    let engine = Table::replay_onto(start, &events).map_err(|e| {
         error!(table = %id, "event log does not replay: {e}");
         Failure::new(ErrorCode::Internal, "the table's event log does not replay")
     })?;
 
-    // Money the log decides.
+    // Money the log decides. A snapshot is only taken while the table has
+    // no buy-in or cash-out left to settle (see `TableTask::snapshot`), so
+    // what is still pending concerns seats taken or left after it.
     let pending = repo.pending_buy_ins(id).await.map_err(|e| store_failure(&e))?;
     for buy_in in pending {
-        let seated = events.iter().enumerate().any(|(i, e)| {
-            (i as u64) + 1 > buy_in.after_seq
+        let in_tail = events.iter().enumerate().any(|(i, e)| {
+            base + (i as u64) + 1 > buy_in.after_seq
                 && matches!(e, Event::SeatTaken { seat, player, .. }
                     if *seat as u64 == buy_in.seat && *player == buy_in.player_id)
         });
+        let in_snapshot = buy_in.after_seq < base
+            && usize::try_from(buy_in.seat)
+                .ok()
+                .and_then(|seat| owners.get(seat))
+                .is_some_and(|o| o.as_deref() == Some(buy_in.player_id.as_str()));
+        let seated = in_tail || in_snapshot;
         let result = if seated {
             repo.confirm_buy_in(buy_in.id).await
         } else {
@@ -316,13 +391,20 @@ pub(crate) async fn load_state(
         };
         result.map_err(|e| store_failure(&e))?;
     }
-    let mut owners: Vec<Option<&str>> = vec![None; config.seats];
     for (i, event) in events.iter().enumerate() {
         match event {
-            Event::SeatTaken { seat, player, .. } => owners[*seat] = Some(player),
+            Event::SeatTaken { seat, player, .. } => {
+                if let Some(owner) = owners.get_mut(*seat) {
+                    *owner = Some(player.clone());
+                }
+            }
             Event::SeatLeft { seat, stack } => {
-                if let Some(player) = owners[*seat].take().filter(|p| is_human(p)) {
-                    repo.cash_out(id, i as u64 + 1, player, *stack, schema::now_ms())
+                if let Some(player) = owners
+                    .get_mut(*seat)
+                    .and_then(Option::take)
+                    .filter(|p| is_human(p))
+                {
+                    repo.cash_out(id, base + i as u64 + 1, &player, *stack, schema::now_ms())
                         .await
                         .map_err(|e| store_failure(&e))?;
                 }
@@ -373,7 +455,7 @@ pub(crate) async fn load_state(
             .rposition(|e| matches!(e, Event::HandStarted { .. }))
             .unwrap_or(0);
         let from = start.saturating_sub(1);
-        (events[from..].to_vec(), start as u64 + 1)
+        (events[from..].to_vec(), base + start as u64 + 1)
     } else {
         (Vec::new(), 0)
     };
@@ -398,5 +480,6 @@ pub(crate) async fn load_state(
         state,
         hand_log,
         hand_first_seq,
+        replayed: seq - base,
     })
 }

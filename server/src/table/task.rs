@@ -6,7 +6,7 @@
 //! broadcast); every `.await` (the store, replies) happens outside it.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ai_players::{Agent, CallContext, DecisionSource, Lane, Turn};
@@ -31,6 +31,11 @@ use crate::transport::protocol::{ErrorCode, Failure};
 /// AI answers are applied no sooner than this after the turn starts at
 /// realtime tables, so people can follow the action.
 const AI_THINK_REALTIME: Duration = Duration::from_millis(600);
+/// A table stores a snapshot at the first hand boundary after this many
+/// events since the last one: a load then replays at most about this many
+/// events (plus a hand), however long the table has played.
+const SNAPSHOT_EVERY_EVENTS: u64 = 1_000;
+
 /// How often a table paused for want of watchers looks again.
 const UNWATCHED_RECHECK: Duration = Duration::from_secs(1);
 
@@ -84,6 +89,13 @@ pub(crate) struct TableTask {
     auto_sat_out: Vec<bool>,
     /// Hands are not started: LLM seats and nobody watching (money guard).
     paused_unwatched: bool,
+    /// Buy-ins and cash-outs this task started and the store has not yet
+    /// settled: no snapshot is taken while any is, so that a load from a
+    /// snapshot never has to settle money for seats taken or left before it.
+    /// A settlement that fails stays counted (the next load reconciles it).
+    settling: Arc<AtomicUsize>,
+    /// Events stored since the last snapshot (or since the load point).
+    since_snapshot: u64,
 }
 
 impl TableTask {
@@ -93,6 +105,7 @@ impl TableTask {
         rx: mpsc::Receiver<TableCommand>,
         loaded_log: Vec<Event>,
         hand_first_seq: u64,
+        replayed: u64,
     ) -> TableTask {
         let seats = shared.config.seats;
         let mut agents: Vec<Option<Arc<dyn Agent>>> = vec![None; seats];
@@ -118,6 +131,8 @@ impl TableTask {
             marked_running: false,
             auto_sat_out: vec![false; seats],
             paused_unwatched: false,
+            settling: Arc::new(AtomicUsize::new(0)),
+            since_snapshot: replayed,
         }
     }
 
@@ -201,15 +216,21 @@ impl TableTask {
                 let repo = self.app.repo.clone();
                 let id = buy_in.id;
                 let ok = result.is_ok();
+                let settling = self.settling.clone();
+                settling.fetch_add(1, Ordering::AcqRel);
                 tokio::spawn(async move {
                     let settled = if ok {
                         repo.confirm_buy_in(id).await
                     } else {
                         repo.refund_buy_in(id).await
                     };
-                    if let Err(e) = settled {
+                    match settled {
+                        // Only a settled buy-in lets a snapshot be taken again.
+                        Ok(_) => {
+                            settling.fetch_sub(1, Ordering::AcqRel);
+                        }
                         // The table reconciles pending buy-ins from its log when it next loads.
-                        warn!("settling buy-in {id} failed (reconciled at next load): {e}");
+                        Err(e) => warn!("settling buy-in {id} failed (reconciled at next load): {e}"),
                     }
                 });
                 let _ = reply.send(result);
@@ -357,6 +378,7 @@ impl TableTask {
             .metrics
             .events
             .fetch_add(applied.records.len() as u64, Ordering::Relaxed);
+        self.since_snapshot += applied.records.len() as u64;
         self.last_action_at = now;
         applied
     }
@@ -512,6 +534,8 @@ impl TableTask {
         let repo = self.app.repo.clone();
         let table = self.shared.id.clone();
         let mut shutdown = self.app.shutdown_signal();
+        let settling = self.settling.clone();
+        settling.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
             let mut delay = Duration::from_millis(100);
             loop {
@@ -519,7 +543,10 @@ impl TableTask {
                     .cash_out(&table, seq, &player, amount, schema::now_ms())
                     .await
                 {
-                    Ok(_) => return,
+                    Ok(_) => {
+                        settling.fetch_sub(1, Ordering::AcqRel);
+                        return;
+                    }
                     Err(e) => {
                         warn!(%table, seq, "cash-out failed, retrying (also reconciled at next load): {e}");
                     }
@@ -913,6 +940,7 @@ impl TableTask {
             state.ring.clear();
             state.ring_from = state.seq + 1;
         }
+        self.snapshot();
         // Between hands: leaving and busted players stand, AI seats re-buy.
         let (leave, rebuy): (Vec<Arc<str>>, Vec<(usize, u64)>) = {
             let state = self.shared.state.lock();
@@ -947,6 +975,41 @@ impl TableTask {
             self.app.config.timing.between_hands
         };
         self.schedule_hand(pause);
+    }
+
+    /// Stores a snapshot of the table (between hands, everything stored)
+    /// once enough events have passed since the last, unless a buy-in or
+    /// cash-out is still being settled. In the background: a snapshot only
+    /// makes loads faster, and a failed one is simply taken later.
+    fn snapshot(&mut self) {
+        if self.since_snapshot < SNAPSHOT_EVERY_EVENTS || self.settling.load(Ordering::Acquire) > 0 {
+            return;
+        }
+        let (snapshot, seq) = {
+            let state = self.shared.state.lock();
+            (state.engine.snapshot(), state.seq)
+        };
+        let Some(snapshot) = snapshot else { return };
+        let state = match serde_json::to_string(&snapshot) {
+            Ok(state) => state,
+            Err(e) => {
+                error!(table = %self.shared.id, "cannot encode a snapshot: {e}");
+                return;
+            }
+        };
+        self.since_snapshot = 0;
+        let record = schema::TableSnapshotRecord {
+            table_id: self.shared.id.to_string(),
+            seq,
+            state,
+            taken_at_ms: schema::now_ms(),
+        };
+        let repo = self.app.repo.clone();
+        tokio::spawn(async move {
+            if let Err(e) = repo.save_snapshot(&record).await {
+                warn!(table = %record.table_id, seq, "cannot store a snapshot (loads replay more events): {e}");
+            }
+        });
     }
 
     async fn sit(
@@ -1262,6 +1325,7 @@ impl TableTask {
         }
         self.hand_log = loaded.hand_log;
         self.hand_first_seq = loaded.hand_first_seq;
+        self.since_snapshot = loaded.replayed;
         let json = serde_json::json!({"type": "resync", "table": &*self.shared.id}).to_string();
         let _ = self.shared.events.send(Arc::new(Delta {
             seq: None,
