@@ -109,6 +109,7 @@ impl Repository for AnyRepo {
         fn create_table(&self, table: &TableRecord) -> ();
         fn load_table(&self, id: &str) -> TableRecord;
         fn list_tables(&self, status: Option<TableStatus>) -> Vec<TableRecord>;
+        fn list_tables_page(&self, after: Option<&str>, limit: u64, include_closed: bool) -> Vec<TableRecord>;
         fn set_table_status(&self, id: &str, status: TableStatus) -> ();
         fn append_batch(&self, events: &[EventRecord], hands: &[HandRecord]) -> ();
         fn unrecorded_hands(&self, limit: u64) -> Vec<(String, u64)>;

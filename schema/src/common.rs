@@ -129,6 +129,27 @@ macro_rules! impl_repository {
                 rows.iter().map(|r| table_row::<$db>(r)).collect()
             }
 
+            async fn list_tables_page(
+                &self,
+                after: Option<&str>,
+                limit: u64,
+                include_closed: bool,
+            ) -> StoreResult<Vec<TableRecord>> {
+                // Every id sorts after the empty string (ids are never empty),
+                // so the first page is the same range query on the primary key.
+                let rows = sqlx::query(
+                    "SELECT id, name, config, status, created_at_ms, settings, deal_key FROM poker_tables \
+                     WHERE id > $1 AND ($2 OR status <> 'closed') ORDER BY id LIMIT $3",
+                )
+                .bind(after.unwrap_or(""))
+                .bind(include_closed)
+                .bind(to_i64("limit", limit.min(i64::MAX as u64))?)
+                .fetch_all(&self.read)
+                .await
+                .map_err(StoreError::op("list_tables_page"))?;
+                rows.iter().map(|r| table_row::<$db>(r)).collect()
+            }
+
             async fn set_table_status(&self, id: &str, status: TableStatus) -> StoreResult<()> {
                 let done = sqlx::query("UPDATE poker_tables SET status = $1 WHERE id = $2")
                     .bind(status.name())

@@ -40,6 +40,18 @@ pub trait Repository: Clone + Send + Sync + 'static {
         &self,
         status: Option<TableStatus>,
     ) -> impl Future<Output = StoreResult<Vec<TableRecord>>> + Send;
+    /// One page of tables in id order: up to `limit` tables whose id sorts
+    /// after `after` (from the first when `None`), closed ones only if
+    /// `include_closed`. Keyset paging (`WHERE id > ? ORDER BY id LIMIT ?`
+    /// on the primary key): pass the last id of a page to get the next one;
+    /// a page is stable while tables come and go, and `after` need not be
+    /// the id of a stored table.
+    fn list_tables_page(
+        &self,
+        after: Option<&str>,
+        limit: u64,
+        include_closed: bool,
+    ) -> impl Future<Output = StoreResult<Vec<TableRecord>>> + Send;
     /// Changes a table's status; `NotFound` if there is no such table.
     fn set_table_status(&self, id: &str, status: TableStatus)
     -> impl Future<Output = StoreResult<()>> + Send;

@@ -20,6 +20,13 @@
 //! Hence a successful receipt for seq N means every seq up to N of that table
 //! is durable: after a failed commit the table's position is re-read from
 //! the store, so later requests that depended on the lost ones fail as gaps.
+//!
+//! The per-table positions are bounded: a table's entry goes when the server
+//! says the table left memory ([`EventWriter::forget`]) and, failing that,
+//! once the table has not appended for [`WriterConfig::forget_idle_after`].
+//! Dropping an entry never weakens the checks: between batches every
+//! accepted event is committed, so the store's last seq *is* the table's
+//! position, and it is read back the next time the table appends (one query).
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -44,15 +51,21 @@ pub struct WriterConfig {
     pub max_batch: usize,
     /// Commit at the latest this long after the first request of a batch arrived.
     pub flush_after: Duration,
+    /// Forget a table's position once it has appended nothing for this long
+    /// (it is read back from the store if the table appends again), so the
+    /// bookkeeping stays bounded even if nobody calls [`EventWriter::forget`].
+    pub forget_idle_after: Duration,
 }
 
 impl Default for WriterConfig {
-    /// 4,096 pending requests, batches of up to 4,096 events, 2 ms linger.
+    /// 4,096 pending requests, batches of up to 4,096 events, 2 ms linger;
+    /// positions of tables idle for 10 minutes are forgotten.
     fn default() -> WriterConfig {
         WriterConfig {
             capacity: 4096,
             max_batch: 4096,
             flush_after: Duration::from_millis(2),
+            forget_idle_after: Duration::from_secs(600),
         }
     }
 }
@@ -66,6 +79,9 @@ pub struct WriterStats {
     pub events: u64,
     /// Batches that failed.
     pub failed_batches: u64,
+    /// Tables whose position the writer currently keeps (a gauge: it falls
+    /// when tables are forgotten).
+    pub tracked_tables: u64,
 }
 
 #[derive(Debug, Default)]
@@ -73,6 +89,7 @@ struct Counters {
     batches: AtomicU64,
     events: AtomicU64,
     failed_batches: AtomicU64,
+    tracked_tables: AtomicU64,
 }
 
 /// One append: a table's events, the histories of hands they finish, and
@@ -87,6 +104,8 @@ struct Request {
 #[derive(Clone, Debug)]
 pub struct EventWriter {
     tx: mpsc::Sender<Request>,
+    /// Tables that left memory (see [`EventWriter::forget`]).
+    forget_tx: mpsc::UnboundedSender<String>,
     counters: Arc<Counters>,
 }
 
@@ -127,9 +146,26 @@ impl EventWriter {
     /// Starts the writer task for `repo` on the current tokio runtime.
     pub fn spawn<R: Repository>(repo: R, config: WriterConfig) -> (EventWriter, WriterTask) {
         let (tx, rx) = mpsc::channel(config.capacity.max(1));
+        let (forget_tx, forget_rx) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
-        let handle = tokio::spawn(run(repo, rx, config, counters.clone()));
-        (EventWriter { tx, counters }, WriterTask { handle })
+        let handle = tokio::spawn(run(repo, rx, forget_rx, config, counters.clone()));
+        (
+            EventWriter {
+                tx,
+                forget_tx,
+                counters,
+            },
+            WriterTask { handle },
+        )
+    }
+
+    /// Drops the writer's bookkeeping for `table_id` (call it when the table
+    /// leaves memory). It never waits and is always safe: appends already
+    /// queued are handled as usual, and if the table appends again its
+    /// position is read back from the store, with the same gap checks.
+    pub fn forget(&self, table_id: &str) {
+        // Fails only once the writer task is gone, and then there is nothing to forget.
+        let _ = self.forget_tx.send(table_id.to_owned());
     }
 
     /// Queues `events` (waiting while the channel is full) and returns a
@@ -173,7 +209,83 @@ impl EventWriter {
             batches: self.counters.batches.load(Ordering::Relaxed),
             events: self.counters.events.load(Ordering::Relaxed),
             failed_batches: self.counters.failed_batches.load(Ordering::Relaxed),
+            tracked_tables: self.counters.tracked_tables.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// Where one table stands, as the writer knows it.
+#[derive(Clone, Copy, Debug)]
+struct Position {
+    /// The next seq the table may append.
+    next: u64,
+    /// When the table last appended (or was looked up).
+    touched: Instant,
+}
+
+/// Every known table's position; bounded by [`Positions::forget`] and [`Positions::sweep`].
+#[derive(Debug)]
+struct Positions {
+    map: HashMap<String, Position>,
+    /// Where the map's size is published (before any receipt it affects resolves).
+    counters: Arc<Counters>,
+    /// Positions untouched for this long are dropped by a sweep.
+    idle_after: Duration,
+    /// When the last sweep ran.
+    swept: Instant,
+}
+
+impl Positions {
+    fn new(idle_after: Duration, counters: Arc<Counters>) -> Positions {
+        Positions {
+            map: HashMap::new(),
+            counters,
+            idle_after,
+            swept: Instant::now(),
+        }
+    }
+
+    fn get(&self, table_id: &str) -> Option<u64> {
+        self.map.get(table_id).map(|p| p.next)
+    }
+
+    fn set(&mut self, table_id: String, next: u64, now: Instant) {
+        self.map.insert(table_id, Position { next, touched: now });
+        self.publish();
+    }
+
+    fn forget(&mut self, table_id: &str) {
+        if self.map.remove(table_id).is_some() {
+            self.publish();
+        }
+    }
+
+    fn publish(&self) {
+        self.counters
+            .tracked_tables
+            .store(self.map.len() as u64, Ordering::Relaxed);
+    }
+
+    /// When the next sweep is due (`None`: never, for a huge `idle_after`).
+    fn sweep_due(&self) -> Option<Instant> {
+        self.swept.checked_add(self.idle_after / 2)
+    }
+
+    /// Drops positions idle for `idle_after`, at most every `idle_after / 2`
+    /// (so an entry lives at most 1.5 times `idle_after` past its last use).
+    fn sweep(&mut self, now: Instant) {
+        if self.sweep_due().is_none_or(|due| now < due) {
+            return;
+        }
+        self.swept = now;
+        let idle_after = self.idle_after;
+        self.map
+            .retain(|_, p| now.saturating_duration_since(p.touched) < idle_after);
+        self.publish();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.map.is_empty()
     }
 }
 
@@ -181,13 +293,24 @@ impl EventWriter {
 async fn run<R: Repository>(
     repo: R,
     mut rx: mpsc::Receiver<Request>,
+    mut forget_rx: mpsc::UnboundedReceiver<String>,
     config: WriterConfig,
     counters: Arc<Counters>,
 ) {
-    let mut next: HashMap<String, u64> = HashMap::new();
+    let mut next = Positions::new(config.forget_idle_after, counters.clone());
     let max_batch = config.max_batch.max(1);
     loop {
-        let Some(first) = rx.recv().await else { break };
+        // While idle, still forget tables and drop idle positions.
+        let first = loop {
+            let sweep_at = if next.is_empty() { None } else { next.sweep_due() };
+            tokio::select! {
+                biased;
+                Some(table_id) = forget_rx.recv() => next.forget(&table_id),
+                request = rx.recv() => break request,
+                () = sleep_until_some(sweep_at) => next.sweep(Instant::now()),
+            }
+        };
+        let Some(first) = first else { break };
         let deadline = Instant::now() + config.flush_after;
         let mut size = first.events.len();
         let mut batch = vec![first];
@@ -214,9 +337,23 @@ async fn run<R: Repository>(
             batch.push(request);
         }
         commit(&repo, &mut next, batch, &counters).await;
+        // Tables that left memory while the batch ran; their appends sent
+        // before are in it (or in a later batch, which reads them back).
+        while let Ok(table_id) = forget_rx.try_recv() {
+            next.forget(&table_id);
+        }
+        next.sweep(Instant::now());
         if closed {
             break;
         }
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -229,21 +366,17 @@ struct Accepted {
 }
 
 /// Checks, commits and answers one batch.
-async fn commit<R: Repository>(
-    repo: &R,
-    next: &mut HashMap<String, u64>,
-    batch: Vec<Request>,
-    counters: &Counters,
-) {
-    // Learn where unseen tables stand.
+async fn commit<R: Repository>(repo: &R, next: &mut Positions, batch: Vec<Request>, counters: &Counters) {
+    let now = Instant::now();
+    // Learn where unseen (or forgotten) tables stand.
     for request in &batch {
         for event in &request.events {
-            if next.contains_key(&event.table_id) {
+            if next.get(&event.table_id).is_some() {
                 continue;
             }
             match repo.last_seq(&event.table_id).await {
                 Ok(last) => {
-                    next.insert(event.table_id.clone(), last + 1);
+                    next.set(event.table_id.clone(), last + 1, now);
                 }
                 Err(e) => {
                     counters.failed_batches.fetch_add(1, Ordering::Relaxed);
@@ -260,14 +393,14 @@ async fn commit<R: Repository>(
     let mut hands = Vec::new();
     let mut accepted = Vec::with_capacity(batch.len());
     for request in batch {
-        match check(next, &request.events) {
+        match check(|t| next.get(t), &request.events) {
             Ok((keep, updates)) => {
                 let start = events.len();
                 let hands_start = hands.len();
                 hands.extend(request.hands);
                 let mut tables = Vec::with_capacity(updates.len());
                 for (table, seq) in updates {
-                    next.insert(table.clone(), seq);
+                    next.set(table.clone(), seq, now);
                     tables.push(table);
                 }
                 events.extend(
@@ -329,7 +462,7 @@ async fn commit<R: Repository>(
                 let _ = a.done.send(result);
             }
             for t in failed.keys() {
-                next.remove(t);
+                next.forget(t);
             }
         }
         Err(err) => {
@@ -337,7 +470,7 @@ async fn commit<R: Repository>(
             tracing::warn!(error = %err, events = events.len(), "event batch failed");
             for a in accepted {
                 for t in &a.tables {
-                    next.remove(t);
+                    next.forget(t);
                 }
                 let _ = a.done.send(Err(err.clone()));
             }
@@ -350,7 +483,7 @@ async fn commit<R: Repository>(
 type Checked = (Vec<bool>, Vec<(String, u64)>);
 
 /// Checks one request atomically: stored or repeated seqs are skipped, a hole fails it all.
-fn check(next: &HashMap<String, u64>, events: &[EventRecord]) -> StoreResult<Checked> {
+fn check(next: impl Fn(&str) -> Option<u64>, events: &[EventRecord]) -> StoreResult<Checked> {
     // Usually one table per request: a short list beats a map.
     let mut local: Vec<(&str, u64)> = Vec::new();
     let mut keep = Vec::with_capacity(events.len());
@@ -364,7 +497,7 @@ fn check(next: &HashMap<String, u64>, events: &[EventRecord]) -> StoreResult<Che
         let pos = local.iter().position(|(t, _)| *t == e.table_id);
         let expected = match pos {
             Some(i) => local[i].1,
-            None => next.get(&e.table_id).copied().unwrap_or(1),
+            None => next(&e.table_id).unwrap_or(1),
         };
         if e.seq < expected {
             keep.push(false);
@@ -403,18 +536,19 @@ mod tests {
     #[test]
     fn check_skips_stored_accepts_next_and_rejects_holes() {
         let next = HashMap::from([("a".to_owned(), 3), ("b".to_owned(), 1)]);
+        let next = |t: &str| next.get(t).copied();
         let (keep, updates) = check(
-            &next,
+            next,
             &[ev("a", 1), ev("a", 2), ev("a", 3), ev("b", 1), ev("a", 4)],
         )
         .expect("valid");
         assert_eq!(keep, vec![false, false, true, true, true]);
         assert_eq!(updates, vec![("a".to_owned(), 5), ("b".to_owned(), 2)]);
         // A repeat inside one request is skipped like a stored one.
-        let (keep, _) = check(&next, &[ev("a", 3), ev("a", 3)]).expect("valid");
+        let (keep, _) = check(next, &[ev("a", 3), ev("a", 3)]).expect("valid");
         assert_eq!(keep, vec![true, false]);
         assert!(matches!(
-            check(&next, &[ev("a", 3), ev("a", 5)]),
+            check(next, &[ev("a", 3), ev("a", 5)]),
             Err(StoreError::SequenceGap {
                 expected: 4,
                 got: 5,
@@ -422,7 +556,7 @@ mod tests {
             })
         ));
         assert!(matches!(
-            check(&next, &[ev("b", 0)]),
+            check(next, &[ev("b", 0)]),
             Err(StoreError::Encode { .. })
         ));
     }

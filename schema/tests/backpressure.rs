@@ -17,6 +17,7 @@ async fn fills_then_drains<R: Repository>(repo: R, release: impl AsyncFnOnce()) 
         capacity: 4,
         max_batch: 1,
         flush_after: Duration::ZERO,
+        ..WriterConfig::default()
     };
     let (writer, _task) = EventWriter::spawn(repo.clone(), config);
     let mut receipts = Vec::new();

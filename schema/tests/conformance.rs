@@ -44,12 +44,15 @@ macro_rules! conformance {
 conformance!(
     players,
     tables,
+    tables_page_by_id,
     events_round_trip,
     events_are_unique_and_need_a_table,
     writer_batches_many_tables,
     writer_rejects_gaps_and_skips_resends,
     writer_restart_resumes,
     writer_isolates_a_bad_append,
+    writer_forgets_tables,
+    writer_forgets_idle_tables,
     hands,
     histories_commit_with_their_events,
     tables_keep_their_deal_key,
@@ -144,6 +147,81 @@ async fn tables<R: Repository>(repo: R) {
         repo.load_table("zz").await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+/// The ids of a page of tables.
+fn ids(tables: &[schema::TableRecord]) -> Vec<&str> {
+    tables.iter().map(|t| t.id.as_str()).collect()
+}
+
+async fn tables_page_by_id<R: Repository>(repo: R) {
+    // Created out of id order, and one of them closed: pages follow the id.
+    for (n, id) in ["pc", "pa", "pe", "pb", "pd", "pbb"].into_iter().enumerate() {
+        let mut t = table(id);
+        t.created_at_ms += n as u64;
+        repo.create_table(&t).await.unwrap();
+    }
+    repo.set_table_status("pbb", TableStatus::Closed).await.unwrap();
+    repo.set_table_status("pd", TableStatus::Running).await.unwrap();
+    assert!(
+        repo.list_tables_page(None, 10, false)
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.status != TableStatus::Closed)
+    );
+
+    // Walk the lobby two at a time, each page starting after the last id seen.
+    let mut pages = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = repo.list_tables_page(after.as_deref(), 2, false).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        pages.push(ids(&page).into_iter().map(str::to_owned).collect::<Vec<_>>());
+    }
+    assert_eq!(pages, vec![vec!["pa", "pb"], vec!["pc", "pd"], vec!["pe"]]);
+    // Whole records, as `load_table` reads them.
+    let first = repo.list_tables_page(None, 1, false).await.unwrap();
+    assert_eq!(first, vec![repo.load_table("pa").await.unwrap()]);
+    // Closed tables only when asked for.
+    assert_eq!(
+        ids(&repo.list_tables_page(Some("pb"), 2, true).await.unwrap()),
+        vec!["pbb", "pc"]
+    );
+    assert_eq!(
+        ids(&repo.list_tables_page(Some("pb"), 2, false).await.unwrap()),
+        vec!["pc", "pd"]
+    );
+    // The cursor is a position, not a stored id.
+    assert_eq!(
+        ids(&repo.list_tables_page(Some("pbz"), 10, false).await.unwrap()),
+        vec!["pc", "pd", "pe"]
+    );
+    assert!(
+        repo.list_tables_page(Some("pe"), 10, true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        repo.list_tables_page(Some("zz"), 10, true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(repo.list_tables_page(None, 0, true).await.unwrap().is_empty());
+    assert_eq!(
+        repo.list_tables_page(None, u64::MAX, true).await.unwrap().len(),
+        6
+    );
+    // A table created behind the cursor shows up on a later page, not twice.
+    repo.create_table(&table("pf")).await.unwrap();
+    assert_eq!(
+        ids(&repo.list_tables_page(Some("pd"), 10, false).await.unwrap()),
+        vec!["pe", "pf"]
+    );
 }
 
 async fn events_round_trip<R: Repository>(repo: R) {
@@ -295,6 +373,107 @@ async fn writer_isolates_a_bad_append<R: Repository>(repo: R) {
     b.durable().await.unwrap();
     assert_eq!(repo.last_seq("ok1").await.unwrap(), 3);
     assert_eq!(repo.last_seq("ok2").await.unwrap(), 3);
+}
+
+/// Waits (up to 5 s) until the writer keeps exactly `n` table positions.
+async fn tracked_tables_become(writer: &EventWriter, n: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while writer.stats().tracked_tables != n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the writer keeps {} tables, expected {n}",
+            writer.stats().tracked_tables
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// After `forget`, a table's position is dropped; a table that appends again
+/// gets its position back from the store, with the same checks as before.
+async fn writer_forgets_tables<R: Repository>(repo: R) {
+    const TABLES: u64 = 6;
+    for t in 0..TABLES {
+        repo.create_table(&table(&format!("f{t}"))).await.unwrap();
+    }
+    let (writer, _task) = EventWriter::spawn(repo.clone(), WriterConfig::default());
+    for t in 0..TABLES {
+        writer
+            .append_durable(events(&format!("f{t}"), 1, 3))
+            .await
+            .unwrap();
+    }
+    assert_eq!(writer.stats().tracked_tables, TABLES);
+    for t in 0..TABLES / 2 {
+        writer.forget(&format!("f{t}"));
+    }
+    writer.forget("never-written");
+    tracked_tables_become(&writer, TABLES / 2).await;
+    // Written again: resumes where the store stands.
+    writer.append_durable(events("f0", 4, 5)).await.unwrap();
+    assert_eq!(writer.stats().tracked_tables, TABLES / 2 + 1);
+    // Resends are still skipped and holes still rejected.
+    writer.forget("f0");
+    writer.forget("f1");
+    tracked_tables_become(&writer, TABLES / 2).await;
+    writer.append_durable(events("f0", 2, 6)).await.unwrap();
+    let gap = writer.append_durable(events("f1", 5, 6)).await;
+    assert!(
+        matches!(gap, Err(StoreError::SequenceGap { ref table_id, expected: 4, got: 5 }) if table_id == "f1"),
+        "{gap:?}"
+    );
+    writer.append_durable(events("f1", 4, 4)).await.unwrap();
+    assert_eq!(repo.events_since("f0", 0, 100).await.unwrap(), events("f0", 1, 6));
+    assert_eq!(repo.events_since("f1", 0, 100).await.unwrap(), events("f1", 1, 4));
+    // Forgetting every table empties the bookkeeping.
+    for t in 0..TABLES {
+        writer.forget(&format!("f{t}"));
+    }
+    tracked_tables_become(&writer, 0).await;
+}
+
+/// Without `forget`, positions of tables that stopped appending go after
+/// `forget_idle_after`, even while nothing else is written; live tables keep theirs.
+async fn writer_forgets_idle_tables<R: Repository>(repo: R) {
+    for id in ["i0", "i1", "busy"] {
+        repo.create_table(&table(id)).await.unwrap();
+    }
+    let config = WriterConfig {
+        forget_idle_after: Duration::from_millis(500),
+        ..WriterConfig::default()
+    };
+    let (writer, _task) = EventWriter::spawn(repo.clone(), config);
+    writer.append_durable(events("i0", 1, 3)).await.unwrap();
+    writer.append_durable(events("i1", 1, 3)).await.unwrap();
+    assert_eq!(writer.stats().tracked_tables, 2);
+    // `busy` appends every 50 ms for 1.5 s: it stays while the others go.
+    for seq in 1..=30 {
+        writer.append_durable(vec![event("busy", seq)]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(writer.stats().tracked_tables, 1, "only the busy table is kept");
+    // Nothing is written now: the idle sweep still empties it.
+    tracked_tables_become(&writer, 0).await;
+    // Idle tables come back with their stored position.
+    let gap = writer.append_durable(events("i0", 5, 5)).await;
+    assert!(
+        matches!(
+            gap,
+            Err(StoreError::SequenceGap {
+                expected: 4,
+                got: 5,
+                ..
+            })
+        ),
+        "{gap:?}"
+    );
+    writer.append_durable(events("i0", 1, 6)).await.unwrap();
+    writer.append_durable(events("busy", 31, 31)).await.unwrap();
+    assert_eq!(repo.events_since("i0", 0, 100).await.unwrap(), events("i0", 1, 6));
+    assert_eq!(repo.events_since("i1", 0, 100).await.unwrap(), events("i1", 1, 3));
+    assert_eq!(
+        repo.events_since("busy", 0, 100).await.unwrap(),
+        events("busy", 1, 31)
+    );
 }
 
 fn hand(table_id: &str, hand: u64) -> HandRecord {

@@ -20,7 +20,7 @@ use ai_players::mock::{Latency, Limits, MockConfig, MockLlm, Policy};
 use futures_util::{SinkExt, StreamExt};
 use schema::{RecordQuery, Repository, UsageRow};
 use serde_json::{Value, json};
-use server::app::{Server, ServerConfig, Timing};
+use server::{Server, ServerConfig, Timing};
 use tokio_tungstenite::tungstenite::Message;
 
 const KEY: &str = "bench-admin-key";

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use game_core::sim::{SplitMix64, random_action};
 use game_core::{Command, Event, Table, TableConfig};
 use schema::{AnyRepo, EventRecord, Repository, TableRecord, TableSnapshotRecord, TableStatus};
-use server::app::{Server, ServerConfig};
+use server::{Server, ServerConfig};
 
 struct Args {
     events: usize,
@@ -171,7 +171,7 @@ async fn main() {
             .expect("server");
             let app = server.app().clone();
             let started = Instant::now();
-            app.tables.open(&app, &id).await.expect("the table loads");
+            app.tables.open(&id).await.expect("the table loads");
             let ms = started.elapsed().as_secs_f64() * 1e3;
             pair[usize::from(with_snapshot)] = ms;
             server.shutdown().await.expect("shutdown");

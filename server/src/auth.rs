@@ -64,6 +64,33 @@ pub fn is_player_id(id: &str) -> bool {
     id.starts_with("p_")
 }
 
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// Whether request headers carry the admin API key `key` (`x-api-key`, or
+/// as the bearer token); never without a configured, non-empty key.
+pub fn is_admin(key: Option<&str>, headers: &axum::http::HeaderMap) -> bool {
+    let Some(key) = key.filter(|k| !k.is_empty()) else {
+        return false;
+    };
+    let given = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| bearer(headers));
+    given.is_some_and(|g| constant_time_eq(g.as_bytes(), key.as_bytes()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,16 +1,18 @@
 //! `server`: Showdown's server and its `showdown` CLI.
 //!
 //! # Layout
-//! - [`app`]: configuration, shared state ([`app::App`]), start-up and graceful shutdown.
+//! - [`boot`]: start-up and graceful shutdown ([`boot::Server`]); wires everything below.
+//! - [`app`]: configuration and the state the edges share ([`app::App`]).
 //! - [`table`]: live tables as tokio tasks (engine, clock, AI turns, persistence), the registry.
-//! - [`transport`]: the wire protocol, one session layer, WebSocket and Socket.IO.
-//! - [`api`]: REST endpoints, metrics and health, errors as JSON.
+//! - [`protocol`]: the wire protocol: client and server messages, error codes, close codes.
+//! - [`transport`]: one session layer, WebSocket and Socket.IO.
+//! - [`api`]: REST endpoints, metrics and health.
+//! - [`error`]: errors at the edge: store and rule errors as wire codes, wire codes as HTTP statuses.
 //! - [`limits`]: capacity limits and the per-connection rate limiter.
 //! - [`metrics`]: Prometheus series.
 //! - [`auth`]: ids, bearer tokens and their hashes.
 //! - [`experiment`]: bulk AI-vs-AI runs: spec, runner, statistics, results folder.
 //! - [`cli`]: the command line.
-//! - [`loadgen`]: the load generator behind the `loadgen` binary.
 
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -18,13 +20,16 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod boot;
 pub mod cli;
+pub mod error;
 pub mod experiment;
 pub mod limits;
-pub mod loadgen;
 pub mod metrics;
+pub mod protocol;
 pub mod table;
 pub mod transport;
 
-pub use app::{App, Server, ServerConfig, Timing};
+pub use app::{App, ServerConfig, Timing};
+pub use boot::Server;
 pub use limits::Limits;

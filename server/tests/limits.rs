@@ -644,8 +644,8 @@ async fn a_ten_megabyte_frame_is_refused_unread_and_nothing_else_is_affected() {
 
 #[tokio::test]
 async fn socketio_connections_count_against_the_same_address_limit() {
-    use server::loadgen::conn::{Conn, Transport};
-    use server::loadgen::stats::Counters;
+    use loadgen::conn::{Conn, Transport};
+    use loadgen::stats::Counters;
     let server = TestServer::start_with("limit-per-ip-sio", |config| {
         config.limits.max_connections_per_ip = 1;
     })

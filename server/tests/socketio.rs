@@ -1,9 +1,10 @@
 //! The Socket.IO transport against the official client: npm's
 //! `socket.io-client`, run by Node through `tests/socketio-client/bridge.mjs`
-//! and driven over its stdin and stdout. A full hand checked move by move,
-//! the same deltas as over `/ws`, messages handled in the order sent, and a
-//! client that stalls catches up instead of going silent. Both engine.io
-//! transports are used (WebSocket and HTTP long-polling), and the runtime is
+//! and driven over its stdin and stdout. A full hand checked move by move
+//! (`helpers::hand`, as `ws_hand.rs` plays it over `/ws`), the same deltas
+//! as over `/ws`, messages handled in the order sent, and a client that
+//! stalls catches up instead of going silent. Both engine.io transports are
+//! used (WebSocket and HTTP long-polling), and the runtime is
 //! multi-threaded like the server's, so handlers that race show up here.
 //!
 //! Needs `node` on PATH and the bridge's packages
@@ -18,6 +19,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use helpers::client::TestClient;
+use helpers::hand::MoveByMove;
 use helpers::{STEP, TestServer};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -50,7 +53,7 @@ fn bridge_dir() -> Option<PathBuf> {
 /// Most of the bridge's stderr kept for failure messages.
 const STDERR_KEPT: usize = 16 * 1024;
 
-/// A Socket.IO client speaking the protocol, with the same shape as
+/// A Socket.IO client speaking the protocol, a `TestClient` like
 /// `helpers::WsClient`: the official JS client in a Node child process that
 /// prints every `message` it receives as a JSON line and emits every line
 /// it is given.
@@ -122,17 +125,6 @@ impl SioClient {
         client
     }
 
-    /// The bridge's state for failure messages.
-    fn diagnosis(&self) -> String {
-        let stderr = self.stderr.lock().expect("stderr lock");
-        format!(
-            "disconnected: {:?}, last message: {:?}, bridge stderr: {:?}",
-            self.disconnected,
-            self.received.last(),
-            stderr.trim_end()
-        )
-    }
-
     /// The next line the bridge prints, parsed; `None` on timeout or exit.
     async fn line(&mut self, wait: Duration) -> Option<Value> {
         // `next_line` is cancel safe: a timeout loses no partial line.
@@ -173,92 +165,6 @@ impl SioClient {
         ids
     }
 
-    /// Sends a message with a fresh `id`; returns the id.
-    async fn send(&mut self, message: Value) -> u64 {
-        self.send_all([message]).await[0]
-    }
-
-    /// The next message (panics after [`STEP`]).
-    async fn recv(&mut self) -> Value {
-        match self.try_recv(STEP).await {
-            Some(v) => v,
-            None => panic!("no message within the step timeout; {}", self.diagnosis()),
-        }
-    }
-
-    /// The next message, or `None` on timeout or disconnection.
-    async fn try_recv(&mut self, wait: Duration) -> Option<Value> {
-        if let Some(v) = self.backlog.pop_front() {
-            return Some(v);
-        }
-        self.read(wait).await
-    }
-
-    /// The next protocol message from the bridge (not the backlog).
-    async fn read(&mut self, wait: Duration) -> Option<Value> {
-        let value = self.line(wait).await?;
-        match value["type"].as_str() {
-            Some("bridge_disconnected") => {
-                self.disconnected = Some(value["reason"].as_str().unwrap_or_default().to_owned());
-                None
-            }
-            Some(kind) if kind.starts_with("bridge_") => {
-                panic!("unexpected bridge line {value}; {}", self.diagnosis())
-            }
-            _ => {
-                self.received.push(value.clone());
-                Some(value)
-            }
-        }
-    }
-
-    /// The first message (backlog first) that matches; the others stay in
-    /// the backlog for later calls.
-    async fn until(&mut self, what: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
-        if let Some(i) = self.backlog.iter().position(&mut pred) {
-            return self.backlog.remove(i).expect("index in range");
-        }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match self.read(left.min(STEP)).await {
-                Some(v) if pred(&v) => return v,
-                Some(v) => self.backlog.push_back(v),
-                None => panic!("no message matching {what}; {}", self.diagnosis()),
-            }
-        }
-    }
-
-    /// Drops everything not yet taken.
-    fn clear_backlog(&mut self) {
-        self.backlog.clear();
-    }
-
-    /// Sends a request and waits for its `ack` or `error` (by id).
-    async fn request(&mut self, message: Value) -> Value {
-        let id = self.send(message).await;
-        self.until(&format!("reply to request {id}"), |v| {
-            (v["type"] == "ack" || v["type"] == "error") && v["id"] == json!(id)
-        })
-        .await
-    }
-
-    /// Joins a table as a player; returns the snapshot.
-    async fn join_player(&mut self, table: &str, token: &str) -> Value {
-        let ack = self
-            .request(json!({"type": "join", "table": table, "as": "player", "token": token}))
-            .await;
-        assert_eq!(ack["type"], "ack", "{ack}");
-        self.until("snapshot", |v| v["type"] == "snapshot").await
-    }
-
-    /// Joins a table as a spectator; returns the snapshot.
-    async fn join_spectator(&mut self, table: &str) -> Value {
-        let ack = self.request(json!({"type": "join", "table": table})).await;
-        assert_eq!(ack["type"], "ack", "{ack}");
-        self.until("snapshot", |v| v["type"] == "snapshot").await
-    }
-
     /// Reads until the bridge reports the disconnection and exits; returns its reason.
     async fn disconnection(&mut self) -> String {
         while self.disconnected.is_none() {
@@ -281,31 +187,49 @@ impl SioClient {
     }
 }
 
-/// Acts for the human on `seat` (call if facing a bet, else check); returns
-/// the action sent and the `seq` its ack reports.
-async fn play_turn(clients: &mut [(u64, SioClient)], table: &str, seat: u64, to_call: bool) -> (String, u64) {
-    let (_, client) = clients.iter_mut().find(|(s, _)| *s == seat).expect("our seat");
-    let action = if to_call { "call" } else { "check" };
-    let ack = client
-        .request(json!({"type": "act", "table": table, "action": action}))
-        .await;
-    assert_eq!(ack["type"], "ack", "{ack}");
-    assert_eq!(ack["of"], "act", "{ack}");
-    (action.to_owned(), ack["seq"].as_u64().expect("ack seq"))
-}
-
-/// Gets the human on `seat` out of a hand that is not the one checked.
-async fn fold_or_check(clients: &mut [(u64, SioClient)], table: &str, seat: u64) {
-    let (_, client) = clients.iter_mut().find(|(s, _)| *s == seat).expect("our seat");
-    let mut reply = client
-        .request(json!({"type": "act", "table": table, "action": "fold"}))
-        .await;
-    if reply["code"] == "illegal_action" {
-        reply = client
-            .request(json!({"type": "act", "table": table, "action": "check"}))
-            .await;
+impl TestClient for SioClient {
+    /// Sends a message with a fresh `id`; returns the id.
+    async fn send(&mut self, message: Value) -> u64 {
+        self.send_all([message]).await[0]
     }
-    assert_eq!(reply["type"], "ack", "{reply}");
+
+    /// The next protocol message the bridge prints; `None` on timeout and
+    /// once it reports the disconnection.
+    async fn read(&mut self, wait: Duration) -> Option<Value> {
+        let value = self.line(wait).await?;
+        match value["type"].as_str() {
+            Some("bridge_disconnected") => {
+                self.disconnected = Some(value["reason"].as_str().unwrap_or_default().to_owned());
+                None
+            }
+            Some(kind) if kind.starts_with("bridge_") => {
+                panic!("unexpected bridge line {value}; {}", self.diagnosis())
+            }
+            _ => {
+                self.received.push(value.clone());
+                Some(value)
+            }
+        }
+    }
+
+    fn received(&self) -> &[Value] {
+        &self.received
+    }
+
+    fn backlog(&mut self) -> &mut VecDeque<Value> {
+        &mut self.backlog
+    }
+
+    /// The bridge's state.
+    fn diagnosis(&self) -> String {
+        let stderr = self.stderr.lock().expect("stderr lock");
+        format!(
+            "disconnected: {:?}, last message: {:?}, bridge stderr: {:?}",
+            self.disconnected,
+            self.received.last(),
+            stderr.trim_end()
+        )
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -314,192 +238,12 @@ async fn two_socketio_players_and_two_bots_play_a_hand_move_by_move() {
         return;
     };
     let server = TestServer::start("socketio-hand").await;
-    let (alice_id, alice) = server.register("Alice").await;
-    let (bob_id, bob) = server.register("Bob").await;
-    let table = server
-        .create_table(
-            &alice,
-            json!({
-                "name": "move by move over socket.io", "seats": 4, "small_blind": 5, "big_blind": 10,
-                "pace": "auto", "turn_clock_ms": 30000,
-                "ai_seats": [{"seat": 2, "agent": "bot:calling-station", "stack": 1000},
-                             {"seat": 3, "agent": "bot:calling-station", "stack": 1000}]
-            }),
-        )
-        .await;
+    let hand = MoveByMove::create(&server, "move by move over socket.io").await;
     // Alice upgrades to WebSocket at once; Bob stays on HTTP long-polling,
     // so the hand exercises both engine.io transports.
-    let mut a = SioClient::connect(&bridge, &server.http, "websocket").await;
-    let mut b = SioClient::connect(&bridge, &server.http, "polling").await;
-    let snapshot = a.join_player(&table, &alice).await;
-    assert_eq!(snapshot["you"], Value::Null);
-    b.join_player(&table, &bob).await;
-    for (client, seat) in [(&mut a, 0), (&mut b, 1)] {
-        let ack = client
-            .request(json!({"type": "sit", "table": table, "seat": seat, "buy_in": 1000}))
-            .await;
-        assert_eq!(ack["type"], "ack", "{ack}");
-        assert_eq!(ack["seat"], seat);
-        assert_eq!(ack["stack"], 1000);
-    }
-    assert_eq!(server.me(&alice).await["balance"], 9_000);
-
-    // Bots may be playing a hand of their own when the humans sit, and a hand
-    // may start between the two sits (the humans cannot sit at once): play
-    // such hands out until one deals all four in, and check only that one.
-    let mut clients = vec![(0u64, a), (1u64, b)];
-    let started = loop {
-        let message = clients[0]
-            .1
-            .until("a hand with all four seats", |v| {
-                v["type"] == "event"
-                    && matches!(v["event"]["type"].as_str(), Some("hand_started" | "turn_started"))
-            })
-            .await;
-        let event = &message["event"];
-        if event["type"] == "hand_started" {
-            if event["players"].as_array().is_some_and(|p| p.len() == 4) {
-                break message;
-            }
-        } else if let Some(seat) = event["seat"].as_u64().filter(|s| *s < 2) {
-            fold_or_check(&mut clients, &table, seat).await;
-        }
-    };
-    clients[0].1.clear_backlog();
-    let hand = started["event"]["hand"].as_u64().expect("hand number");
-    let mut seq = started["seq"].as_u64().expect("seq");
-
-    // Follow the hand through Alice's stream; act for the humans when on turn.
-    let mut bet_level = 10u64;
-    let mut committed = [0u64; 4];
-    let mut own_cards = 0;
-    let mut human_actions = 0;
-    // The action a human sent and the seq its ack reported, until its `action_taken` arrives.
-    let mut sent: Option<(u64, String, u64)> = None;
-    loop {
-        let message = clients[0]
-            .1
-            .until("the next event", |v| v["type"] == "event")
-            .await;
-        let next = message["seq"].as_u64().expect("seq");
-        // Increasing; the seqs of events Alice may not see (the seed, other
-        // seats' cards) are skipped.
-        assert!(next > seq, "events arrive in order: {next} after {seq}");
-        seq = next;
-        let event = &message["event"];
-        match event["type"].as_str().expect("type") {
-            "hole_cards_dealt" => {
-                assert_eq!(event["seat"], 0, "Alice only ever sees her own cards: {event}");
-                assert_eq!(event["cards"].as_array().map(Vec::len), Some(2), "{event}");
-                own_cards += 1;
-            }
-            "deck_shuffled" => panic!("the seed never reaches a client: {event}"),
-            "blind_posted" => {
-                let s = event["seat"].as_u64().expect("seat") as usize;
-                committed[s] += event["amount"].as_u64().expect("amount");
-            }
-            "board_dealt" => {
-                bet_level = 0;
-                committed = [0; 4];
-            }
-            "turn_started" => {
-                let s = event["seat"].as_u64().expect("seat");
-                assert!(message["clock"]["remaining_ms"].as_u64().is_some(), "{message}");
-                assert!(
-                    sent.is_none(),
-                    "a new turn before the last action was seen: {event}"
-                );
-                if s < 2 {
-                    let facing = bet_level > committed[s as usize];
-                    let (action, ack_seq) = play_turn(&mut clients, &table, s, facing).await;
-                    sent = Some((s, action, ack_seq));
-                }
-            }
-            "action_taken" => {
-                let s = event["seat"].as_u64().expect("seat");
-                let action = event["action"]["action"].as_str().expect("action");
-                if let Some((seat, sent_action, ack_seq)) = sent.take() {
-                    assert_eq!(s, seat, "the seat on turn acted: {event}");
-                    assert_eq!(action, sent_action, "the action taken is the one sent: {event}");
-                    assert!(next <= ack_seq, "the ack ({ack_seq}) covers the action ({next})");
-                    human_actions += 1;
-                }
-                // Nobody bets: everyone calls the big blind, then checks down.
-                let s = s as usize;
-                let expected = if bet_level > committed[s] { "call" } else { "check" };
-                assert_eq!(action, expected, "seat {s} at bet level {bet_level}: {event}");
-                committed[s] += event["amount"].as_u64().expect("amount");
-                bet_level = bet_level.max(committed[s]);
-                assert_eq!(event["timed_out"], false);
-            }
-            "hand_ended" => {
-                assert_eq!(event["hand"], hand);
-                let total: u64 = event["stacks"]
-                    .as_array()
-                    .expect("stacks")
-                    .iter()
-                    .map(|s| s["stack"].as_u64().expect("stack"))
-                    .sum();
-                assert_eq!(total, 4_000, "chips are conserved: {event}");
-                break;
-            }
-            _ => {}
-        }
-    }
-    assert!(sent.is_none(), "every action sent was taken");
-    // Preflop, flop, turn and river: each human acts at least once a street.
-    assert!(human_actions >= 8, "the humans acted {human_actions} times");
-    assert_eq!(own_cards, 1, "Alice got her hole cards once");
-    assert!(
-        clients[0]
-            .1
-            .received
-            .iter()
-            .any(|v| v["event"]["type"] == "pot_awarded"),
-        "the pot was awarded"
-    );
-
-    // Bob's stream shows the same hand, with his own cards only.
-    let bob_client = &mut clients[1].1;
-    let ended = bob_client
-        .until("the same hand_ended", |v| v["type"] == "event" && v["seq"] == seq)
-        .await;
-    assert_eq!(ended["event"]["type"], "hand_ended", "{ended}");
-    let mut bob_cards = 0;
-    for v in &bob_client.received {
-        if v["event"]["type"] == "hole_cards_dealt" {
-            assert_eq!(v["event"]["seat"], 1, "Bob sees only his own cards: {v}");
-            bob_cards += 1;
-        }
-        assert_ne!(
-            v["event"]["type"], "deck_shuffled",
-            "the seed never reaches a client"
-        );
-    }
-    assert!(bob_cards >= 1, "Bob got his hole cards");
-
-    // Both stand up between hands (or after the next) and get their stacks back.
-    for (_, client) in clients.iter_mut() {
-        let ack = client.request(json!({"type": "stand", "table": table})).await;
-        assert_eq!(ack["type"], "ack", "{ack}");
-    }
-    for (token, id) in [(&alice, &alice_id), (&bob, &bob_id)] {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let me = server.me(token).await;
-            if me["seats"].as_array().is_some_and(Vec::is_empty) && me["balance"].as_u64() != Some(9_000) {
-                let balance = me["balance"].as_u64().expect("balance");
-                assert!(balance > 9_000 - 1_000 && balance <= 9_000 + 4_000, "{me}");
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{id} never left the table: {me}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    for (_, client) in clients {
+    let alice = SioClient::connect(&bridge, &server.http, "websocket").await;
+    let bob = SioClient::connect(&bridge, &server.http, "polling").await;
+    for client in hand.play(&server, alice, bob).await {
         client.close().await;
     }
     server.server.shutdown().await.expect("clean shutdown");

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use super::{ApiError, is_admin, parse_body};
 use crate::app::App;
 use crate::experiment::spec::ExperimentSpec;
+use crate::protocol::{ErrorCode, Failure};
 use crate::table::registry::store_failure;
-use crate::transport::protocol::{ErrorCode, Failure};
 
 /// Most rows one page of hands or decisions holds.
 const MAX_PAGE: u64 = 1_000;
@@ -47,24 +47,24 @@ pub async fn create(
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError(Failure::new(ErrorCode::MalformedJson, "request body: not UTF-8")))?;
     let spec = ExperimentSpec::parse(text)?;
-    let info = app.experiments.create(&app, spec).await?;
+    let info = app.experiments.create(spec).await?;
     Ok((StatusCode::CREATED, Json(info)))
 }
 
 /// `GET /api/experiments` → every experiment's list line, oldest first.
 pub async fn list(State(app): State<App>) -> Result<Json<Value>, ApiError> {
-    let list = app.experiments.list(&app).await?;
+    let list = app.experiments.list().await?;
     Ok(Json(json!({ "experiments": list })))
 }
 
 /// `GET /api/experiments/{id}` → the list line with the spec and results.
 pub async fn get_one(State(app): State<App>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(app.experiments.details(&app, &id).await?))
+    Ok(Json(app.experiments.details(&id).await?))
 }
 
 /// `GET /api/experiments/{id}/curve` → cumulative winnings per agent over hands.
 pub async fn curve(State(app): State<App>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(app.experiments.curve(&app, &id).await?))
+    Ok(Json(app.experiments.curve(&id).await?))
 }
 
 /// `POST /api/experiments/{id}/pause` (admin).
@@ -74,7 +74,7 @@ pub async fn pause(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     admin(&app, &headers)?;
-    Ok(Json(app.experiments.pause(&app, &id).await?))
+    Ok(Json(app.experiments.pause(&id).await?))
 }
 
 /// `POST /api/experiments/{id}/resume` (admin).
@@ -84,7 +84,7 @@ pub async fn resume(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     admin(&app, &headers)?;
-    Ok(Json(app.experiments.resume(&app, &id).await?))
+    Ok(Json(app.experiments.resume(&id).await?))
 }
 
 /// `POST /api/experiments/{id}/cancel` (admin).
@@ -94,7 +94,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     admin(&app, &headers)?;
-    Ok(Json(app.experiments.cancel(&app, &id).await?))
+    Ok(Json(app.experiments.cancel(&id).await?))
 }
 
 /// A page of rows.

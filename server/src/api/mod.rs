@@ -5,7 +5,6 @@
 //! mapped in one place ([`ApiError`]).
 
 mod agents;
-mod error;
 mod experiments;
 mod players;
 mod tables;
@@ -25,13 +24,13 @@ use parking_lot::Mutex;
 use schema::Repository;
 use serde::de::DeserializeOwned;
 
-pub use error::ApiError;
+pub use crate::error::ApiError;
 
 use crate::app::App;
 use crate::auth::{hash_token, plausible_token};
 use crate::limits::{Limits, RateLimiter, RateVerdict};
+use crate::protocol::{ErrorCode, Failure};
 use crate::table::registry::store_failure;
-use crate::transport::protocol::{ErrorCode, Failure};
 
 /// Largest REST request body.
 const MAX_BODY: usize = 64 * 1024;
@@ -152,7 +151,7 @@ async fn metrics(State(app): State<App>) -> Response {
 pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let invalid = |message: String| ApiError(Failure::new(ErrorCode::InvalidRequest, message));
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        if crate::transport::protocol::is_number_out_of_range(&e) {
+        if crate::protocol::is_number_out_of_range(&e) {
             invalid(format!("request body: {e}"))
         } else {
             ApiError(Failure::new(
@@ -169,19 +168,9 @@ pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     T::deserialize(value).map_err(|e| invalid(format!("request body: {e}")))
 }
 
-/// The bearer token of a request, if any.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
 /// The player a request's bearer token names.
 pub(crate) async fn authenticate(app: &App, headers: &HeaderMap) -> Result<schema::PlayerRecord, ApiError> {
-    let token = bearer(headers).ok_or_else(|| {
+    let token = crate::auth::bearer(headers).ok_or_else(|| {
         ApiError(Failure::new(
             ErrorCode::Unauthorized,
             "missing `Authorization: Bearer TOKEN`",
@@ -199,18 +188,7 @@ pub(crate) async fn authenticate(app: &App, headers: &HeaderMap) -> Result<schem
 
 /// Whether the request carries the admin API key (`x-api-key` or bearer).
 pub(crate) fn is_admin(app: &App, headers: &HeaderMap) -> bool {
-    let Some(key) = app.config.api_key.as_deref().filter(|k| !k.is_empty()) else {
-        return false;
-    };
-    let given = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| bearer(headers));
-    given.is_some_and(|g| constant_time_eq(g.as_bytes(), key.as_bytes()))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    app.is_admin(headers)
 }
 
 /// Per-client-address rate limit on state-changing REST calls.

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use super::{ApiError, authenticate, parse_body};
 use crate::app::App;
 use crate::auth::{hash_token, new_id, new_token};
+use crate::protocol::{ErrorCode, Failure};
 use crate::table::registry::store_failure;
-use crate::transport::protocol::{ErrorCode, Failure};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use super::{ApiError, authenticate, is_admin, parse_body};
 use crate::app::App;
+use crate::protocol::{ErrorCode, Failure};
 use crate::table::registry::store_failure;
 use crate::table::{AiSeat, Pace, TableCommand, TableSettings};
-use crate::transport::protocol::{ErrorCode, Failure};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -135,7 +135,7 @@ pub async fn create(
             "a table name is 1 to 64 printable characters",
         )));
     }
-    let handle = app.tables.create(&app, name, config, settings).await?;
+    let handle = app.tables.create(name, config, settings).await?;
     Ok((StatusCode::CREATED, Json(json!(handle.summary()))))
 }
 
@@ -172,7 +172,7 @@ pub async fn list(State(app): State<App>) -> Result<Json<Value>, ApiError> {
 
 /// `GET /api/tables/{id}` → the lobby line and a spectator snapshot (loads the table).
 pub async fn get_one(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let handle = app.tables.open(&app, &id).await?;
+    let handle = app.tables.open(&id).await?;
     let snapshot = handle.snapshot(None);
     let summary = serde_json::to_string(&handle.summary()).unwrap_or_else(|_| "{}".to_owned());
     let body = format!(r#"{{"table":{summary},"snapshot":{snapshot}}}"#);
@@ -195,7 +195,7 @@ pub async fn sit(
 ) -> Result<Json<Value>, ApiError> {
     let player = authenticate(&app, &headers).await?;
     let request: SitRequest = parse_body(&body)?;
-    let handle = app.tables.open(&app, &id).await?;
+    let handle = app.tables.open(&id).await?;
     let stack = crate::transport::session::sit(
         &app,
         &handle,
@@ -215,7 +215,7 @@ pub async fn stand(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let player = authenticate(&app, &headers).await?;
-    let handle = app.tables.open(&app, &id).await?;
+    let handle = app.tables.open(&id).await?;
     let result = handle
         .request(|reply| TableCommand::Stand {
             player_id: player.id.clone(),

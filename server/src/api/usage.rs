@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::{ApiError, is_admin};
 use crate::app::App;
+use crate::protocol::{ErrorCode, Failure};
 use crate::table::registry::store_failure;
-use crate::transport::protocol::{ErrorCode, Failure};
 
 /// The query of `GET /api/usage`.
 #[derive(Deserialize)]

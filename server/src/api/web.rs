@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::ApiError;
 use crate::app::App;
-use crate::transport::protocol::{ErrorCode, Failure};
+use crate::protocol::{ErrorCode, Failure};
 
 /// The environment variable naming a folder served instead of the embedded files.
 pub const WEB_DIR_ENV: &str = "SHOWDOWN_WEB_DIR";

@@ -6,7 +6,36 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::runner::DecisionRecord;
+/// One AI decision of an LLM seat, for statistics and the decisions file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// Hand index in the run (from 0).
+    pub hand: u64,
+    /// Seat.
+    pub seat: usize,
+    /// Agent name.
+    pub agent: String,
+    /// `model` or `fallback`.
+    pub source: String,
+    /// The fallback's reason, if one acted.
+    pub fallback_reason: Option<String>,
+    /// The action played.
+    pub action: game_core::Action,
+    /// Time to decide, ms.
+    pub latency_ms: u64,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// The model's short reason.
+    pub reason: Option<String>,
+    /// The model that decided (`provider/model`), when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Models of the agent's fallback chain that failed first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<ai_players::FailedStep>,
+}
 
 /// Histogram buckets: upper bounds grow by 25% from 1 ms; the last is open.
 const BUCKETS: usize = 64;

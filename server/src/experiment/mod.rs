@@ -27,8 +27,8 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use crate::protocol::{ErrorCode, Failure};
 use crate::table::agents::Agents;
-use crate::transport::protocol::{ErrorCode, Failure};
 use output::{CALLS_FILE, ResultsDir};
 use runner::{Checkpoint, CostMeter, NoCost, Progress, SeatAgent, StopReason};
 use spec::{ExperimentSpec, mix};
@@ -150,9 +150,8 @@ fn build_agents(
     let agents = Agents::new(Some(executor));
     let mut seats = Vec::new();
     for (i, s) in spec.seats.iter().enumerate() {
-        let agent = if capture && s.agent.starts_with("llm:") && !s.agent.contains("capture=") {
-            let sep = if s.agent.contains('?') { '&' } else { '?' };
-            format!("{}{sep}capture=true", s.agent)
+        let agent = if capture {
+            with_capture(&s.agent)
         } else {
             s.agent.clone()
         };
@@ -160,6 +159,17 @@ fn build_agents(
     }
     let cost: Arc<dyn CostMeter> = meter.clone();
     Ok((seats, cost, Some((meter, drain)), agents))
+}
+
+/// An LLM seat's spec with `capture` on (other specs as they are).
+pub fn with_capture(agent: &str) -> String {
+    match agent.parse::<ai_players::AgentSpec>() {
+        Ok(ai_players::AgentSpec::Llm(mut llm)) => {
+            llm.capture = true;
+            ai_players::AgentSpec::Llm(llm).to_string()
+        }
+        _ => agent.to_owned(),
+    }
 }
 
 /// Why a run stopped as `degraded`, in a line or two: per LLM agent over

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::csv::{CsvLines, HEAD, Padded, SeatColumns};
 use super::runner::{Checkpoint, HandRow, HandSink};
 use super::spec::ExperimentSpec;
-use crate::transport::protocol::{ErrorCode, Failure};
+use crate::protocol::{ErrorCode, Failure};
 
 fn io_failure(what: &str, e: std::io::Error) -> Failure {
     Failure::new(ErrorCode::Internal, format!("{what}: {e}"))

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ai_players::Agent;
+use ai_players::AgentSpec;
 use ai_players::bots::{Bot, Spot, bot};
 use ai_players::{CallContext, Lane, Turn};
 use game_core::event::SeatList;
@@ -21,8 +22,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::spec::{ExperimentSpec, Stacks, mix, mix_more};
 use super::stats::{AgentTallies, HandSummary, HandTracker, StatsAccumulator};
+use crate::protocol::{ErrorCode, Failure};
 use crate::table::agents::Agents;
-use crate::transport::protocol::{ErrorCode, Failure};
 
 /// How a seat decides.
 #[derive(Clone)]
@@ -36,8 +37,8 @@ pub enum SeatAgent {
 impl SeatAgent {
     /// The agent for a spec; LLM seats need `agents` to have an executor.
     pub fn build(spec: &str, agents: &Agents, seed: u64) -> Result<SeatAgent, Failure> {
-        if let Some(name) = spec.strip_prefix("bot:") {
-            return bot(name)
+        if let AgentSpec::Bot(name) = spec.parse::<AgentSpec>()? {
+            return bot(&name)
                 .map(SeatAgent::Bot)
                 .ok_or_else(|| Failure::new(ErrorCode::UnknownAgent, format!("unknown bot {name:?}")));
         }
@@ -45,36 +46,7 @@ impl SeatAgent {
     }
 }
 
-/// One AI decision of an LLM seat, for statistics and the decisions file.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct DecisionRecord {
-    /// Hand index in the run (from 0).
-    pub hand: u64,
-    /// Seat.
-    pub seat: usize,
-    /// Agent name.
-    pub agent: String,
-    /// `model` or `fallback`.
-    pub source: String,
-    /// The fallback's reason, if one acted.
-    pub fallback_reason: Option<String>,
-    /// The action played.
-    pub action: game_core::Action,
-    /// Time to decide, ms.
-    pub latency_ms: u64,
-    /// Prompt tokens.
-    pub prompt_tokens: u64,
-    /// Completion tokens.
-    pub completion_tokens: u64,
-    /// The model's short reason.
-    pub reason: Option<String>,
-    /// The model that decided (`provider/model`), when one did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// Models of the agent's fallback chain that failed first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub steps: Vec<ai_players::FailedStep>,
-}
+pub use super::llm_stats::DecisionRecord;
 
 /// A finished hand, as the writer needs it. The table that played it has
 /// already read its results from the events (`summary`), so that the writer,
@@ -162,7 +134,7 @@ impl Dealer {
             bots: spec
                 .seats
                 .iter()
-                .map(|seat| seat.agent.strip_prefix("bot:").and_then(bot))
+                .map(|seat| seat.agent.parse::<AgentSpec>().ok()?.bot_name().and_then(bot))
                 .collect::<Option<Box<[_]>>>(),
         })
     }
@@ -775,11 +747,7 @@ pub async fn run<S: HandSink>(
         .tables
         .min(usize::try_from(deals).unwrap_or(usize::MAX))
         .max(1);
-    let lane = if spec.lane == "watched" {
-        Lane::Watched
-    } else {
-        Lane::Bulk
-    };
+    let lane = spec.lane;
     let n = spec.seats.len();
     if checkpoint.table_stacks.len() < tables {
         checkpoint

@@ -9,10 +9,12 @@
 //! in the `bulk` lane (or `watched`), below every live table's calls.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use ai_players::usage::UsageRecord;
+use ai_players::usage::{UsageRecord, UsageSink};
+use ai_players::{AgentSpec, SeatKind};
 use parking_lot::Mutex;
 use schema::{
     AnyRepo, DecisionRow, ExperimentBatch, ExperimentHandRow, ExperimentRecord, ExperimentStatus, Repository,
@@ -25,9 +27,9 @@ use tracing::{info, warn};
 use super::runner::{self, Checkpoint, HandRow, HandSink, Progress, SeatAgent, StopReason};
 use super::spec::{ExperimentSpec, mix};
 use super::{UsageMeter, stats, summary};
-use crate::app::App;
+use crate::protocol::{ErrorCode, Failure, ServerMessage};
+use crate::table::agents::Agents;
 use crate::table::registry::store_failure;
-use crate::transport::protocol::{ErrorCode, Failure};
 
 /// Why a run was asked to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,20 +50,37 @@ struct Active {
     finished: watch::Receiver<bool>,
 }
 
-/// The server's experiments.
-pub struct Experiments {
+/// What experiments use.
+#[derive(Clone)]
+pub struct ExperimentDeps {
+    /// The store.
+    pub repo: AnyRepo,
+    /// Builds the seats' agents.
+    pub agents: Agents,
+    /// Turns true when the server shuts down.
+    pub shutdown: watch::Receiver<bool>,
+    /// Where the LLM executor sends usage records (to know how many were sent).
+    pub usage: UsageSink,
+}
+
+/// The server's experiments: a cheap handle.
+#[derive(Clone)]
+pub struct Experiments(Arc<ExperimentsInner>);
+
+/// What [`Experiments`] holds.
+pub struct ExperimentsInner {
+    deps: ExperimentDeps,
     active: Mutex<HashMap<String, Active>>,
     meters: Mutex<HashMap<String, Arc<UsageMeter>>>,
     updates: broadcast::Sender<Arc<str>>,
+    /// Usage records counted into the meters so far.
+    usage_counted: AtomicU64,
 }
 
-impl Default for Experiments {
-    fn default() -> Experiments {
-        Experiments {
-            active: Mutex::new(HashMap::new()),
-            meters: Mutex::new(HashMap::new()),
-            updates: broadcast::channel(256).0,
-        }
+impl std::ops::Deref for Experiments {
+    type Target = ExperimentsInner;
+    fn deref(&self) -> &ExperimentsInner {
+        &self.0
     }
 }
 
@@ -139,33 +158,61 @@ fn info_json(record: &ExperimentRecord, live: Option<&Progress>) -> Value {
 }
 
 impl Experiments {
+    /// No experiments running yet; each will use `deps`.
+    pub fn new(deps: ExperimentDeps) -> Experiments {
+        Experiments(Arc::new(ExperimentsInner {
+            deps,
+            active: Mutex::new(HashMap::new()),
+            meters: Mutex::new(HashMap::new()),
+            updates: broadcast::channel(256).0,
+            usage_counted: AtomicU64::new(0),
+        }))
+    }
+
+    /// Waits (up to `within`) until every LLM usage record sent so far has
+    /// been counted into the meters: an experiment's last decisions return
+    /// before the usage drain has read their records.
+    pub async fn usage_settled(&self, within: Duration) -> bool {
+        let target = self.deps.usage.sent();
+        let deadline = tokio::time::Instant::now() + within;
+        while self.usage_counted.load(Ordering::Acquire) < target {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
     /// Receives `{"type":"experiment","experiment":{...}}` lines on every change.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
         self.updates.subscribe()
     }
 
     fn publish(&self, info: Value) {
-        let line = json!({"type": "experiment", "experiment": info}).to_string();
-        let _ = self.updates.send(line.into());
+        let line = ServerMessage::Experiment { experiment: &info }.text();
+        let _ = self.updates.send(line);
     }
 
     fn live_progress(&self, id: &str) -> Option<Progress> {
         self.active.lock().get(id).and_then(|a| a.progress.clone())
     }
 
-    /// Counts an LLM call against its experiment's budget (called by the usage drain).
+    /// Counts an LLM call against its experiment's budget (called by the
+    /// usage drain with every usage record, in order).
     pub fn record_usage(&self, record: &UsageRecord) {
-        let Some(id) = record.context.experiment_id.as_deref() else {
-            return;
-        };
-        if let Some(meter) = self.meters.lock().get(id) {
+        if let Some(id) = record.context.experiment_id.as_deref()
+            && let Some(meter) = self.meters.lock().get(id)
+        {
             meter.record(record);
         }
+        self.usage_counted.fetch_add(1, Ordering::Release);
     }
 
     /// The list line of one experiment.
-    pub async fn info(&self, app: &App, id: &str) -> Result<Value, Failure> {
-        let record = app
+    pub async fn info(&self, id: &str) -> Result<Value, Failure> {
+        let record = self
+            .deps
             .repo
             .load_experiment(id)
             .await
@@ -174,8 +221,13 @@ impl Experiments {
     }
 
     /// Every experiment, oldest first.
-    pub async fn list(&self, app: &App) -> Result<Vec<Value>, Failure> {
-        let records = app.repo.list_experiments().await.map_err(|e| store_failure(&e))?;
+    pub async fn list(&self) -> Result<Vec<Value>, Failure> {
+        let records = self
+            .deps
+            .repo
+            .list_experiments()
+            .await
+            .map_err(|e| store_failure(&e))?;
         Ok(records
             .iter()
             .map(|r| info_json(r, self.live_progress(&r.id).as_ref()))
@@ -183,8 +235,9 @@ impl Experiments {
     }
 
     /// One experiment with its results (`null` until the first checkpoint).
-    pub async fn details(&self, app: &App, id: &str) -> Result<Value, Failure> {
-        let record = app
+    pub async fn details(&self, id: &str) -> Result<Value, Failure> {
+        let record = self
+            .deps
             .repo
             .load_experiment(id)
             .await
@@ -204,8 +257,9 @@ impl Experiments {
     }
 
     /// Cumulative winnings per agent over hands.
-    pub async fn curve(&self, app: &App, id: &str) -> Result<Value, Failure> {
-        let record = app
+    pub async fn curve(&self, id: &str) -> Result<Value, Failure> {
+        let record = self
+            .deps
             .repo
             .load_experiment(id)
             .await
@@ -219,18 +273,18 @@ impl Experiments {
     }
 
     /// Validates and stores a spec, then starts it.
-    pub async fn create(&self, app: &App, spec: ExperimentSpec) -> Result<Value, Failure> {
-        if app.is_shutting_down() {
+    pub async fn create(&self, spec: ExperimentSpec) -> Result<Value, Failure> {
+        if *self.deps.shutdown.borrow() {
             return Err(Failure::new(
                 ErrorCode::ShuttingDown,
                 "the server is shutting down",
             ));
         }
         for seat in &spec.seats {
-            if seat.agent.starts_with("bot:") {
-                SeatAgent::build(&seat.agent, &app.agents, 0)?;
+            if AgentSpec::kind_of(&seat.agent) == SeatKind::Bot {
+                SeatAgent::build(&seat.agent, &self.deps.agents, 0)?;
             } else {
-                app.agents.validate(&seat.agent)?;
+                self.deps.agents.validate(&seat.agent)?;
             }
         }
         let now = now_ms();
@@ -245,18 +299,20 @@ impl Experiments {
             created_at_ms: now,
             updated_at_ms: now,
         };
-        app.repo
+        self.deps
+            .repo
             .create_experiment(&record)
             .await
             .map_err(|e| store_failure(&e))?;
         info!(experiment = %record.id, hands = record.hands_total, "experiment created");
-        self.start(app, &record.id, spec, fresh_checkpoint(&record_spec(&record)?));
-        self.info(app, &record.id).await
+        self.start(&record.id, spec, fresh_checkpoint(&record_spec(&record)?));
+        self.info(&record.id).await
     }
 
     /// Pauses a running experiment (it saves its checkpoint and stops).
-    pub async fn pause(&self, app: &App, id: &str) -> Result<Value, Failure> {
-        let record = app
+    pub async fn pause(&self, id: &str) -> Result<Value, Failure> {
+        let record = self
+            .deps
             .repo
             .load_experiment(id)
             .await
@@ -268,26 +324,29 @@ impl Experiments {
         if !self.active.lock().contains_key(id) {
             // Not running here (e.g. it was running when the server stopped
             // and has not been restored): record the pause.
-            let r = app
+            let r = self
+                .deps
                 .repo
                 .load_experiment(id)
                 .await
                 .map_err(|e| store_failure(&e))?;
             if r.status == ExperimentStatus::Running {
-                app.repo
+                self.deps
+                    .repo
                     .update_experiment(id, ExperimentStatus::Paused, r.hands_done, None, now_ms())
                     .await
                     .map_err(|e| store_failure(&e))?;
             }
         }
-        let info = self.info(app, id).await?;
+        let info = self.info(id).await?;
         self.publish(info.clone());
         Ok(info)
     }
 
     /// Cancels an experiment that has not finished (its results so far stay).
-    pub async fn cancel(&self, app: &App, id: &str) -> Result<Value, Failure> {
-        let record = app
+    pub async fn cancel(&self, id: &str) -> Result<Value, Failure> {
+        let record = self
+            .deps
             .repo
             .load_experiment(id)
             .await
@@ -296,31 +355,34 @@ impl Experiments {
             return Err(state_error(&record, "cancel"));
         }
         self.stop(id, Intent::Cancel).await;
-        let r = app
+        let r = self
+            .deps
             .repo
             .load_experiment(id)
             .await
             .map_err(|e| store_failure(&e))?;
         if !r.status.is_final() {
-            app.repo
+            self.deps
+                .repo
                 .update_experiment(id, ExperimentStatus::Cancelled, r.hands_done, None, now_ms())
                 .await
                 .map_err(|e| store_failure(&e))?;
         }
-        let info = self.info(app, id).await?;
+        let info = self.info(id).await?;
         self.publish(info.clone());
         Ok(info)
     }
 
     /// Resumes a paused (or failed) experiment from its last checkpoint.
-    pub async fn resume(&self, app: &App, id: &str) -> Result<Value, Failure> {
-        if app.is_shutting_down() {
+    pub async fn resume(&self, id: &str) -> Result<Value, Failure> {
+        if *self.deps.shutdown.borrow() {
             return Err(Failure::new(
                 ErrorCode::ShuttingDown,
                 "the server is shutting down",
             ));
         }
-        let record = app
+        let record = self
+            .deps
             .repo
             .load_experiment(id)
             .await
@@ -330,28 +392,30 @@ impl Experiments {
         {
             return Err(state_error(&record, "resume"));
         }
-        app.repo
+        self.deps
+            .repo
             .update_experiment(id, ExperimentStatus::Running, record.hands_done, None, now_ms())
             .await
             .map_err(|e| store_failure(&e))?;
-        self.restart(app, &record).await?;
-        let info = self.info(app, id).await?;
+        self.restart(&record).await?;
+        let info = self.info(id).await?;
         self.publish(info.clone());
         Ok(info)
     }
 
     /// Starts every experiment that was running when the server stopped.
-    pub async fn restore_all(&self, app: &App) -> Result<usize, StoreError> {
+    pub async fn restore_all(&self) -> Result<usize, StoreError> {
         let mut restored = 0;
-        for record in app.repo.list_experiments().await? {
+        for record in self.deps.repo.list_experiments().await? {
             if record.status != ExperimentStatus::Running {
                 continue;
             }
-            match self.restart(app, &record).await {
+            match self.restart(&record).await {
                 Ok(()) => restored += 1,
                 Err(f) => {
                     warn!(experiment = %record.id, "cannot resume the experiment: {}", f.message);
-                    let _ = app
+                    let _ = self
+                        .deps
                         .repo
                         .update_experiment(
                             &record.id,
@@ -409,9 +473,10 @@ impl Experiments {
         let _ = finished.wait_for(|f| *f).await;
     }
 
-    async fn restart(&self, app: &App, record: &ExperimentRecord) -> Result<(), Failure> {
+    async fn restart(&self, record: &ExperimentRecord) -> Result<(), Failure> {
         let spec = record_spec(record)?;
-        let checkpoint = match app
+        let checkpoint = match self
+            .deps
             .repo
             .experiment_checkpoint(&record.id)
             .await
@@ -426,12 +491,12 @@ impl Experiments {
             None => fresh_checkpoint(&spec),
         };
         info!(experiment = %record.id, hands_done = checkpoint.hands_done, "experiment resumes");
-        self.start(app, &record.id, spec, checkpoint);
+        self.start(&record.id, spec, checkpoint);
         Ok(())
     }
 
     /// Spawns the run's task.
-    fn start(&self, app: &App, id: &str, spec: ExperimentSpec, checkpoint: Checkpoint) {
+    fn start(&self, id: &str, spec: ExperimentSpec, checkpoint: Checkpoint) {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (finished_tx, finished_rx) = watch::channel(false);
         self.active.lock().insert(
@@ -448,7 +513,7 @@ impl Experiments {
             self.meters.lock().insert(id.to_owned(), meter.clone());
         }
         let task = play(
-            app.clone(),
+            self.clone(),
             id.to_owned(),
             spec.clone(),
             checkpoint,
@@ -515,7 +580,7 @@ fn fresh_checkpoint(spec: &ExperimentSpec) -> Checkpoint {
 
 /// Plays one experiment until it ends, pauses, is cancelled or the server stops.
 async fn play(
-    app: App,
+    experiments: Experiments,
     id: String,
     spec: ExperimentSpec,
     checkpoint: Checkpoint,
@@ -524,8 +589,8 @@ async fn play(
     finished: watch::Sender<bool>,
 ) {
     let spec = Arc::new(spec);
-    let outcome = play_inner(&app, &id, &spec, checkpoint, &meter, stop).await;
-    let intent = app.experiments.intent(&id);
+    let outcome = play_inner(&experiments, &id, &spec, checkpoint, &meter, stop).await;
+    let intent = experiments.intent(&id);
     let (status, results) = match outcome {
         Ok((reason, checkpoint)) => {
             let status = match (reason, intent) {
@@ -539,7 +604,7 @@ async fn play(
             let models = (!spec.bots_only()).then(|| meter.models());
             let mut summary = summary(&spec, &checkpoint, status.name(), models);
             if reason == StopReason::Degraded {
-                let why = crate::experiment::degraded_reason(&spec, &checkpoint, &app.agents);
+                let why = crate::experiment::degraded_reason(&spec, &checkpoint, &experiments.deps.agents);
                 warn!(experiment = %id, "experiment degraded: {why}");
                 summary["degraded"] = serde_json::json!(why);
             }
@@ -550,11 +615,12 @@ async fn play(
             (ExperimentStatus::Failed, None)
         }
     };
-    let hands_done = match app.repo.load_experiment(&id).await {
+    let hands_done = match experiments.deps.repo.load_experiment(&id).await {
         Ok(r) => r.hands_done,
         Err(_) => 0,
     };
-    if let Err(e) = app
+    if let Err(e) = experiments
+        .deps
         .repo
         .update_experiment(&id, status, hands_done, results.as_deref(), now_ms())
         .await
@@ -562,15 +628,15 @@ async fn play(
         warn!(experiment = %id, "cannot record the experiment's status: {e}");
     }
     info!(experiment = %id, status = status.name(), hands_done, "experiment stopped");
-    app.experiments.forget(&id);
-    if let Ok(info) = app.experiments.info(&app, &id).await {
-        app.experiments.publish(info);
+    experiments.forget(&id);
+    if let Ok(info) = experiments.info(&id).await {
+        experiments.publish(info);
     }
     let _ = finished.send(true);
 }
 
 async fn play_inner(
-    app: &App,
+    experiments: &Experiments,
     id: &str,
     spec: &Arc<ExperimentSpec>,
     checkpoint: Checkpoint,
@@ -582,13 +648,12 @@ async fn play_inner(
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let agent = if spec.capture && s.agent.starts_with("llm:") && !s.agent.contains("capture=") {
-                let sep = if s.agent.contains('?') { '&' } else { '?' };
-                format!("{}{sep}capture=true", s.agent)
+            let agent = if spec.capture {
+                crate::experiment::with_capture(&s.agent)
             } else {
                 s.agent.clone()
             };
-            SeatAgent::build(&agent, &app.agents, mix(&[spec.seed, i as u64]))
+            SeatAgent::build(&agent, &experiments.deps.agents, mix(&[spec.seed, i as u64]))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let plan = runner::Plan {
@@ -598,7 +663,7 @@ async fn play_inner(
         cost: meter.clone(),
     };
     let mut sink = StoreSink {
-        repo: app.repo.clone(),
+        repo: experiments.deps.repo.clone(),
         id: id.to_owned(),
         spec: spec.clone(),
         meter: (!spec.bots_only()).then(|| meter.clone()),
@@ -608,7 +673,7 @@ async fn play_inner(
     };
     let mut last_published = std::time::Instant::now() - Duration::from_secs(1);
     let progress = |p: &Progress| {
-        app.experiments.set_progress(id, p);
+        experiments.set_progress(id, p);
         if last_published.elapsed() >= Duration::from_millis(500) {
             last_published = std::time::Instant::now();
             let record = ExperimentRecord {
@@ -627,13 +692,13 @@ async fn play_inner(
             if let Some(info) = info.as_object_mut() {
                 info.remove("hands_saved");
             }
-            app.experiments.publish(info);
+            experiments.publish(info);
         }
     };
     let (reason, mut checkpoint) = runner::run(plan, checkpoint, &mut sink, stop, progress).await?;
     // This session's LLM spending, counted once the last usage records are in.
     if !spec.bots_only() {
-        if !app.usage_settled(Duration::from_secs(5)).await {
+        if !experiments.usage_settled(Duration::from_secs(5)).await {
             warn!(experiment = %id, "LLM usage records still queued after 5 s: the final cost may miss some");
         }
         let (cost, tokens) = runner::CostMeter::spent(&**meter);

@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::transport::protocol::{ErrorCode, Failure};
+use crate::protocol::{ErrorCode, Failure};
+use ai_players::{AgentSpec, Lane, SeatKind};
 
 /// How stacks evolve from hand to hand.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,7 +78,7 @@ pub struct ExperimentSpec {
     pub duplicate: bool,
     /// LLM lane: `bulk` (default) or `watched`; `live` is reserved for tables with people.
     #[serde(default = "bulk")]
-    pub lane: String,
+    pub lane: Lane,
     /// Budgets.
     #[serde(default)]
     pub budget: Budget,
@@ -101,8 +102,8 @@ pub struct ExperimentSpec {
 fn one() -> usize {
     1
 }
-fn bulk() -> String {
-    "bulk".to_owned()
+fn bulk() -> Lane {
+    Lane::Bulk
 }
 fn decision_ms() -> u64 {
     20_000
@@ -154,7 +155,7 @@ impl ExperimentSpec {
                 "duplicate mode needs stacks = \"reset\" (each deal replays from equal stacks)".into(),
             );
         }
-        if !matches!(self.lane.as_str(), "bulk" | "watched") {
+        if self.lane == Lane::Live {
             return bad("lane must be \"bulk\" or \"watched\"".into());
         }
         if !(0.0..=1.0).contains(&self.max_fallback_rate) {
@@ -208,7 +209,9 @@ impl ExperimentSpec {
 
     /// Whether every seat is a bot (the fast path: no executor, no awaits).
     pub fn bots_only(&self) -> bool {
-        self.seats.iter().all(|s| s.agent.starts_with("bot:"))
+        self.seats
+            .iter()
+            .all(|s| AgentSpec::kind_of(&s.agent) == SeatKind::Bot)
     }
 }
 

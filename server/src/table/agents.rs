@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use ai_players::Agent;
 use ai_players::bots::{BOT_NAMES, BotAgent, bot};
 use ai_players::executor::Executor;
 use ai_players::llm::{LlmAgent, LlmOptions};
+use ai_players::{Agent, AgentSpec, SeatKind};
 
-use crate::transport::protocol::{ErrorCode, Failure};
+use crate::protocol::{ErrorCode, Failure};
 
 /// Builds agents; holds the LLM executor when the server has an LLM config.
 #[derive(Clone)]
@@ -36,71 +36,47 @@ impl Agents {
     /// The agent for `spec`, seeded with `seed`.
     pub fn build(&self, spec: &str, seed: u64) -> Result<Arc<dyn Agent>, Failure> {
         let unknown = |m: String| Failure::new(ErrorCode::UnknownAgent, m);
-        if let Some(name) = spec.strip_prefix("bot:") {
-            let bot = bot(name).ok_or_else(|| {
-                unknown(format!(
-                    "unknown bot {name:?}; known bots: {}",
-                    BOT_NAMES.join(", ")
-                ))
-            })?;
-            return Ok(Arc::new(BotAgent::new(bot, seed)));
-        }
-        if let Some(rest) = spec.strip_prefix("llm:") {
-            let executor = self.executor.as_ref().ok_or_else(|| {
-                unknown("this server has no LLM configuration (start it with --llm-config)".into())
-            })?;
-            let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-            let (provider, model) = path
-                .split_once('/')
-                .ok_or_else(|| unknown(format!("LLM spec {spec:?} must be llm:PROVIDER/MODEL")))?;
-            if executor.max_tokens(provider, model).is_none() {
-                return Err(unknown(format!(
-                    "model {provider}/{model} is not in the LLM configuration"
-                )));
+        match spec.parse::<AgentSpec>()? {
+            AgentSpec::Human => Err(unknown(format!(
+                "agent spec {spec:?} must start with bot: or llm: (e.g. bot:tight-aggressive)"
+            ))),
+            AgentSpec::Bot(name) => {
+                let bot = bot(&name).ok_or_else(|| {
+                    unknown(format!(
+                        "unknown bot {name:?}; known bots: {}",
+                        BOT_NAMES.join(", ")
+                    ))
+                })?;
+                Ok(Arc::new(BotAgent::new(bot, seed)))
             }
-            let mut options = LlmOptions::new(provider, model);
-            for pair in query.split('&').filter(|p| !p.is_empty()) {
-                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                let value = decode_query(value);
-                match key {
-                    "personality" => {
-                        if value.chars().count() > 500 {
-                            return Err(unknown("personality may be at most 500 characters".into()));
-                        }
-                        options.personality = value;
-                    }
-                    "temperature" => {
-                        options.temperature =
-                            value
-                                .parse::<f32>()
-                                .ok()
-                                .filter(|t| (0.0..=2.0).contains(t))
-                                .ok_or_else(|| unknown("temperature must be a number from 0 to 2".into()))?;
-                    }
-                    "capture" => options.capture = value == "true" || value == "1",
-                    "label" => {
-                        if value.trim().is_empty() || value.chars().count() > 32 {
-                            return Err(unknown("label must be 1 to 32 characters".into()));
-                        }
-                    }
-                    other => return Err(unknown(format!("unknown LLM option {other:?}"))),
+            AgentSpec::Llm(llm) => {
+                let executor = self.executor.as_ref().ok_or_else(|| {
+                    unknown("this server has no LLM configuration (start it with --llm-config)".into())
+                })?;
+                if executor.max_tokens(&llm.provider, &llm.model).is_none() {
+                    return Err(unknown(format!(
+                        "model {}/{} is not in the LLM configuration",
+                        llm.provider, llm.model
+                    )));
                 }
+                let mut options = LlmOptions::new(&llm.provider, &llm.model);
+                options.personality = llm.personality.unwrap_or_default();
+                if let Some(t) = llm.temperature {
+                    options.temperature = t;
+                }
+                options.capture = llm.capture;
+                let fallback = bot("tight-aggressive")
+                    .ok_or_else(|| Failure::new(ErrorCode::Internal, "fallback bot missing"))?;
+                Ok(Arc::new(LlmAgent::new(executor.clone(), options, fallback, seed)))
             }
-            let fallback = bot("tight-aggressive")
-                .ok_or_else(|| Failure::new(ErrorCode::Internal, "fallback bot missing"))?;
-            return Ok(Arc::new(LlmAgent::new(executor.clone(), options, fallback, seed)));
         }
-        Err(unknown(format!(
-            "agent spec {spec:?} must start with bot: or llm: (e.g. bot:tight-aggressive)"
-        )))
     }
 
     /// The provider's last error for an `llm:` spec's model, if a call failed.
     pub fn last_error(&self, spec: &str) -> Option<String> {
-        let rest = spec.strip_prefix("llm:")?;
-        let path = rest.split('?').next().unwrap_or(rest);
-        let (provider, model) = path.split_once('/')?;
-        self.executor.as_ref()?.last_error(provider, model)
+        let spec: AgentSpec = spec.parse().ok()?;
+        let llm = spec.llm()?;
+        self.executor.as_ref()?.last_error(&llm.provider, &llm.model)
     }
 
     /// The executor, when the server has an LLM config.
@@ -109,37 +85,25 @@ impl Agents {
     }
 
     /// The kind shown to clients for an AI spec.
-    pub fn kind(spec: &str) -> &'static str {
-        if spec.starts_with("llm:") { "llm" } else { "bot" }
+    pub fn kind(spec: &str) -> SeatKind {
+        AgentSpec::kind_of(spec)
     }
 
     /// A readable name for an AI seat. An LLM seat goes by its spec's
     /// `label`, else its personality, else the model's `label` in the LLM
     /// config, and only then by `provider/model`.
     pub fn display_name(&self, spec: &str, seat: usize) -> String {
-        if let Some(name) = spec.strip_prefix("bot:") {
-            return format!("{name} bot #{}", seat + 1);
-        }
-        let rest = spec.trim_start_matches("llm:");
-        let (model, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let option = |wanted: &str| {
-            query
-                .split('&')
-                .filter_map(|pair| pair.split_once('='))
-                .find(|(key, _)| *key == wanted)
-                .map(|(_, value)| decode_query(value).trim().to_owned())
-                .filter(|value| !value.is_empty())
-        };
-        let configured = || {
-            let (provider, name) = model.split_once('/')?;
-            self.executor.as_ref()?.label(provider, name)
-        };
-        match option("label")
-            .or_else(|| option("personality").map(|p| short_name(&p)))
-            .or_else(configured)
-        {
-            Some(name) => name,
-            None => format!("{model} #{}", seat + 1),
+        match spec.parse::<AgentSpec>() {
+            Ok(AgentSpec::Bot(name)) => format!("{name} bot #{}", seat + 1),
+            Ok(AgentSpec::Llm(llm)) => {
+                let configured = || self.executor.as_ref()?.label(&llm.provider, &llm.model);
+                llm.label
+                    .clone()
+                    .or_else(|| llm.personality.as_deref().map(short_name))
+                    .or_else(configured)
+                    .unwrap_or_else(|| format!("{}/{} #{}", llm.provider, llm.model, seat + 1))
+            }
+            _ => format!("{spec} #{}", seat + 1),
         }
     }
 }
@@ -164,30 +128,6 @@ fn short_name(personality: &str) -> String {
     }
 }
 
-/// Decodes `%XX` escapes and `+` in a query value (invalid escapes are kept as written).
-fn decode_query(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,7 +149,6 @@ mod tests {
             agents.validate("human").err().map(|f| f.code),
             Some(ErrorCode::UnknownAgent)
         );
-        assert_eq!(decode_query("a+b%21%2"), "a b!%2");
         assert_eq!(agents.display_name("bot:random", 2), "random bot #3");
         assert_eq!(agents.display_name("llm:mock/m1", 0), "mock/m1 #1");
         assert_eq!(

@@ -9,18 +9,7 @@ use game_core::{Event, TableConfig};
 use schema::{AnyRepo, HandRecord, Repository, StoreError};
 use tracing::{info, warn};
 
-/// A reason an LLM seat gave for an action: kept with the hand's history
-/// and shown to everyone once the hand is over (it may name the seat's
-/// hole cards).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct HandReason {
-    /// The seat that acted.
-    pub seat: usize,
-    /// The seq of the `action_taken` it explains.
-    pub seq: u64,
-    /// The model's words.
-    pub reason: String,
-}
+pub use crate::protocol::HandReason;
 
 /// Where a finished hand lies in its table's log, and when it ended.
 #[derive(Clone, Copy, Debug)]

@@ -11,7 +11,9 @@
 //! - [`registry`]: the live tables, loading from the store on demand, restore at start.
 
 pub mod agents;
+pub mod deps;
 pub mod history;
+pub mod load;
 pub mod registry;
 pub mod settings;
 pub mod task;
@@ -19,14 +21,18 @@ pub mod task;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use game_core::{Event, Table, Viewer};
+use ai_players::SeatKind;
+use game_core::{Table, Viewer};
 use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::transport::protocol::{ErrorCode, Failure};
+use crate::protocol::{ErrorCode, Failure, ServerMessage};
+pub use deps::{TableDeps, TableLimits, Timing};
 pub use settings::{AiSeat, Pace, TableSettings};
+
+pub use crate::protocol::{ChatLine, ClockInfo, SeatInfo};
 
 /// Who may receive a delta.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +61,17 @@ pub struct Delta {
 }
 
 impl Delta {
+    /// A room message outside the log (chat, presence, reasons, ...), for everyone.
+    pub fn room(json: Arc<str>) -> Arc<Delta> {
+        Arc::new(Delta {
+            seq: None,
+            audience: Audience::All,
+            json,
+            resync: false,
+            seat_change: None,
+        })
+    }
+
     /// Whether a connection acting as `player` (if any) may receive this.
     pub fn visible_to(&self, player: Option<&str>) -> bool {
         match &self.audience {
@@ -63,79 +80,6 @@ impl Delta {
             Audience::Nobody => false,
         }
     }
-}
-
-/// A seated human or AI as the room sees it.
-#[derive(Clone, Debug, Serialize)]
-pub struct SeatInfo {
-    /// Seat number.
-    pub seat: usize,
-    /// Player id (`p_...`) or agent spec.
-    pub player_id: String,
-    /// Name shown.
-    pub name: String,
-    /// `human`, `bot` or `llm`.
-    pub kind: &'static str,
-    /// Whether the player has a connection in the room (AI seats: always).
-    pub connected: bool,
-    /// Time bank left, ms.
-    pub time_bank_ms: u64,
-}
-
-/// The running turn clock, as clients see it.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct ClockInfo {
-    /// The seat to act.
-    pub seat: usize,
-    /// Time left on the turn clock, ms (time bank not included).
-    pub remaining_ms: u64,
-    /// The seat's time bank, used after the turn clock, ms.
-    pub time_bank_ms: u64,
-    /// When the seat times out, ms since the Unix epoch (turn clock plus bank).
-    pub deadline_ms: u64,
-}
-
-/// A chat line kept in memory.
-#[derive(Clone, Debug, Serialize)]
-pub struct ChatLine {
-    /// Name shown.
-    pub from: String,
-    /// Player id, if a registered player wrote it.
-    pub player_id: Option<String>,
-    /// The text.
-    pub text: String,
-    /// When, ms since the Unix epoch.
-    pub at_ms: u64,
-}
-
-/// What a client sees when it joins or is resynced.
-#[derive(Debug, Serialize)]
-pub struct SnapshotMessage<'a> {
-    /// Always `snapshot`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// Table id.
-    pub table: &'a str,
-    /// Table name.
-    pub name: &'a str,
-    /// The seq of the last event included in this view.
-    pub seq: u64,
-    /// Changes whenever the table is reloaded from the store; send it back with `last_seq`.
-    pub epoch: u64,
-    /// The viewer's seat, if seated.
-    pub you: Option<usize>,
-    /// The table from the viewer's point of view.
-    pub view: game_core::TableView,
-    /// Who sits where.
-    pub seats: Vec<SeatInfo>,
-    /// The running turn clock.
-    pub clock: Option<ClockInfo>,
-    /// Buy-ins, clocks and pace.
-    pub settings: &'a TableSettings,
-    /// Recent chat, oldest first.
-    pub chat: Vec<&'a ChatLine>,
-    /// Spectators in the room.
-    pub spectators: usize,
 }
 
 /// How a join starts.
@@ -257,12 +201,12 @@ pub enum TableCommand {
         /// Answer.
         reply: Reply<()>,
     },
-    /// A player's connection joined (+1) or left (-1) the room.
+    /// One of a player's connections joined or left the room.
     Presence {
         /// Player id.
         player_id: String,
-        /// +1 or -1.
-        change: i32,
+        /// Joined or left.
+        change: Presence,
     },
     /// An AI seat's answer.
     AiDecision {
@@ -282,7 +226,7 @@ pub enum TableCommand {
 pub(crate) struct Occupant {
     pub id: Arc<str>,
     pub name: String,
-    pub kind: &'static str,
+    pub kind: SeatKind,
     pub connections: u32,
     pub disconnected_at: Option<Instant>,
     pub bank_ms: u64,
@@ -341,6 +285,8 @@ pub struct TableShared {
     pub config: game_core::TableConfig,
     /// Buy-ins, clocks, pace, AI seats.
     pub settings: TableSettings,
+    /// The settings as snapshots carry them, encoded once.
+    pub(crate) settings_json: Box<serde_json::value::RawValue>,
     /// The secret each hand's deck seed is derived from (never sent).
     pub(crate) deal_key: game_core::DealKey,
     pub(crate) state: Mutex<TableState>,
@@ -350,6 +296,15 @@ pub struct TableShared {
 
 /// A cheap handle to a live table.
 pub type TableHandle = Arc<TableShared>;
+
+/// A change in a player's connections to a room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presence {
+    /// A connection joined as that player.
+    Joined,
+    /// One of the player's connections left.
+    Left,
+}
 
 /// A lobby line.
 #[derive(Clone, Debug, Serialize)]
@@ -385,6 +340,11 @@ pub struct TableSummary {
 }
 
 impl TableShared {
+    /// Sends a message outside the log to everyone in the room.
+    pub(crate) fn publish_room(&self, message: &ServerMessage) {
+        let _ = self.events.send(Delta::room(message.text()));
+    }
+
     /// Sends a command, failing with `unavailable` if the table stopped or is
     /// overloaded for a whole second.
     pub async fn send(&self, command: TableCommand) -> Result<(), Failure> {
@@ -427,7 +387,7 @@ impl TableShared {
             .occupants
             .iter()
             .flatten()
-            .filter(|o| o.kind == "human")
+            .filter(|o| o.kind == SeatKind::Human)
             .count();
         TableSummary {
             id: self.id.to_string(),
@@ -513,8 +473,7 @@ impl TableShared {
     fn snapshot_locked(&self, state: &TableState, seat: Option<usize>) -> Arc<str> {
         let viewer = seat.map_or(Viewer::Spectator, Viewer::Seat);
         let chat_skip = state.chat.len().saturating_sub(SNAPSHOT_CHAT);
-        let message = SnapshotMessage {
-            kind: "snapshot",
+        ServerMessage::Snapshot {
             table: &self.id,
             name: &self.name,
             seq: state.seq,
@@ -523,14 +482,11 @@ impl TableShared {
             view: state.engine.view(viewer),
             seats: state.seat_infos(),
             clock: state.clock_info(),
-            settings: &self.settings,
+            settings: &self.settings_json,
             chat: state.chat.iter().skip(chat_skip).collect(),
             spectators: state.spectators,
-        };
-        // A snapshot is plain data (strings, numbers, lists): serialising it cannot fail.
-        serde_json::to_string(&message)
-            .unwrap_or_else(|e| format!(r#"{{"type":"error","code":"internal","message":"{e}"}}"#))
-            .into()
+        }
+        .text()
     }
 }
 
@@ -551,7 +507,7 @@ impl TableState {
                     player_id: o.id.to_string(),
                     name: o.name.clone(),
                     kind: o.kind,
-                    connected: o.kind != "human" || o.connections > 0,
+                    connected: o.kind != SeatKind::Human || o.connections > 0,
                     time_bank_ms: o.bank_ms,
                 })
             })
@@ -607,28 +563,6 @@ pub(crate) const RESUME_MAX_EVENTS: u64 = 2_000;
 /// Whole milliseconds of a duration.
 pub(crate) fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The server message for one event, as published and as replayed.
-#[derive(Serialize)]
-pub(crate) struct EventMessage<'a> {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub table: &'a str,
-    pub seq: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub at_ms: Option<u64>,
-    pub event: &'a Event,
-    /// For `turn_started`: the clock.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub clock: Option<ClockInfo>,
-    /// For `turn_started`: what the seat to act may do (public: it follows
-    /// from public information), so no client re-derives the betting rules.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub legal: Option<game_core::LegalActions>,
-    /// For `seat_taken`: who sat down.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub player: Option<&'a SeatInfo>,
 }
 
 #[cfg(test)]

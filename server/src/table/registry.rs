@@ -1,39 +1,48 @@
 //! The live tables: created here, loaded from the store on demand (and all
 //! running ones at start-up), removed when their task stops.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
-use game_core::{Event, Table, TableConfig, TableSnapshot};
+use game_core::TableConfig;
 use parking_lot::Mutex;
 use schema::{Repository, StoreError, TableRecord, TableStatus};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
-use tracing::{error, info, warn};
+use tracing::{error, warn};
 
-use super::agents::Agents;
-use super::task::{TableTask, is_human};
-use super::{BROADCAST_CAPACITY, Occupant, TableHandle, TableSettings, TableShared, TableState};
-use crate::app::App;
-use crate::auth::{new_id, random_bytes, random_u64};
-use crate::transport::protocol::{ErrorCode, Failure};
+use super::load::load_state;
+use super::task::TableTask;
+use super::{BROADCAST_CAPACITY, TableDeps, TableHandle, TableSettings, TableShared};
+use crate::auth::{new_id, random_bytes};
+use crate::protocol::{ErrorCode, Failure, ServerMessage};
 
 /// Commands a table buffers before senders wait (and time out with `unavailable`).
 const COMMAND_CAPACITY: usize = 256;
-/// Events read per store query while loading a table.
-const LOAD_PAGE: u64 = 5_000;
+/// The live tables: a cheap handle (tables hold one to leave it when they
+/// go idle).
+#[derive(Clone)]
+pub struct Tables(Arc<TablesInner>);
 
-/// The live tables.
-#[derive(Default)]
-pub struct Tables {
+/// What [`Tables`] holds.
+pub struct TablesInner {
+    /// What every table uses.
+    pub deps: TableDeps,
     live: Mutex<HashMap<Arc<str>, LiveTable>>,
     /// One lock per table being loaded, so a table is never loaded twice at
     /// once while loads of different tables go on side by side. An entry
     /// lives while someone holds or waits for its lock.
     loading: Mutex<HashMap<Arc<str>, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::ops::Deref for Tables {
+    type Target = TablesInner;
+    fn deref(&self) -> &TablesInner {
+        &self.0
+    }
 }
 
 /// Holds a table's load lock; the map entry goes when nobody else wants it.
@@ -58,37 +67,18 @@ impl Drop for LoadGuard<'_> {
 /// A live table and its task (taken at shutdown to wait for it).
 type LiveTable = (TableHandle, Option<JoinHandle<()>>);
 
-/// A table's state rebuilt from its log.
-pub(crate) struct Loaded {
-    pub state: TableState,
-    pub hand_log: Vec<Event>,
-    pub hand_first_seq: u64,
-    /// Events replayed after the snapshot (all of them without one).
-    pub replayed: u64,
-}
-
-/// Maps a store error to what a client is told.
-pub fn store_failure(e: &StoreError) -> Failure {
-    match e {
-        StoreError::NotFound { what, id } => Failure::new(
-            match *what {
-                "player" => ErrorCode::PlayerNotFound,
-                "experiment" => ErrorCode::ExperimentNotFound,
-                _ => ErrorCode::TableNotFound,
-            },
-            format!("{what} {id} not found"),
-        ),
-        other => {
-            error!("store error: {other}");
-            Failure::new(
-                ErrorCode::Unavailable,
-                "the store is unavailable; try again shortly",
-            )
-        }
-    }
-}
+pub use crate::error::store_failure;
 
 impl Tables {
+    /// No tables yet; each will use `deps`.
+    pub fn new(deps: TableDeps) -> Tables {
+        Tables(Arc::new(TablesInner {
+            deps,
+            live: Mutex::new(HashMap::new()),
+            loading: Mutex::new(HashMap::new()),
+        }))
+    }
+
     /// A live table, if in memory.
     pub fn get(&self, id: &str) -> Option<TableHandle> {
         self.live.lock().get(id).map(|(h, _)| h.clone())
@@ -109,14 +99,16 @@ impl Tables {
         self.live.lock().is_empty()
     }
 
-    pub(crate) fn remove(&self, id: &str) {
-        if self.live.lock().remove(id).is_some() {
-            // Counted where inserted.
+    /// Drops `table` from memory, if that instance is still the live one.
+    fn remove(&self, table: &TableHandle) {
+        let mut live = self.live.lock();
+        if live.get(&table.id).is_some_and(|(h, _)| Arc::ptr_eq(h, table)) {
+            live.remove(&table.id);
         }
     }
 
     /// The live table `id`, loading it from the store if needed.
-    pub async fn open(&self, app: &App, id: &str) -> Result<TableHandle, Failure> {
+    pub async fn open(&self, id: &str) -> Result<TableHandle, Failure> {
         if let Some(handle) = self.get(id) {
             return Ok(handle);
         }
@@ -127,16 +119,21 @@ impl Tables {
         if let Some(handle) = self.get(id) {
             return Ok(handle);
         }
-        self.check_capacity(app)?;
-        let record = app.repo.load_table(id).await.map_err(|e| store_failure(&e))?;
+        self.check_capacity()?;
+        let record = self
+            .deps
+            .repo
+            .load_table(id)
+            .await
+            .map_err(|e| store_failure(&e))?;
         if record.status == TableStatus::Closed {
             return Err(Failure::new(
                 ErrorCode::TableNotFound,
                 format!("table {id} is closed"),
             ));
         }
-        let handle = self.start(app, record).await?;
-        app.metrics.tables_loaded.fetch_add(1, Ordering::Relaxed);
+        let handle = self.start(record).await?;
+        self.deps.metrics.tables_loaded.fetch_add(1, Ordering::Relaxed);
         Ok(handle)
     }
 
@@ -152,14 +149,14 @@ impl Tables {
         }
     }
 
-    fn check_capacity(&self, app: &App) -> Result<(), Failure> {
-        if app.is_shutting_down() {
+    fn check_capacity(&self) -> Result<(), Failure> {
+        if self.deps.is_shutting_down() {
             return Err(Failure::new(
                 ErrorCode::ShuttingDown,
                 "the server is shutting down",
             ));
         }
-        let max = app.config.limits.max_tables;
+        let max = self.deps.limits.max_tables;
         if self.len() >= max {
             return Err(Failure::new(
                 ErrorCode::TooManyTables,
@@ -172,16 +169,15 @@ impl Tables {
     /// Creates, stores and starts a table.
     pub async fn create(
         &self,
-        app: &App,
         name: String,
         config: TableConfig,
         settings: TableSettings,
     ) -> Result<TableHandle, Failure> {
         settings.validate(&config)?;
         for ai in &settings.ai_seats {
-            app.agents.validate(&ai.agent)?;
+            self.deps.agents.validate(&ai.agent)?;
         }
-        self.check_capacity(app)?;
+        self.check_capacity()?;
         let settings_json = serde_json::to_string(&settings)
             .map_err(|e| Failure::new(ErrorCode::Internal, format!("cannot encode settings: {e}")))?;
         let record = TableRecord {
@@ -193,16 +189,17 @@ impl Tables {
             settings: settings_json,
             deal_key: game_core::DealKey::from_bytes(random_bytes()),
         };
-        app.repo
+        self.deps
+            .repo
             .create_table(&record)
             .await
             .map_err(|e| store_failure(&e))?;
-        self.start(app, record).await
+        self.start(record).await
     }
 
     /// Loads every table that was running when the server stopped.
-    pub async fn restore_all(&self, app: &App) -> Result<usize, StoreError> {
-        let running = app.repo.list_tables(Some(TableStatus::Running)).await?;
+    pub async fn restore_all(&self) -> Result<usize, StoreError> {
+        let running = self.deps.repo.list_tables(Some(TableStatus::Running)).await?;
         let mut restored = 0;
         for record in running {
             let id = record.id.clone();
@@ -210,10 +207,10 @@ impl Tables {
             if self.get(&id).is_some() {
                 continue;
             }
-            match self.start(app, record).await {
+            match self.start(record).await {
                 Ok(_) => {
                     restored += 1;
-                    app.metrics.tables_loaded.fetch_add(1, Ordering::Relaxed);
+                    self.deps.metrics.tables_loaded.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => error!(table = %id, "cannot restore table: {}", e.message),
             }
@@ -221,12 +218,20 @@ impl Tables {
         Ok(restored)
     }
 
-    async fn start(&self, app: &App, record: TableRecord) -> Result<TableHandle, Failure> {
+    async fn start(&self, record: TableRecord) -> Result<TableHandle, Failure> {
         let settings: TableSettings = serde_json::from_str(&record.settings).map_err(|e| {
             error!(table = %record.id, "corrupt table settings: {e}");
             Failure::new(ErrorCode::Internal, "the table's settings are unreadable")
         })?;
-        let loaded = load_state(app, &record.id, record.config.clone(), settings.time_bank_ms).await?;
+        let loaded = load_state(
+            &self.deps,
+            &record.id,
+            record.config.clone(),
+            settings.time_bank_ms,
+        )
+        .await?;
+        let settings_json = serde_json::value::to_raw_value(&settings)
+            .map_err(|e| Failure::new(ErrorCode::Internal, format!("cannot encode settings: {e}")))?;
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
         let (commands, rx) = mpsc::channel(COMMAND_CAPACITY);
         let shared = Arc::new(TableShared {
@@ -234,6 +239,7 @@ impl Tables {
             name: record.name,
             config: record.config,
             settings,
+            settings_json,
             deal_key: record.deal_key,
             state: Mutex::new(loaded.state),
             events,
@@ -241,36 +247,33 @@ impl Tables {
         });
         let task = TableTask::new(
             shared.clone(),
-            app.clone(),
+            self.deps.clone(),
             rx,
             loaded.hand_log,
             loaded.hand_first_seq,
             loaded.replayed,
         );
-        let metrics_app = app.clone();
+        let tables = self.clone();
         let supervised = shared.clone();
         let handle = tokio::spawn(async move {
-            metrics_app.metrics.tables_live.fetch_add(1, Ordering::Relaxed);
+            tables.deps.metrics.tables_live.fetch_add(1, Ordering::Relaxed);
             let outcome = std::panic::AssertUnwindSafe(task.run()).catch_unwind().await;
-            metrics_app.metrics.tables_live.fetch_sub(1, Ordering::Relaxed);
+            tables.deps.metrics.tables_live.fetch_sub(1, Ordering::Relaxed);
+            // Stopped, evicted or failed: the table leaves memory (a later
+            // join loads it again from the store).
+            supervised.state.lock().closed = true;
+            tables.remove(&supervised);
             if outcome.is_err() {
-                // A bug in the table task must not freeze its room: drop the
-                // table from memory and tell everyone to join again, which
-                // reloads it from its log (only what was stored survives).
+                // A bug in the table task must not freeze its room: tell
+                // everyone to join again, which reloads the table from its
+                // log (only what was stored survives).
                 error!(table = %supervised.id, "table task panicked; the table reloads from its log on the next join");
-                supervised.state.lock().closed = true;
-                metrics_app.tables.remove(&supervised.id);
-                let json = serde_json::json!({
-                    "type": "error", "code": ErrorCode::Unavailable, "table": &*supervised.id,
-                    "message": "the table stopped after an internal error; join again",
+                supervised.publish_room(&ServerMessage::Error {
+                    id: None,
+                    table: Some(&supervised.id),
+                    code: ErrorCode::Unavailable,
+                    message: "the table stopped after an internal error; join again",
                 });
-                let _ = supervised.events.send(Arc::new(super::Delta {
-                    seq: None,
-                    audience: super::Audience::All,
-                    json: json.to_string().into(),
-                    resync: false,
-                    seat_change: None,
-                }));
             }
         });
         self.live
@@ -294,192 +297,4 @@ impl Tables {
             }
         }
     }
-}
-
-/// An empty table for `config` (a table without a usable snapshot).
-fn fresh_table(id: &str, config: &TableConfig) -> Result<Table, Failure> {
-    Table::new(config.clone()).map_err(|e| {
-        error!(table = %id, "unplayable table config: {e}");
-        Failure::new(ErrorCode::Internal, "the table's config is unplayable")
-    })
-}
-
-/// Rebuilds a table's state from its latest snapshot and the events after
-/// it (the whole log when it has no snapshot), and settles money the log
-/// decides: pending buy-ins (confirmed if the seat was taken, else refunded)
-/// and cash-outs of every `SeatLeft` since the snapshot (exactly once, keyed
-/// by seq).
-pub(crate) async fn load_state(
-    app: &App,
-    id: &str,
-    config: TableConfig,
-    time_bank_ms: u64,
-) -> Result<Loaded, Failure> {
-    let repo = &app.repo;
-    // The latest snapshot, if any and usable: then only the events after it
-    // are read and replayed.
-    let (start, base) = match repo.latest_snapshot(id).await.map_err(|e| store_failure(&e))? {
-        Some(record) => match serde_json::from_str::<TableSnapshot>(&record.state)
-            .map_err(|e| e.to_string())
-            .and_then(|s| Table::restore(config.clone(), s).map_err(|e| e.to_string()))
-        {
-            Ok(table) => (table, record.seq),
-            Err(e) => {
-                warn!(table = %id, "unusable snapshot at seq {} ({e}); replaying the whole log", record.seq);
-                (fresh_table(id, &config)?, 0)
-            }
-        },
-        None => (fresh_table(id, &config)?, 0),
-    };
-    // `events[i]` is the event at seq `base + 1 + i`.
-    let mut events = Vec::new();
-    let mut after = base;
-    loop {
-        let page = repo
-            .events_since(id, after, LOAD_PAGE)
-            .await
-            .map_err(|e| store_failure(&e))?;
-        let n = page.len() as u64;
-        for record in page {
-            if record.seq != after + 1 {
-                error!(table = %id, "event log has a gap at {}", after + 1);
-                return Err(Failure::new(
-                    ErrorCode::Internal,
-                    "the table's event log is damaged",
-                ));
-            }
-            after = record.seq;
-            events.push(record.event().map_err(|e| store_failure(&e))?);
-        }
-        if n < LOAD_PAGE {
-            break;
-        }
-    }
-    let seq = after;
-    // Who sat where when the snapshot was taken, for the cash-outs below.
-    let mut owners: Vec<Option<String>> = start
-        .seats()
-        .iter()
-        .map(|s| s.as_ref().map(|s| s.player.clone()))
-        .collect();
-    let engine = Table::replay_onto(start, &events).map_err(|e| {
-        error!(table = %id, "event log does not replay: {e}");
-        Failure::new(ErrorCode::Internal, "the table's event log does not replay")
-    })?;
-
-    // Money the log decides. A snapshot is only taken while the table has
-    // no buy-in or cash-out left to settle (see `TableTask::snapshot`), so
-    // what is still pending concerns seats taken or left after it.
-    let pending = repo.pending_buy_ins(id).await.map_err(|e| store_failure(&e))?;
-    for buy_in in pending {
-        let in_tail = events.iter().enumerate().any(|(i, e)| {
-            base + (i as u64) + 1 > buy_in.after_seq
-                && matches!(e, Event::SeatTaken { seat, player, .. }
-                    if *seat as u64 == buy_in.seat && *player == buy_in.player_id)
-        });
-        let in_snapshot = buy_in.after_seq < base
-            && usize::try_from(buy_in.seat)
-                .ok()
-                .and_then(|seat| owners.get(seat))
-                .is_some_and(|o| o.as_deref() == Some(buy_in.player_id.as_str()));
-        let seated = in_tail || in_snapshot;
-        let result = if seated {
-            repo.confirm_buy_in(buy_in.id).await
-        } else {
-            info!(table = %id, player = %buy_in.player_id, "refunding a buy-in whose seat was never taken");
-            repo.refund_buy_in(buy_in.id).await
-        };
-        result.map_err(|e| store_failure(&e))?;
-    }
-    for (i, event) in events.iter().enumerate() {
-        match event {
-            Event::SeatTaken { seat, player, .. } => {
-                if let Some(owner) = owners.get_mut(*seat) {
-                    *owner = Some(player.clone());
-                }
-            }
-            Event::SeatLeft { seat, stack } => {
-                if let Some(player) = owners
-                    .get_mut(*seat)
-                    .and_then(Option::take)
-                    .filter(|p| is_human(p))
-                {
-                    repo.cash_out(id, base + i as u64 + 1, &player, *stack, schema::now_ms())
-                        .await
-                        .map_err(|e| store_failure(&e))?;
-                }
-            }
-            _ => {}
-        }
-    }
-
-    // Who sits where, with names.
-    let mut occupants: Vec<Option<Occupant>> = vec![None; config.seats];
-    for (seat, s) in engine.seats().iter().enumerate() {
-        let Some(s) = s else { continue };
-        let (name, kind, bank) = if is_human(&s.player) {
-            let name = match repo.load_player(&s.player).await {
-                Ok(p) => p.display_name,
-                Err(e) => {
-                    warn!(table = %id, player = %s.player, "cannot load player name: {e}");
-                    s.player.clone()
-                }
-            };
-            (name, "human", time_bank_ms)
-        } else {
-            (
-                app.agents.display_name(&s.player, seat),
-                Agents::kind(&s.player),
-                0,
-            )
-        };
-        occupants[seat] = Some(Occupant {
-            id: s.player.as_str().into(),
-            name,
-            kind,
-            connections: 0,
-            disconnected_at: if kind == "human" {
-                Some(tokio::time::Instant::now())
-            } else {
-                None
-            },
-            bank_ms: bank,
-            leaving: false,
-        });
-    }
-
-    // The hand in progress, for its history at the end.
-    let (hand_log, hand_first_seq) = if engine.hand_in_progress() {
-        let start = events
-            .iter()
-            .rposition(|e| matches!(e, Event::HandStarted { .. }))
-            .unwrap_or(0);
-        let from = start.saturating_sub(1);
-        (events[from..].to_vec(), base + start as u64 + 1)
-    } else {
-        (Vec::new(), 0)
-    };
-
-    let state = TableState {
-        engine,
-        seq,
-        epoch: random_u64() >> 12,
-        loaded_seq: seq,
-        ring: VecDeque::new(),
-        ring_from: seq + 1,
-        occupants,
-        chat: VecDeque::new(),
-        clock: None,
-        watchers: 0,
-        spectators: 0,
-        present: HashMap::new(),
-        idle_since: Some(tokio::time::Instant::now()),
-        closed: false,
-    };
-    Ok(Loaded {
-        state,
-        hand_log,
-        hand_first_seq,
-        replayed: seq - base,
-    })
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::transport::protocol::{ErrorCode, Failure};
+use crate::protocol::{ErrorCode, Failure};
 
 /// How fast hands follow each other.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use ai_players::SeatKind;
 use ai_players::{Agent, CallContext, DecisionSource, Lane, Turn};
 use game_core::{Action, Command, Event, RuleError, Viewer};
 use schema::{DecisionRow, EventRecord, HandRecord, Receipt, Repository, TableStatus};
@@ -18,15 +19,15 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{debug, error, info, warn};
 
 use super::{
-    Audience, CHAT_CAPACITY, ChatLine, Clock, Delta, EventMessage, Occupant, RING_CAPACITY, SeatInfo,
+    Audience, CHAT_CAPACITY, ChatLine, Clock, Delta, Occupant, Presence, RING_CAPACITY, SeatInfo,
     StandResult, TableCommand, TableShared, TableState, millis,
 };
-use crate::app::App;
-use crate::auth::{is_player_id, random_u64};
+use crate::auth::random_u64;
+use crate::protocol::{ErrorCode, Failure, ServerMessage};
+use crate::table::TableDeps;
 use crate::table::agents::Agents;
 use crate::table::history;
-use crate::table::registry::{Loaded, load_state};
-use crate::transport::protocol::{ErrorCode, Failure};
+use crate::table::load::{Loaded, load_state};
 
 /// AI answers are applied no sooner than this after the turn starts at
 /// realtime tables, so people can follow the action.
@@ -71,7 +72,8 @@ struct HandEnd {
 /// The task's own state (the shared part is behind the lock).
 pub(crate) struct TableTask {
     shared: Arc<TableShared>,
-    app: App,
+    /// What the table uses.
+    deps: TableDeps,
     rx: mpsc::Receiver<TableCommand>,
     agents: Vec<Option<Arc<dyn Agent>>>,
     ai_call: Option<AbortHandle>,
@@ -101,7 +103,7 @@ pub(crate) struct TableTask {
 impl TableTask {
     pub(crate) fn new(
         shared: Arc<TableShared>,
-        app: App,
+        deps: TableDeps,
         rx: mpsc::Receiver<TableCommand>,
         loaded_log: Vec<Event>,
         hand_first_seq: u64,
@@ -110,14 +112,14 @@ impl TableTask {
         let seats = shared.config.seats;
         let mut agents: Vec<Option<Arc<dyn Agent>>> = vec![None; seats];
         for ai in &shared.settings.ai_seats {
-            match app.agents.build(&ai.agent, random_u64()) {
+            match deps.agents.build(&ai.agent, random_u64()) {
                 Ok(agent) => agents[ai.seat] = Some(agent),
                 Err(e) => error!(table = %shared.id, seat = ai.seat, "cannot build agent: {e}"),
             }
         }
         TableTask {
             shared,
-            app,
+            deps,
             rx,
             agents,
             ai_call: None,
@@ -189,16 +191,20 @@ impl TableTask {
         if let Some(at) = self.next_hand_at {
             wake = wake.min(at);
         }
-        let grace = self.app.config.timing.disconnect_grace;
+        let grace = self.deps.timing.disconnect_grace;
         for o in state.occupants.iter().flatten() {
             if let Some(since) = o.disconnected_at {
                 wake = wake.min(since + grace);
             }
         }
         if let Some(since) = state.idle_since
-            && !state.occupants.iter().flatten().any(|o| o.kind == "human")
+            && !state
+                .occupants
+                .iter()
+                .flatten()
+                .any(|o| o.kind == SeatKind::Human)
         {
-            wake = wake.min(since + self.app.config.timing.idle_ttl);
+            wake = wake.min(since + self.deps.timing.idle_ttl);
         }
         wake
     }
@@ -213,7 +219,7 @@ impl TableTask {
                 reply,
             } => {
                 let result = self.sit(player_id, name, seat, &buy_in).await;
-                let repo = self.app.repo.clone();
+                let repo = self.deps.repo.clone();
                 let id = buy_in.id;
                 let ok = result.is_ok();
                 let settling = self.settling.clone();
@@ -347,7 +353,7 @@ impl TableTask {
             if let Event::SeatLeft { seat, stack } = &event
                 && let Some(o) = state.occupants[*seat].take()
             {
-                if o.kind == "human" {
+                if o.kind == SeatKind::Human {
                     applied.left.push((seq, o.id, *stack));
                 }
                 self.auto_sat_out[*seat] = false;
@@ -374,7 +380,7 @@ impl TableTask {
             }
             applied.last_seq = seq;
         }
-        self.app
+        self.deps
             .metrics
             .events
             .fetch_add(applied.records.len() as u64, Ordering::Relaxed);
@@ -397,7 +403,7 @@ impl TableTask {
             game_core::Visibility::Public => Audience::All,
             game_core::Visibility::Server => Audience::Nobody,
             game_core::Visibility::Seat(s) => match state.occupants.get(s).and_then(Option::as_ref) {
-                Some(o) if o.kind == "human" => Audience::Player(o.id.clone()),
+                Some(o) if o.kind == SeatKind::Human => Audience::Player(o.id.clone()),
                 _ => Audience::Nobody,
             },
         };
@@ -405,8 +411,7 @@ impl TableTask {
             Event::TurnStarted { seat } => (state.clock_info(), Some(state.engine.legal_actions(*seat))),
             _ => (None, None),
         };
-        let message = EventMessage {
-            kind: "event",
+        let message = ServerMessage::Event {
             table: &self.shared.id,
             seq,
             at_ms: Some(at_ms),
@@ -415,8 +420,8 @@ impl TableTask {
             legal,
             player: seat_info,
         };
-        let json: Arc<str> = match serde_json::to_string(&message) {
-            Ok(json) => json.into(),
+        let json: Arc<str> = match message.encode() {
+            Ok(json) => json,
             Err(e) => {
                 error!(table = %self.shared.id, seq, "cannot encode event: {e}");
                 return None;
@@ -442,7 +447,7 @@ impl TableTask {
         if records.is_empty() && hands.is_empty() {
             return;
         }
-        match self.app.writer.append_with_hands(records, hands).await {
+        match self.deps.writer.append_with_hands(records, hands).await {
             Ok(receipt) => {
                 // A later receipt covers every earlier seq of this table.
                 self.last_receipt = Some(receipt);
@@ -460,7 +465,7 @@ impl TableTask {
         };
         let started = Instant::now();
         let result = receipt.durable().await;
-        self.app.metrics.store_durable_wait.observe(started.elapsed());
+        self.deps.metrics.store_durable_wait.observe(started.elapsed());
         match result {
             Ok(()) => true,
             Err(e) => {
@@ -520,7 +525,7 @@ impl TableTask {
     }
 
     fn set_status(&self, status: TableStatus) {
-        let repo = self.app.repo.clone();
+        let repo = self.deps.repo.clone();
         let id = self.shared.id.to_string();
         tokio::spawn(async move {
             if let Err(e) = repo.set_table_status(&id, status).await {
@@ -531,9 +536,9 @@ impl TableTask {
 
     /// Credits a leaving player's chips, exactly once (keyed by the event's seq), retrying while the store is down.
     fn cash_out(&self, seq: u64, player: Arc<str>, amount: u64) {
-        let repo = self.app.repo.clone();
+        let repo = self.deps.repo.clone();
         let table = self.shared.id.clone();
-        let mut shutdown = self.app.shutdown_signal();
+        let mut shutdown = self.deps.shutdown.clone();
         let settling = self.settling.clone();
         settling.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
@@ -570,7 +575,7 @@ impl TableTask {
                 if empty {
                     state.occupants[ai.seat] = Some(Occupant {
                         id: ai.agent.as_str().into(),
-                        name: self.app.agents.display_name(&ai.agent, ai.seat),
+                        name: self.deps.agents.display_name(&ai.agent, ai.seat),
                         kind: Agents::kind(&ai.agent),
                         connections: 0,
                         disconnected_at: None,
@@ -622,7 +627,12 @@ impl TableTask {
     }
 
     fn lane(&self, state: &TableState) -> Lane {
-        if state.occupants.iter().flatten().any(|o| o.kind == "human") {
+        if state
+            .occupants
+            .iter()
+            .flatten()
+            .any(|o| o.kind == SeatKind::Human)
+        {
             Lane::Live
         } else if state.watchers > 0 {
             Lane::Watched
@@ -697,10 +707,10 @@ impl TableTask {
         self.ai_call = None;
         let hand = self.shared.state.lock().engine.hand_number();
         if let Some(reason) = decision.fallback_reason() {
-            self.app.metrics.fallback(reason.name());
+            self.deps.metrics.fallback(reason.name());
         }
         if !matches!(decision.source, DecisionSource::Bot { .. }) {
-            self.app.record_decision(DecisionRow {
+            self.deps.record_decision(DecisionRow {
                 id: 0,
                 at_ms: schema::now_ms(),
                 table_id: Some(self.shared.id.to_string()),
@@ -752,7 +762,7 @@ impl TableTask {
             let name = self.shared.state.lock().occupants[seat]
                 .as_ref()
                 .map_or_else(|| "AI".to_owned(), |o| o.name.clone());
-            let text: String = talk.chars().take(self.app.config.limits.max_chat_chars).collect();
+            let text: String = talk.chars().take(self.deps.limits.max_chat_chars).collect();
             self.chat(ChatLine {
                 from: name,
                 player_id: None,
@@ -769,34 +779,12 @@ impl TableTask {
         if self.hand_reasons.is_empty() {
             return;
         }
-        #[derive(serde::Serialize)]
-        struct ReasonsMessage<'a> {
-            #[serde(rename = "type")]
-            kind: &'static str,
-            table: &'a str,
-            hand: u64,
-            reasons: &'a [history::HandReason],
-        }
         let reasons = std::mem::take(&mut self.hand_reasons);
-        let json = match serde_json::to_string(&ReasonsMessage {
-            kind: "reasons",
+        self.shared.publish_room(&ServerMessage::Reasons {
             table: &self.shared.id,
             hand,
             reasons: &reasons,
-        }) {
-            Ok(json) => json,
-            Err(e) => {
-                error!(table = %self.shared.id, "cannot encode reasons: {e}");
-                return;
-            }
-        };
-        let _ = self.shared.events.send(Arc::new(Delta {
-            seq: None,
-            audience: Audience::All,
-            json: json.into(),
-            resync: false,
-            seat_change: None,
-        }));
+        });
     }
 
     async fn on_timer(&mut self) {
@@ -815,7 +803,7 @@ impl TableTask {
             self.next_hand_at = None;
             self.start_hand().await;
         }
-        let grace = self.app.config.timing.disconnect_grace;
+        let grace = self.deps.timing.disconnect_grace;
         let gone: Vec<Arc<str>> = {
             let state = self.shared.state.lock();
             state
@@ -850,10 +838,10 @@ impl TableTask {
             let mut state = self.shared.state.lock();
             match state.occupants[seat].as_mut() {
                 Some(o) => {
-                    if o.kind == "human" && !o.leaving {
+                    if o.kind == SeatKind::Human && !o.leaving {
                         o.bank_ms = 0;
                     }
-                    (o.leaving, o.kind == "human" && o.connections == 0)
+                    (o.leaving, o.kind == SeatKind::Human && o.connections == 0)
                 }
                 None => (false, false),
             }
@@ -863,7 +851,7 @@ impl TableTask {
             let action = if legal.fold { Action::Fold } else { Action::Check };
             Command::Act { seat, action }
         } else {
-            self.app.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
+            self.deps.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
             Command::Timeout { seat }
         };
         match self.apply(command) {
@@ -904,7 +892,7 @@ impl TableTask {
                 .settings
                 .ai_seats
                 .iter()
-                .any(|ai| Agents::kind(&ai.agent) == "llm")
+                .any(|ai| Agents::kind(&ai.agent) == SeatKind::Llm)
         {
             if !self.paused_unwatched {
                 self.paused_unwatched = true;
@@ -931,7 +919,7 @@ impl TableTask {
     }
 
     async fn end_hand(&mut self) {
-        self.app.metrics.hands.fetch_add(1, Ordering::Relaxed);
+        self.deps.metrics.hands.fetch_add(1, Ordering::Relaxed);
         if !self.durable().await {
             return;
         }
@@ -949,7 +937,7 @@ impl TableTask {
             for (seat, occupant) in state.occupants.iter().enumerate() {
                 let Some(o) = occupant else { continue };
                 let stack = state.engine.stack(seat).unwrap_or(0);
-                if o.kind == "human" {
+                if o.kind == SeatKind::Human {
                     if o.leaving || stack == 0 {
                         leave.push(o.id.clone());
                     }
@@ -972,7 +960,7 @@ impl TableTask {
         let pause = if self.settings_pace_auto() {
             self.throttle()
         } else {
-            self.app.config.timing.between_hands
+            self.deps.timing.between_hands
         };
         self.schedule_hand(pause);
     }
@@ -1004,7 +992,7 @@ impl TableTask {
             state,
             taken_at_ms: schema::now_ms(),
         };
-        let repo = self.app.repo.clone();
+        let repo = self.deps.repo.clone();
         tokio::spawn(async move {
             if let Err(e) = repo.save_snapshot(&record).await {
                 warn!(table = %record.table_id, seq, "cannot store a snapshot (loads replay more events): {e}");
@@ -1046,7 +1034,7 @@ impl TableTask {
             state.occupants[seat] = Some(Occupant {
                 id: player_id.as_str().into(),
                 name,
-                kind: "human",
+                kind: SeatKind::Human,
                 connections,
                 disconnected_at: (connections == 0).then(Instant::now),
                 bank_ms: self.shared.settings.time_bank_ms,
@@ -1178,21 +1166,11 @@ impl TableTask {
     }
 
     fn chat(&mut self, line: ChatLine) {
-        #[derive(serde::Serialize)]
-        struct ChatMessage<'a> {
-            #[serde(rename = "type")]
-            kind: &'static str,
-            table: &'a str,
-            #[serde(flatten)]
-            line: &'a ChatLine,
-        }
-        let json: Arc<str> = serde_json::to_string(&ChatMessage {
-            kind: "chat",
+        let json = ServerMessage::Chat {
             table: &self.shared.id,
             line: &line,
-        })
-        .unwrap_or_default()
-        .into();
+        }
+        .text();
         {
             let mut state = self.shared.state.lock();
             if state.chat.len() >= CHAT_CAPACITY {
@@ -1200,14 +1178,8 @@ impl TableTask {
             }
             state.chat.push_back(line.clone());
         }
-        let _ = self.shared.events.send(Arc::new(Delta {
-            seq: None,
-            audience: Audience::All,
-            json,
-            resync: false,
-            seat_change: None,
-        }));
-        let repo = self.app.repo.clone();
+        let _ = self.shared.events.send(Delta::room(json));
+        let repo = self.deps.repo.clone();
         let message = schema::ChatMessage {
             id: 0,
             table_id: self.shared.id.to_string(),
@@ -1223,12 +1195,15 @@ impl TableTask {
         });
     }
 
-    async fn presence(&mut self, player: &str, change: i32) {
+    async fn presence(&mut self, player: &str, change: Presence) {
         let update = {
             let mut state = self.shared.state.lock();
             // Counted whether or not the player sits: a player who joins, then sits, is connected.
             let count = state.present.entry(Arc::from(player)).or_insert(0);
-            *count = count.saturating_add_signed(change);
+            *count = match change {
+                Presence::Joined => count.saturating_add(1),
+                Presence::Left => count.saturating_sub(1),
+            };
             let connections = *count;
             if connections == 0 {
                 state.present.remove(player);
@@ -1251,17 +1226,11 @@ impl TableTask {
         let Some((seat, connected)) = update else {
             return;
         };
-        let json = serde_json::json!({
-            "type": "presence", "table": &*self.shared.id, "seat": seat, "connected": connected
-        })
-        .to_string();
-        let _ = self.shared.events.send(Arc::new(Delta {
-            seq: None,
-            audience: Audience::All,
-            json: json.into(),
-            resync: false,
-            seat_change: None,
-        }));
+        self.shared.publish_room(&ServerMessage::Presence {
+            table: &self.shared.id,
+            seat,
+            connected,
+        });
         if connected && self.auto_sat_out[seat] {
             self.auto_sat_out[seat] = false;
             if let Ok(applied) = self.apply(Command::SitIn { seat }) {
@@ -1284,10 +1253,10 @@ impl TableTask {
         self.last_receipt = None;
         self.next_hand_at = None;
         let mut delay = Duration::from_millis(200);
-        let mut shutdown = self.app.shutdown_signal();
+        let mut shutdown = self.deps.shutdown.clone();
         let loaded: Loaded = loop {
             match load_state(
-                &self.app,
+                &self.deps,
                 &self.shared.id,
                 self.shared.config.clone(),
                 self.shared.settings.time_bank_ms,
@@ -1326,11 +1295,14 @@ impl TableTask {
         self.hand_log = loaded.hand_log;
         self.hand_first_seq = loaded.hand_first_seq;
         self.since_snapshot = loaded.replayed;
-        let json = serde_json::json!({"type": "resync", "table": &*self.shared.id}).to_string();
+        let json = ServerMessage::Resync {
+            table: &self.shared.id,
+        }
+        .text();
         let _ = self.shared.events.send(Arc::new(Delta {
             seq: None,
             audience: Audience::All,
-            json: json.into(),
+            json,
             resync: true,
             seat_change: None,
         }));
@@ -1341,12 +1313,16 @@ impl TableTask {
 
     /// Leaves memory when nobody plays or watches for the idle TTL.
     async fn evict_if_idle(&mut self) -> bool {
-        let ttl = self.app.config.timing.idle_ttl;
+        let ttl = self.deps.timing.idle_ttl;
         let ready = {
             let state = self.shared.state.lock();
             state.watchers == 0
                 && state.idle_since.is_some_and(|since| since.elapsed() >= ttl)
-                && !state.occupants.iter().flatten().any(|o| o.kind == "human")
+                && !state
+                    .occupants
+                    .iter()
+                    .flatten()
+                    .any(|o| o.kind == SeatKind::Human)
         };
         if !ready {
             return false;
@@ -1365,8 +1341,8 @@ impl TableTask {
             state.closed = true;
         }
         self.set_status(TableStatus::Open);
-        self.app.tables.remove(&self.shared.id);
-        self.app.metrics.tables_evicted.fetch_add(1, Ordering::Relaxed);
+        // The registry drops the table from memory when this task ends.
+        self.deps.metrics.tables_evicted.fetch_add(1, Ordering::Relaxed);
         debug!(table = %self.shared.id, "evicted from memory");
         true
     }
@@ -1377,11 +1353,5 @@ impl TableTask {
         }
         let _ = self.durable().await;
         self.shared.state.lock().closed = true;
-        self.app.tables.remove(&self.shared.id);
     }
-}
-
-/// Whether a seat's occupant (by engine player string) is a person.
-pub(crate) fn is_human(player: &str) -> bool {
-    is_player_id(player)
 }

@@ -2,7 +2,8 @@
 //! share one session layer ([`session`]); [`ws`] and [`socketio`] only move
 //! frames between a socket and a [`session::Session`].
 
-pub mod protocol;
+/// The wire protocol (kept under its former path too).
+pub use crate::protocol;
 pub mod session;
 pub mod socketio;
 pub mod ws;

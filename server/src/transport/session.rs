@@ -10,17 +10,20 @@ use std::time::Duration;
 
 use game_core::{Action, Event};
 use schema::{Repository, StoreError};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::AbortHandle;
 use tracing::debug;
 
-use super::protocol::{ActionKind, ClientMessage, ErrorCode, Failure, Role, decode};
 use crate::app::App;
 use crate::auth::{hash_token, plausible_token};
 use crate::limits::{RateLimiter, RateVerdict};
+use crate::protocol::{
+    AckDetail, ActionKind, ClientMessage, ClientType, ErrorCode, Failure, HelloLimits, Role, ServerMessage,
+    close, decode,
+};
 use crate::table::registry::store_failure;
-use crate::table::{ChatLine, Delta, EventMessage, JoinError, JoinStart, TableCommand, TableHandle};
+use crate::table::{ChatLine, Delta, JoinError, JoinStart, Presence, TableCommand, TableHandle};
 
 /// Frames waiting to be written to one client. A client that does not read
 /// fills this and its forwarders fall behind the table's broadcast buffer,
@@ -74,16 +77,10 @@ impl Session {
     /// A session that writes to `out`; sends the `hello` message.
     pub async fn start(app: App, out: mpsc::Sender<Outbound>) -> Session {
         let limits = &app.config.limits;
-        let hello = json!({
-            "type": "hello",
-            "server": "showdown",
-            "version": env!("CARGO_PKG_VERSION"),
-            "protocol": 1,
-            "limits": {
-                "max_frame_bytes": limits.max_frame_bytes,
-                "messages_per_sec": limits.messages_per_sec,
-                "message_burst": limits.message_burst,
-            },
+        let hello = ServerMessage::hello(HelloLimits {
+            max_frame_bytes: limits.max_frame_bytes,
+            messages_per_sec: limits.messages_per_sec,
+            message_burst: limits.message_burst,
         });
         let limiter = RateLimiter::new(limits);
         let session = Session {
@@ -94,12 +91,12 @@ impl Session {
             limiter,
             experiments: None,
         };
-        session.send_value(&hello).await;
+        session.send_message(&hello).await;
         session
     }
 
-    async fn send_value(&self, value: &Value) {
-        self.send(value.to_string().into()).await;
+    async fn send_message(&self, message: &ServerMessage<'_>) {
+        self.send(message.text()).await;
     }
 
     async fn send(&self, text: Arc<str>) {
@@ -109,30 +106,23 @@ impl Session {
 
     async fn error(&self, id: Option<u64>, table: Option<&str>, failure: &Failure) {
         self.app.metrics.error(failure.code.name());
-        let mut value = json!({"type": "error", "code": failure.code, "message": failure.message});
-        if let Some(id) = id {
-            value["id"] = json!(id);
-        }
-        if let Some(table) = table {
-            value["table"] = json!(table);
-        }
-        self.send_value(&value).await;
+        self.send_message(&ServerMessage::Error {
+            id,
+            table,
+            code: failure.code,
+            message: &failure.message,
+        })
+        .await;
     }
 
-    async fn ack(&self, id: Option<u64>, of: &str, table: Option<&str>, extra: Value) {
-        let mut value = json!({"type": "ack", "of": of});
-        if let Some(id) = id {
-            value["id"] = json!(id);
-        }
-        if let Some(table) = table {
-            value["table"] = json!(table);
-        }
-        if let Value::Object(extra) = extra {
-            for (k, v) in extra {
-                value[k] = v;
-            }
-        }
-        self.send_value(&value).await;
+    async fn ack(&self, id: Option<u64>, of: ClientType, table: Option<&str>, detail: Option<AckDetail>) {
+        self.send_message(&ServerMessage::Ack {
+            id,
+            of,
+            table,
+            detail,
+        })
+        .await;
     }
 
     /// A frame over the size limit: report it and close (1009).
@@ -145,7 +135,10 @@ impl Session {
         self.error(None, None, &failure).await;
         let _ = self
             .out
-            .send(Outbound::Close(1009, "frame too large".to_owned()))
+            .send(Outbound::Close(
+                close::MESSAGE_TOO_BIG,
+                "frame too large".to_owned(),
+            ))
             .await;
         Flow::Close
     }
@@ -172,7 +165,10 @@ impl Session {
                 self.error(None, None, &failure).await;
                 let _ = self
                     .out
-                    .send(Outbound::Close(1008, "rate limit exceeded".to_owned()))
+                    .send(Outbound::Close(
+                        close::POLICY_VIOLATION,
+                        "rate limit exceeded".to_owned(),
+                    ))
                     .await;
                 return Flow::Close;
             }
@@ -203,7 +199,7 @@ impl Session {
                 }
             }
             ClientMessage::Leave { id, table } => match self.leave(&table).await {
-                true => self.ack(id, "leave", Some(&table), Value::Null).await,
+                true => self.ack(id, ClientType::Leave, Some(&table), None).await,
                 false => {
                     let f = Failure::new(ErrorCode::NotJoined, "you have not joined this table");
                     self.error(id, Some(&table), &f).await;
@@ -216,8 +212,8 @@ impl Session {
                 buy_in,
             } => match self.sit(&table, seat, buy_in).await {
                 Ok(stack) => {
-                    self.ack(id, "sit", Some(&table), json!({"seat": seat, "stack": stack}))
-                        .await
+                    let detail = AckDetail::Sit { seat, stack };
+                    self.ack(id, ClientType::Sit, Some(&table), Some(detail)).await
                 }
                 Err(f) => self.error(id, Some(&table), &f).await,
             },
@@ -235,8 +231,11 @@ impl Session {
                 };
                 match result {
                     Ok(r) => {
-                        let extra = json!({"cashed_out": r.cashed_out, "after_hand": r.after_hand});
-                        self.ack(id, "stand", Some(&table), extra).await;
+                        let detail = AckDetail::Stand {
+                            cashed_out: r.cashed_out,
+                            after_hand: r.after_hand,
+                        };
+                        self.ack(id, ClientType::Stand, Some(&table), Some(detail)).await;
                     }
                     Err(f) => self.error(id, Some(&table), &f).await,
                 }
@@ -249,19 +248,18 @@ impl Session {
                 action,
                 amount,
             } => match self.act(&table, action, amount).await {
-                Ok(seq) => self.ack(id, "act", Some(&table), json!({"seq": seq})).await,
+                Ok(seq) => {
+                    self.ack(id, ClientType::Act, Some(&table), Some(AckDetail::Act { seq }))
+                        .await
+                }
                 Err(f) => self.error(id, Some(&table), &f).await,
             },
             ClientMessage::Chat { id, table, text } => match self.chat(&table, text).await {
-                Ok(()) => self.ack(id, "chat", Some(&table), Value::Null).await,
+                Ok(()) => self.ack(id, ClientType::Chat, Some(&table), None).await,
                 Err(f) => self.error(id, Some(&table), &f).await,
             },
             ClientMessage::Ping { id } => {
-                let mut value = json!({"type": "pong"});
-                if let Some(id) = id {
-                    value["id"] = json!(id);
-                }
-                self.send_value(&value).await;
+                self.send_message(&ServerMessage::Pong { id }).await;
             }
             ClientMessage::WatchExperiments { id } => {
                 if let Some(old) = self.experiments.take() {
@@ -269,9 +267,10 @@ impl Session {
                 }
                 // Subscribe before reading the list: no change falls in between.
                 let updates = self.app.experiments.subscribe();
-                match self.app.experiments.list(&self.app).await {
+                match self.app.experiments.list().await {
                     Ok(list) => {
-                        self.ack(id, "watch_experiments", None, json!({"count": list.len()}))
+                        let detail = AckDetail::Watch { count: list.len() };
+                        self.ack(id, ClientType::WatchExperiments, None, Some(detail))
                             .await;
                         let task = tokio::spawn(forward_experiments(
                             self.app.clone(),
@@ -288,7 +287,7 @@ impl Session {
                 if let Some(old) = self.experiments.take() {
                     old.abort();
                 }
-                self.ack(id, "unwatch_experiments", None, Value::Null).await;
+                self.ack(id, ClientType::UnwatchExperiments, None, None).await;
             }
         }
     }
@@ -353,7 +352,7 @@ impl Session {
         let resume = last_seq.map(|l| (l, epoch));
         let mut attempt = 0;
         let (handle, subscription) = loop {
-            let handle = self.app.tables.open(&self.app, table).await?;
+            let handle = self.app.tables.open(table).await?;
             match handle.subscribe(player_id.as_deref(), spectator, resume, max_spectators) {
                 Ok(sub) => break (handle, sub),
                 Err(JoinError::Closed) if attempt == 0 => attempt += 1,
@@ -369,16 +368,16 @@ impl Session {
         let seat = player_id.as_deref().and_then(|p| handle.seat_of(p));
         self.ack(
             id,
-            "join",
+            ClientType::Join,
             Some(table),
-            json!({"as": if spectator { "spectator" } else { "player" }, "seat": seat}),
+            Some(AckDetail::Join { role, seat }),
         )
         .await;
         if let Some(p) = &player_id {
             let _ = handle
                 .send(TableCommand::Presence {
                     player_id: p.to_string(),
-                    change: 1,
+                    change: Presence::Joined,
                 })
                 .await;
         }
@@ -413,7 +412,7 @@ impl Session {
                 .handle
                 .send(TableCommand::Presence {
                     player_id: identity.id.to_string(),
-                    change: -1,
+                    change: Presence::Left,
                 })
                 .await;
         }
@@ -457,9 +456,13 @@ impl Session {
             }
             Err(f) => Err(f),
         };
-        let of = if out { "sit_out" } else { "sit_in" };
+        let of = if out {
+            ClientType::SitOut
+        } else {
+            ClientType::SitIn
+        };
         match result {
-            Ok(()) => self.ack(id, of, Some(table), Value::Null).await,
+            Ok(()) => self.ack(id, of, Some(table), None).await,
             Err(f) => self.error(id, Some(table), &f).await,
         }
     }
@@ -629,8 +632,8 @@ async fn forward_experiments(
         let out = out.clone();
         async move {
             for info in list {
-                let line = json!({"type": "experiment", "experiment": info}).to_string();
-                if out.send(Outbound::Text(line.into())).await.is_err() {
+                let line = ServerMessage::Experiment { experiment: &info }.text();
+                if out.send(Outbound::Text(line)).await.is_err() {
                     return false;
                 }
             }
@@ -648,7 +651,7 @@ async fn forward_experiments(
                     return;
                 }
             }
-            Err(broadcast::error::RecvError::Lagged(_)) => match app.experiments.list(&app).await {
+            Err(broadcast::error::RecvError::Lagged(_)) => match app.experiments.list().await {
                 Ok(list) => {
                     if !send_list(list).await {
                         return;
@@ -712,9 +715,12 @@ async fn forward(
                             return;
                         }
                     }
-                    let resumed =
-                        json!({"type": "resumed", "table": &*handle.id, "seq": seq, "epoch": epoch});
-                    if !send(resumed.to_string().into()).await {
+                    let resumed = ServerMessage::Resumed {
+                        table: &handle.id,
+                        seq,
+                        epoch,
+                    };
+                    if !send(resumed.text()).await {
                         return;
                     }
                 }
@@ -751,11 +757,13 @@ async fn forward(
                 }
             }
             Err(broadcast::error::RecvError::Closed) => {
-                let value = json!({
-                    "type": "error", "code": ErrorCode::Unavailable, "table": &*handle.id,
-                    "message": "the table stopped; join again",
-                });
-                let _ = send(value.to_string().into()).await;
+                let stopped = ServerMessage::Error {
+                    id: None,
+                    table: Some(&handle.id),
+                    code: ErrorCode::Unavailable,
+                    message: "the table stopped; join again",
+                };
+                let _ = send(stopped.text()).await;
                 return;
             }
         }
@@ -834,8 +842,7 @@ async fn missed_events(
                 }
             };
             if visible {
-                let message = EventMessage {
-                    kind: "event",
+                let message = ServerMessage::Event {
                     table: &handle.id,
                     seq: record.seq,
                     at_ms: None,
@@ -844,7 +851,7 @@ async fn missed_events(
                     legal: None,
                     player: None,
                 };
-                frames.push(serde_json::to_string(&message).ok()?.into());
+                frames.push(message.encode().ok()?);
             }
         }
     }

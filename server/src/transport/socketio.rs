@@ -13,9 +13,9 @@ use socketioxide::layer::SocketIoLayer;
 use socketioxide::{SendError, SocketError, SocketIo};
 use tokio::sync::mpsc;
 
-use super::protocol::ErrorCode;
 use super::session::{Flow, OUTBOUND_CAPACITY, Outbound, Session};
 use crate::app::App;
+use crate::protocol::{ErrorCode, ServerMessage, close};
 
 /// Frames a Socket.IO client may have queued for its session before the
 /// server refuses more (the rate limiter normally acts long before).
@@ -86,13 +86,17 @@ fn connect(app: App, socket: SocketRef) {
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
-    let exempt = crate::api::is_admin(&app, &parts.headers);
+    let exempt = app.is_admin(&parts.headers);
     let slot = match app.connect(peer, exempt) {
         Ok(slot) => slot,
         Err(failure) => {
-            let value =
-                serde_json::json!({"type": "error", "code": failure.code, "message": failure.message});
-            emit_text(&socket, &value.to_string());
+            let refused = ServerMessage::Error {
+                id: None,
+                table: None,
+                code: failure.code,
+                message: &failure.message,
+            };
+            emit_text(&socket, &refused.text());
             let _ = socket.disconnect();
             return;
         }
@@ -119,11 +123,13 @@ fn connect(app: App, socket: SocketRef) {
         // the frame is refused, and the client is told so.
         if let Err(mpsc::error::TrySendError::Full(_)) = inbound.try_send(item) {
             flood_app.metrics.error(ErrorCode::RateLimited.name());
-            let value = serde_json::json!({
-                "type": "error", "code": ErrorCode::RateLimited,
-                "message": "too many messages queued; this one was dropped",
-            });
-            emit_text(&s, &value.to_string());
+            let dropped = ServerMessage::Error {
+                id: None,
+                table: None,
+                code: ErrorCode::RateLimited,
+                message: "too many messages queued; this one was dropped",
+            };
+            emit_text(&s, &dropped.text());
         }
         async {}
     });
@@ -176,7 +182,7 @@ fn connect(app: App, socket: SocketRef) {
                 // The writer gave up on the client: end the session too (as over `/ws`).
                 () = out.closed() => break,
                 () = super::ws::stopped(&mut shutdown) => {
-                    let _ = out.send(Outbound::Close(1001, "server shutting down".to_owned())).await;
+                    let _ = out.send(Outbound::Close(close::GOING_AWAY, "server shutting down".to_owned())).await;
                     break;
                 }
             }

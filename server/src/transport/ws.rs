@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
-use super::protocol::{ErrorCode, Failure};
 use super::session::{Flow, OUTBOUND_CAPACITY, Outbound, Session};
-use crate::api::{ApiError, is_admin};
 use crate::app::{App, ConnectionSlot};
+use crate::error::ApiError;
+use crate::protocol::{ErrorCode, Failure, close};
 
 /// A client that cannot take a frame for this long is disconnected.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,7 +47,7 @@ pub async fn handler(
         .into_response();
     }
     let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let slot = match app.connect(peer, is_admin(&app, &headers)) {
+    let slot = match app.connect(peer, app.is_admin(&headers)) {
         Ok(slot) => slot,
         Err(failure) => return ApiError(failure).into_response(),
     };
@@ -123,12 +123,12 @@ async fn run(app: App, socket: WebSocket, slot: ConnectionSlot) {
                 Some(Ok(Message::Close(_))) | None => break,
                 Some(Err(_)) => {
                     // Oversized beyond the hard limit, or a protocol violation.
-                    let _ = out.try_send(Outbound::Close(1009, "frame too large or invalid".to_owned()));
+                    let _ = out.try_send(Outbound::Close(close::MESSAGE_TOO_BIG, "frame too large or invalid".to_owned()));
                     break;
                 }
             },
             () = stopped(&mut shutdown) => {
-                let _ = out.send(Outbound::Close(1001, "server shutting down".to_owned())).await;
+                let _ = out.send(Outbound::Close(close::GOING_AWAY, "server shutting down".to_owned())).await;
                 closing = true;
                 break;
             }

@@ -1,8 +1,14 @@
 //! Shared test helpers: start the real server on 127.0.0.1:0 with a fresh
-//! database, register players, create tables, and talk WebSocket like a client.
+//! database, register players, create tables, and talk WebSocket like a client
+//! ([`WsClient`], a [`client::TestClient`]); `hand` holds checks written once
+//! for every transport.
 
 #![allow(dead_code)]
 
+pub mod client;
+pub mod hand;
+
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -12,6 +18,8 @@ use server::{Limits, Server, ServerConfig, Timing};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+use client::TestClient;
 
 /// How long a test waits for any one expected message.
 pub const STEP: Duration = Duration::from_secs(10);
@@ -189,13 +197,15 @@ pub fn init_logs() {
     }
 }
 
-/// A WebSocket client speaking the protocol.
+/// A WebSocket client speaking the protocol. Its methods are those of
+/// [`TestClient`] (the checks shared with the Socket.IO client are written
+/// against that), also callable without importing the trait.
 pub struct WsClient {
     pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// Every message received, in order.
     pub received: Vec<Value>,
     /// Received but not yet taken by `until` (it skips non-matching ones).
-    backlog: std::collections::VecDeque<Value>,
+    backlog: VecDeque<Value>,
     next_id: u64,
 }
 
@@ -211,7 +221,7 @@ impl WsClient {
         WsClient {
             socket,
             received: Vec::new(),
-            backlog: std::collections::VecDeque::new(),
+            backlog: VecDeque::new(),
             next_id: 1,
         }
     }
@@ -222,7 +232,54 @@ impl WsClient {
     }
 
     /// Sends a message with a fresh `id`; returns the id.
-    pub async fn send(&mut self, mut message: Value) -> u64 {
+    pub async fn send(&mut self, message: Value) -> u64 {
+        TestClient::send(self, message).await
+    }
+
+    /// The next message (panics after [`STEP`]).
+    pub async fn recv(&mut self) -> Value {
+        TestClient::recv(self).await
+    }
+
+    /// The next message, or `None` on timeout or close.
+    pub async fn try_recv(&mut self, wait: Duration) -> Option<Value> {
+        TestClient::try_recv(self, wait).await
+    }
+
+    /// The first message (backlog first) that matches; the others stay in
+    /// the backlog for later calls.
+    pub async fn until(&mut self, what: &str, pred: impl FnMut(&Value) -> bool) -> Value {
+        TestClient::until(self, what, pred).await
+    }
+
+    /// Drops everything not yet taken.
+    pub fn clear_backlog(&mut self) {
+        TestClient::clear_backlog(self);
+    }
+
+    /// Sends a request and waits for its `ack` or `error` (by id).
+    pub async fn request(&mut self, message: Value) -> Value {
+        TestClient::request(self, message).await
+    }
+
+    /// Joins a table as a player; returns the snapshot.
+    pub async fn join_player(&mut self, table: &str, token: &str) -> Value {
+        TestClient::join_player(self, table, token).await
+    }
+
+    /// Joins a table as a spectator; returns the snapshot.
+    pub async fn join_spectator(&mut self, table: &str) -> Value {
+        TestClient::join_spectator(self, table).await
+    }
+
+    /// Waits for the next event of `kind` (e.g. `turn_started`).
+    pub async fn event(&mut self, kind: &str) -> Value {
+        TestClient::event(self, kind).await
+    }
+}
+
+impl TestClient for WsClient {
+    async fn send(&mut self, mut message: Value) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         message["id"] = json!(id);
@@ -230,22 +287,6 @@ impl WsClient {
         id
     }
 
-    /// The next message (panics after [`STEP`]).
-    pub async fn recv(&mut self) -> Value {
-        self.try_recv(STEP)
-            .await
-            .expect("a message within the step timeout")
-    }
-
-    /// The next message, or `None` on timeout or close.
-    pub async fn try_recv(&mut self, wait: Duration) -> Option<Value> {
-        if let Some(v) = self.backlog.pop_front() {
-            return Some(v);
-        }
-        self.read(wait).await
-    }
-
-    /// The next message from the socket (not the backlog).
     async fn read(&mut self, wait: Duration) -> Option<Value> {
         loop {
             let frame = tokio::time::timeout(wait, self.socket.next()).await.ok()??;
@@ -261,56 +302,11 @@ impl WsClient {
         }
     }
 
-    /// The first message (backlog first) that matches; the others stay in
-    /// the backlog for later calls.
-    pub async fn until(&mut self, what: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
-        if let Some(i) = self.backlog.iter().position(&mut pred) {
-            return self.backlog.remove(i).expect("index in range");
-        }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match self.read(left.min(STEP)).await {
-                Some(v) if pred(&v) => return v,
-                Some(v) => self.backlog.push_back(v),
-                None => panic!("no message matching {what} (last: {:?})", self.received.last()),
-            }
-        }
+    fn received(&self) -> &[Value] {
+        &self.received
     }
 
-    /// Drops everything not yet taken.
-    pub fn clear_backlog(&mut self) {
-        self.backlog.clear();
-    }
-
-    /// Sends a request and waits for its `ack` or `error` (by id).
-    pub async fn request(&mut self, message: Value) -> Value {
-        let id = self.send(message).await;
-        self.until(&format!("reply to request {id}"), |v| {
-            (v["type"] == "ack" || v["type"] == "error") && v["id"] == json!(id)
-        })
-        .await
-    }
-
-    /// Joins a table as a player.
-    pub async fn join_player(&mut self, table: &str, token: &str) -> Value {
-        let ack = self
-            .request(json!({"type": "join", "table": table, "as": "player", "token": token}))
-            .await;
-        assert_eq!(ack["type"], "ack", "{ack}");
-        self.until("snapshot", |v| v["type"] == "snapshot").await
-    }
-
-    /// Joins a table as a spectator; returns the snapshot.
-    pub async fn join_spectator(&mut self, table: &str) -> Value {
-        let ack = self.request(json!({"type": "join", "table": table})).await;
-        assert_eq!(ack["type"], "ack", "{ack}");
-        self.until("snapshot", |v| v["type"] == "snapshot").await
-    }
-
-    /// Waits for the next event of `kind` (e.g. `turn_started`).
-    pub async fn event(&mut self, kind: &str) -> Value {
-        self.until(kind, |v| v["type"] == "event" && v["event"]["type"] == kind)
-            .await
+    fn backlog(&mut self) -> &mut VecDeque<Value> {
+        &mut self.backlog
     }
 }

@@ -1,133 +1,16 @@
-//! The wire protocol both transports speak: JSON objects with a `type`.
-//! Decoding is strict and every failure maps to one stable [`ErrorCode`];
-//! `docs/protocol.md` documents each message and code.
+//! What clients send: [`ClientMessage`], decoded strictly; every failure
+//! maps to one stable [`ErrorCode`]. `docs/protocol.md` documents each
+//! message and code.
+
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Stable machine codes of `error` messages (and of REST errors).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// The frame is not valid JSON, or not a JSON object.
-    MalformedJson,
-    /// The object has no string `type`.
-    MissingType,
-    /// `type` names no client message.
-    UnknownType,
-    /// A known message with missing or ill-typed fields.
-    InvalidMessage,
-    /// The frame exceeds the size limit; the connection is closed.
-    FrameTooLarge,
-    /// Too many messages per second; persisting closes the connection.
-    RateLimited,
-    /// A token is missing, unknown or malformed.
-    Unauthorized,
-    /// The token is valid but does not allow this (another seat, admin only).
-    Forbidden,
-    /// The message needs a `join` of that table first.
-    NotJoined,
-    /// No such table.
-    TableNotFound,
-    /// No such player.
-    PlayerNotFound,
-    /// No such finished hand at this table.
-    HandNotFound,
-    /// The seat is taken, or the table has no free seat.
-    SeatTaken,
-    /// The player already sits at this table.
-    AlreadySeated,
-    /// The player does not sit at this table.
-    NotSeated,
-    /// The buy-in is outside the table's range.
-    InvalidBuyIn,
-    /// The player's balance does not cover the buy-in.
-    InsufficientBalance,
-    /// It is not this seat's turn.
-    NotYourTurn,
-    /// The action is not legal now (the message says why).
-    IllegalAction,
-    /// The request is well-formed but not valid (bad table settings, empty chat, ...).
-    InvalidRequest,
-    /// The table has its maximum number of spectators.
-    SpectatorsFull,
-    /// The server holds its maximum number of live tables.
-    TooManyTables,
-    /// The server holds its maximum number of connections.
-    TooManyConnections,
-    /// The agent spec names no known bot or configured LLM model.
-    UnknownAgent,
-    /// No such experiment.
-    ExperimentNotFound,
-    /// The experiment cannot do that in its current status (resume a finished one, ...).
-    ExperimentState,
-    /// The store or a table is temporarily unavailable; retry.
-    Unavailable,
-    /// The server is shutting down.
-    ShuttingDown,
-    /// An unexpected server fault (logged with details).
-    Internal,
-}
-
-impl ErrorCode {
-    /// The code's wire name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorCode::MalformedJson => "malformed_json",
-            ErrorCode::MissingType => "missing_type",
-            ErrorCode::UnknownType => "unknown_type",
-            ErrorCode::InvalidMessage => "invalid_message",
-            ErrorCode::FrameTooLarge => "frame_too_large",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::Unauthorized => "unauthorized",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::NotJoined => "not_joined",
-            ErrorCode::TableNotFound => "table_not_found",
-            ErrorCode::PlayerNotFound => "player_not_found",
-            ErrorCode::HandNotFound => "hand_not_found",
-            ErrorCode::SeatTaken => "seat_taken",
-            ErrorCode::AlreadySeated => "already_seated",
-            ErrorCode::NotSeated => "not_seated",
-            ErrorCode::InvalidBuyIn => "invalid_buy_in",
-            ErrorCode::InsufficientBalance => "insufficient_balance",
-            ErrorCode::NotYourTurn => "not_your_turn",
-            ErrorCode::IllegalAction => "illegal_action",
-            ErrorCode::InvalidRequest => "invalid_request",
-            ErrorCode::SpectatorsFull => "spectators_full",
-            ErrorCode::TooManyTables => "too_many_tables",
-            ErrorCode::TooManyConnections => "too_many_connections",
-            ErrorCode::UnknownAgent => "unknown_agent",
-            ErrorCode::ExperimentNotFound => "experiment_not_found",
-            ErrorCode::ExperimentState => "experiment_state",
-            ErrorCode::Unavailable => "unavailable",
-            ErrorCode::ShuttingDown => "shutting_down",
-            ErrorCode::Internal => "internal",
-        }
-    }
-}
-
-/// A failure to report: a code and a human message.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{}: {message}", code.name())]
-pub struct Failure {
-    /// The machine code.
-    pub code: ErrorCode,
-    /// What a person reads.
-    pub message: String,
-}
-
-impl Failure {
-    /// A failure with this code and message.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Failure {
-        Failure {
-            code,
-            message: message.into(),
-        }
-    }
-}
+use super::codes::{ErrorCode, Failure, variant_names};
 
 /// How a client joins a table.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// As a registered player (a token is required; sees its own hole cards once seated).
@@ -264,20 +147,56 @@ pub enum ClientMessage {
     },
 }
 
-/// The `type` names clients may send.
-pub const CLIENT_TYPES: [&str; 11] = [
-    "join",
-    "leave",
-    "sit",
-    "stand",
-    "sit_out",
-    "sit_in",
-    "act",
-    "chat",
-    "ping",
-    "watch_experiments",
-    "unwatch_experiments",
-];
+/// The `type` names clients may send (serde's names of [`ClientMessage`]).
+pub static CLIENT_TYPES: LazyLock<&'static [&'static str]> = LazyLock::new(variant_names::<ClientMessage>);
+
+/// The kind of a client message, named on the wire as its `type` (an
+/// `ack`'s `of`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientType {
+    /// `join`
+    Join,
+    /// `leave`
+    Leave,
+    /// `sit`
+    Sit,
+    /// `stand`
+    Stand,
+    /// `sit_out`
+    SitOut,
+    /// `sit_in`
+    SitIn,
+    /// `act`
+    Act,
+    /// `chat`
+    Chat,
+    /// `ping`
+    Ping,
+    /// `watch_experiments`
+    WatchExperiments,
+    /// `unwatch_experiments`
+    UnwatchExperiments,
+}
+
+impl ClientMessage {
+    /// The message's kind.
+    pub fn kind(&self) -> ClientType {
+        match self {
+            ClientMessage::Join { .. } => ClientType::Join,
+            ClientMessage::Leave { .. } => ClientType::Leave,
+            ClientMessage::Sit { .. } => ClientType::Sit,
+            ClientMessage::Stand { .. } => ClientType::Stand,
+            ClientMessage::SitOut { .. } => ClientType::SitOut,
+            ClientMessage::SitIn { .. } => ClientType::SitIn,
+            ClientMessage::Act { .. } => ClientType::Act,
+            ClientMessage::Chat { .. } => ClientType::Chat,
+            ClientMessage::Ping { .. } => ClientType::Ping,
+            ClientMessage::WatchExperiments { .. } => ClientType::WatchExperiments,
+            ClientMessage::UnwatchExperiments { .. } => ClientType::UnwatchExperiments,
+        }
+    }
+}
 
 /// Whether a JSON parse failed only because a number does not fit a double
 /// (`1e400`): such text is valid JSON (RFC 8259 sets no range), so it is
@@ -383,6 +302,15 @@ mod tests {
         ] {
             assert!(decode(text).is_ok(), "{text}");
         }
+    }
+
+    #[test]
+    fn client_names_come_from_serde() {
+        assert_eq!(CLIENT_TYPES.len(), 11);
+        assert_eq!(*CLIENT_TYPES, variant_names::<ClientType>());
+        assert!(CLIENT_TYPES.contains(&"watch_experiments"));
+        let ping = decode(r#"{"type":"ping"}"#).expect("ping");
+        assert_eq!(serde_json::to_value(ping.kind()).expect("a name"), "ping");
     }
 
     #[test]

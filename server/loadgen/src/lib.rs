@@ -1,14 +1,19 @@
-//! The load generator behind the `loadgen` binary: it creates tables and
-//! players through the REST API, opens player and spectator connections at
-//! a given rate, plays like people do (a random think time per action),
-//! measures event delivery latency, traffic and errors, and reads a local
-//! server's memory and CPU from `/proc`. It targets loopback addresses only
-//! unless told otherwise, and stops by itself.
+//! `loadgen`: the load generator for a Showdown server, behind the `loadgen`
+//! binary (the server's limit tests use its connections too). It creates
+//! tables and players through the REST API, opens player and spectator
+//! connections at a given rate, plays like people do (a random think time
+//! per action), measures event delivery latency, traffic and errors, and
+//! reads a local server's memory and CPU from `/proc`. It targets loopback
+//! addresses only unless told otherwise, and stops by itself.
 //!
 //! - [`conn`]: one connection over `/ws` or Socket.IO (engine.io by hand, [`engineio`]).
 //! - [`actor`]: what a player, a spectator and the snapshot probe do.
 //! - [`stats`]: shared counters and the latency histogram.
 //! - [`procfs`]: RSS and CPU time of a process.
+//! - [`scrape`]: the server's own counters from its `/metrics`.
+
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod actor;
 pub mod conn;

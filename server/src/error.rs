@@ -1,11 +1,18 @@
-//! [`ApiError`]: a [`Failure`] as an HTTP response, with the status its code implies.
+//! Errors at the edge. Domain code fails with the store's [`StoreError`],
+//! the engine's [`RuleError`] or a [`Failure`] (a wire code and a message);
+//! the `From` impls here turn the first two into what a client is told, and
+//! [`ApiError`] turns a [`Failure`] into an HTTP response with the status
+//! its code implies. No error kind is recognised by its text.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::transport::protocol::{ErrorCode, Failure};
+use schema::StoreError;
+use tracing::error;
+
+use crate::protocol::{ErrorCode, Failure};
 
 /// An error answered as `{"error": {"code", "message"}}`.
 #[derive(Debug)]
@@ -19,6 +26,53 @@ impl ApiError {
             Json(json!({"error": {"code": self.0.code, "message": self.0.message}})),
         )
             .into_response()
+    }
+}
+
+/// What a client is told of a store error: a missing row is named by its
+/// kind, anything else is logged and answered `unavailable` (retry).
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Failure {
+        store_failure(&e)
+    }
+}
+
+/// [`Failure::from`] for a borrowed error.
+pub fn store_failure(e: &StoreError) -> Failure {
+    match e {
+        StoreError::NotFound { what, id } => Failure::new(
+            match *what {
+                "player" => ErrorCode::PlayerNotFound,
+                "experiment" => ErrorCode::ExperimentNotFound,
+                "hand" => ErrorCode::HandNotFound,
+                _ => ErrorCode::TableNotFound,
+            },
+            format!("{what} {id} not found"),
+        ),
+        StoreError::InsufficientBalance { balance, needed, .. } => Failure::new(
+            ErrorCode::InsufficientBalance,
+            format!("your balance is {balance}, the buy-in is {needed}"),
+        ),
+        other => {
+            error!("store error: {other}");
+            Failure::new(
+                ErrorCode::Unavailable,
+                "the store is unavailable; try again shortly",
+            )
+        }
+    }
+}
+
+/// An agent spec that does not parse is an `unknown_agent`.
+impl From<ai_players::SpecError> for Failure {
+    fn from(e: ai_players::SpecError) -> Failure {
+        Failure::new(ErrorCode::UnknownAgent, e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError(e.into())
     }
 }
 

@@ -3,13 +3,13 @@
 //! CPU. See `loadgen --help` and BENCHMARKS.md ("Fan-out and load").
 
 use clap::Parser;
-use server::loadgen::{Args, progress, run};
+use loadgen::{Args, progress, run};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // Ten thousand sockets need ten thousand file descriptors.
-    match server::limits::raise_open_files_limit() {
+    match raise_open_files_limit() {
         Ok((soft, hard)) => progress(&format!("open files limit {soft} (hard {hard})")),
         Err(e) => progress(&format!("could not raise the open files limit: {e}")),
     }
@@ -20,4 +20,11 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", report.text());
     }
     Ok(())
+}
+
+/// Raises this process's soft limit on open files to its hard limit; returns
+/// the (soft, hard) limits in force afterwards.
+fn raise_open_files_limit() -> std::io::Result<(u64, u64)> {
+    rlimit::increase_nofile_limit(u64::MAX)?;
+    rlimit::Resource::NOFILE.get()
 }
