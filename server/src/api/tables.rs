@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use game_core::TableConfig;
-use schema::{Repository, TableStatus};
+use schema::Repository;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -139,35 +139,99 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!(handle.summary()))))
 }
 
-/// `GET /api/tables` → the lobby: live tables, then stored ones not in memory.
-pub async fn list(State(app): State<App>) -> Result<Json<Value>, ApiError> {
-    let live = app.tables.all();
-    let mut tables: Vec<Value> = live.iter().map(|t| json!(t.summary())).collect();
-    let stored = app
+/// Tables in one lobby page unless `limit` says otherwise.
+const LOBBY_PAGE: u64 = 100;
+/// The largest `limit` a lobby page may ask for.
+const MAX_LOBBY_PAGE: u64 = 500;
+/// The longest table id (a cursor longer than this cannot be one).
+const MAX_TABLE_ID: usize = 64;
+
+/// `GET /api/tables?after=ID&limit=N`. Both are read as text so that a bad
+/// value gets this endpoint's own message rather than the query parser's.
+#[derive(Deserialize)]
+pub struct LobbyQuery {
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+/// The checked `after` and `limit` of a lobby request.
+fn lobby_page(query: &LobbyQuery) -> Result<(Option<&str>, u64), ApiError> {
+    let invalid = |message: String| ApiError(Failure::new(ErrorCode::InvalidRequest, message));
+    let limit = match query.limit.as_deref() {
+        None => LOBBY_PAGE,
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=MAX_LOBBY_PAGE).contains(n))
+            .ok_or_else(|| invalid(format!("`limit` must be an integer from 1 to {MAX_LOBBY_PAGE}")))?,
+    };
+    let after = match query.after.as_deref() {
+        None => None,
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= MAX_TABLE_ID
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            Some(id)
+        }
+        Some(_) => {
+            return Err(invalid(format!(
+                "`after` must be a table id (the `next` of the previous page): \
+                 1 to {MAX_TABLE_ID} letters, digits, `_` or `-`"
+            )));
+        }
+    };
+    Ok((after, limit))
+}
+
+/// `GET /api/tables?after=ID&limit=N` → one page of the lobby: tables that
+/// are not closed, in id order, live or stored (a stored one is not loaded),
+/// and `next`, the `after` of the following page (`null` on the last one).
+pub async fn list(State(app): State<App>, Query(query): Query<LobbyQuery>) -> Result<Json<Value>, ApiError> {
+    let (after, limit) = lobby_page(&query)?;
+    // One more than asked for tells whether another page follows.
+    let mut records = app
         .repo
-        .list_tables(None)
+        .list_tables_page(after, limit + 1, false)
         .await
         .map_err(|e| ApiError(store_failure(&e)))?;
-    for record in stored {
-        if record.status == TableStatus::Closed || live.iter().any(|t| *t.id == *record.id) {
-            continue;
-        }
-        let settings: Option<TableSettings> = serde_json::from_str(&record.settings).ok();
-        tables.push(json!({
-            "id": record.id,
-            "name": record.name,
-            "seats": record.config.seats,
-            "small_blind": record.config.small_blind,
-            "big_blind": record.config.big_blind,
-            "ante": record.config.ante,
-            "pace": settings.as_ref().map(|s| s.pace),
-            "min_buy_in": settings.as_ref().map(|s| s.min_buy_in),
-            "max_buy_in": settings.as_ref().map(|s| s.max_buy_in),
-            "spectators": 0,
-            "live": false,
-        }));
-    }
-    Ok(Json(json!({ "tables": tables })))
+    let more = records.len() as u64 > limit;
+    records.truncate(limit as usize);
+    let next = if more {
+        records.last().map(|r| r.id.clone())
+    } else {
+        None
+    };
+    let tables: Vec<Value> = records
+        .into_iter()
+        .map(|record| match app.tables.get(&record.id) {
+            Some(live) => json!(live.summary()),
+            None => stored_line(&record),
+        })
+        .collect();
+    Ok(Json(json!({ "tables": tables, "next": next })))
+}
+
+/// The lobby line of a table that is not in memory.
+fn stored_line(record: &schema::TableRecord) -> Value {
+    let settings: Option<TableSettings> = serde_json::from_str(&record.settings).ok();
+    json!({
+        "id": record.id,
+        "name": record.name,
+        "seats": record.config.seats,
+        "small_blind": record.config.small_blind,
+        "big_blind": record.config.big_blind,
+        "ante": record.config.ante,
+        "pace": settings.as_ref().map(|s| s.pace),
+        "min_buy_in": settings.as_ref().map(|s| s.min_buy_in),
+        "max_buy_in": settings.as_ref().map(|s| s.max_buy_in),
+        "spectators": 0,
+        "live": false,
+    })
 }
 
 /// `GET /api/tables/{id}` → the lobby line and a spectator snapshot (loads the table).

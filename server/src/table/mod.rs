@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use ai_players::SeatKind;
-use game_core::{Table, Viewer};
+use game_core::{Event, Table, Viewer};
 use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -60,6 +60,29 @@ pub struct Delta {
     pub seat_change: Option<usize>,
 }
 
+impl Audience {
+    /// Who may see `event`: the one place this is decided, for live deltas
+    /// and for events replayed to a resuming client alike. `holder` names
+    /// the person who held the event's seat when it happened (`None` for an
+    /// AI seat, an empty seat, or when that cannot be known for sure).
+    pub fn of(event: &Event, holder: impl FnOnce(usize) -> Option<Arc<str>>) -> Audience {
+        match event.visibility() {
+            game_core::Visibility::Public => Audience::All,
+            game_core::Visibility::Server => Audience::Nobody,
+            game_core::Visibility::Seat(seat) => holder(seat).map_or(Audience::Nobody, Audience::Player),
+        }
+    }
+
+    /// Whether a connection acting as `player` (if any) may receive it.
+    pub fn admits(&self, player: Option<&str>) -> bool {
+        match self {
+            Audience::All => true,
+            Audience::Player(id) => player == Some(&**id),
+            Audience::Nobody => false,
+        }
+    }
+}
+
 impl Delta {
     /// A room message outside the log (chat, presence, reasons, ...), for everyone.
     pub fn room(json: Arc<str>) -> Arc<Delta> {
@@ -74,11 +97,7 @@ impl Delta {
 
     /// Whether a connection acting as `player` (if any) may receive this.
     pub fn visible_to(&self, player: Option<&str>) -> bool {
-        match &self.audience {
-            Audience::All => true,
-            Audience::Player(id) => player == Some(&**id),
-            Audience::Nobody => false,
-        }
+        self.audience.admits(player)
     }
 }
 

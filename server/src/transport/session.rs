@@ -23,7 +23,7 @@ use crate::protocol::{
     close, decode,
 };
 use crate::table::registry::store_failure;
-use crate::table::{ChatLine, Delta, JoinError, JoinStart, Presence, TableCommand, TableHandle};
+use crate::table::{Audience, ChatLine, Delta, JoinError, JoinStart, Presence, TableCommand, TableHandle};
 
 /// Frames waiting to be written to one client. A client that does not read
 /// fills this and its forwarders fall behind the table's broadcast buffer,
@@ -834,13 +834,13 @@ async fn missed_events(
                 Event::SeatLeft { seat: s, .. } if Some(*s) == seat => owner = Some(false),
                 _ => {}
             }
-            let visible = match event.visibility() {
-                game_core::Visibility::Public => true,
-                game_core::Visibility::Server => false,
-                game_core::Visibility::Seat(s) => {
-                    Some(s) == seat && player.is_some() && owner.unwrap_or(!changed)
-                }
+            // Hole cards of the player's seat, only while it was provably theirs.
+            let holder = |s: usize| {
+                (Some(s) == seat && owner.unwrap_or(!changed))
+                    .then(|| player.map(Arc::from))
+                    .flatten()
             };
+            let visible = Audience::of(event, holder).admits(player);
             if visible {
                 let message = ServerMessage::Event {
                     table: &handle.id,

@@ -1,0 +1,117 @@
+//! Recovery and leaving memory: reloading from the store after a failed
+//! write, idle eviction, and stopping.
+
+use super::*;
+
+impl TableTask {
+    /// Reloads the table from the store after a failed commit: whatever was
+    /// not stored is gone, so every client is resynced with a snapshot.
+    pub(super) async fn recover(&mut self) {
+        if let Some(call) = self.ai_call.take() {
+            call.abort();
+        }
+        self.last_receipt = None;
+        self.next_hand_at = None;
+        let mut delay = Duration::from_millis(200);
+        let mut shutdown = self.deps.shutdown.clone();
+        let loaded: Loaded = loop {
+            match load_state(
+                &self.deps,
+                &self.shared.id,
+                self.shared.config.clone(),
+                self.shared.settings.time_bank_ms,
+            )
+            .await
+            {
+                Ok(loaded) => break loaded,
+                Err(e) => {
+                    warn!(table = %self.shared.id, "reload failed, retrying: {}", e.message);
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        {
+            let mut state = self.shared.state.lock();
+            let watchers = state.watchers;
+            let spectators = state.spectators;
+            let chat = std::mem::take(&mut state.chat);
+            let present = std::mem::take(&mut state.present);
+            *state = loaded.state;
+            state.watchers = watchers;
+            state.spectators = spectators;
+            state.chat = chat;
+            for o in state.occupants.iter_mut().flatten() {
+                if let Some(&n) = present.get(&o.id) {
+                    o.connections = n;
+                    o.disconnected_at = None;
+                }
+            }
+            state.present = present;
+        }
+        self.hand_log = loaded.hand_log;
+        self.hand_first_seq = loaded.hand_first_seq;
+        self.since_snapshot = loaded.replayed;
+        let json = ServerMessage::Resync {
+            table: &self.shared.id,
+        }
+        .text();
+        let _ = self.shared.events.send(Arc::new(Delta {
+            seq: None,
+            audience: Audience::All,
+            json,
+            resync: true,
+            seat_change: None,
+        }));
+        info!(table = %self.shared.id, "table reloaded from its log");
+        self.resume_turn();
+        self.schedule_hand(Duration::from_millis(500));
+    }
+
+    /// Leaves memory when nobody plays or watches for the idle TTL.
+    pub(super) async fn evict_if_idle(&mut self) -> bool {
+        let ttl = self.deps.timing.idle_ttl;
+        let ready = {
+            let state = self.shared.state.lock();
+            state.watchers == 0
+                && state.idle_since.is_some_and(|since| since.elapsed() >= ttl)
+                && !state
+                    .occupants
+                    .iter()
+                    .flatten()
+                    .any(|o| o.kind == SeatKind::Human)
+        };
+        if !ready {
+            return false;
+        }
+        if let Some(call) = self.ai_call.take() {
+            call.abort();
+        }
+        if !self.durable().await {
+            return false;
+        }
+        {
+            let mut state = self.shared.state.lock();
+            if state.watchers > 0 {
+                return false;
+            }
+            state.closed = true;
+        }
+        self.set_status(TableStatus::Open);
+        // The registry drops the table from memory when this task ends.
+        self.deps.metrics.tables_evicted.fetch_add(1, Ordering::Relaxed);
+        debug!(table = %self.shared.id, "evicted from memory");
+        true
+    }
+
+    pub(super) async fn stop(&mut self) {
+        if let Some(call) = self.ai_call.take() {
+            call.abort();
+        }
+        let _ = self.durable().await;
+        self.shared.state.lock().closed = true;
+    }
+}
