@@ -1,10 +1,15 @@
 // The lobby: your name, the tables (blinds, seats taken, pace, spectators)
 // with Play and Watch, and a form to create a table with AI opponents.
+// `GET /api/tables` answers one page at a time: the lobby shows the first
+// page and a "More tables" button while the server says more follow.
 
 import { h, chips, toast } from './cards.js';
 import { identity, register, get, post } from './api.js';
 
 const POLL_MS = 3000;
+
+/** Tables per `GET /api/tables` page (the server's default; at most 500). */
+const PAGE_SIZE = 100;
 
 const BOT_DESCRIPTIONS = {
   'tight-aggressive': 'plays few hands, bets them hard',
@@ -16,18 +21,53 @@ const DEFAULT_OPPONENTS = ['bot:tight-aggressive', 'bot:calling-station', 'bot:r
 
 const BLINDS = [[1, 2], [5, 10], [25, 50], [100, 200]];
 
+/**
+ * The first `pages` pages of the lobby, following each page's `next`:
+ * `{tables, more}`, `more` when the server has tables beyond them.
+ */
+async function loadTables(pages) {
+  const tables = [];
+  let after = null;
+  for (let i = 0; i < pages; i += 1) {
+    const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    if (after) query.set('after', after);
+    const page = await get(`/api/tables?${query}`);
+    if (page && Array.isArray(page.tables)) tables.push(...page.tables);
+    // An older server without paging sends everything and no `next`.
+    after = page && typeof page.next === 'string' && page.next ? page.next : null;
+    if (!after) break;
+  }
+  return { tables, more: after != null };
+}
+
 /** Mounts the lobby into `root`; returns its unmount function. */
 export function mount(root) {
   let alive = true;
   let timer = null;
+  // Pages shown; "More tables" adds one. Every refresh reloads them all.
+  let pages = 1;
+  // Only the latest refresh renders (a click may start one while another runs).
+  let generation = 0;
   const tablesBody = h('tbody', h('tr', h('td.muted', { colspan: 7 }, 'Loading tables…')));
+  const more = h('button.secondary.small', {
+    type: 'button',
+    id: 'lobby-more',
+    hidden: true,
+    onclick: () => {
+      pages += 1;
+      more.disabled = true;
+      more.textContent = 'Loading…';
+      refresh();
+    },
+  }, 'More tables');
   const tablesPanel = h('section.panel.tables-panel',
     h('div.panel-head', h('h2', 'Tables'), h('span.muted.small', { id: 'tables-updated' }, '')),
     h('div.table-scroll', h('table.lobby-table', { id: 'lobby-tables' },
       h('thead', h('tr',
         h('th', 'Table'), h('th', 'Blinds'), h('th', 'Seats'), h('th.hide-narrow', 'Pace'),
         h('th.hide-narrow', { title: 'spectators' }, 'Watching'), h('th.hide-narrow', 'Hand'), h('th', ''))),
-      tablesBody)));
+      tablesBody)),
+    h('div.lobby-more', more));
   const side = h('div.lobby-side');
   root.append(h('div.lobby',
     h('section.intro',
@@ -39,22 +79,31 @@ export function mount(root) {
   renderSide(side);
 
   async function refresh() {
+    clearTimeout(timer);
+    generation += 1;
+    const mine = generation;
     try {
-      const { tables } = await get('/api/tables');
-      if (!alive) return;
-      renderTables(tablesBody, Array.isArray(tables) ? tables : []);
+      const { tables, more: hasMore } = await loadTables(pages);
+      if (!alive || mine !== generation) return;
+      renderTables(tablesBody, tables);
+      more.hidden = !hasMore;
+      more.disabled = false;
+      more.textContent = 'More tables';
       const stamp = document.getElementById('tables-updated');
       if (stamp) stamp.textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (e) {
-      if (!alive) return;
+      if (!alive || mine !== generation) return;
       tablesBody.replaceChildren(h('tr', h('td.error-text', { colspan: 7 }, `Cannot load tables: ${e.message}`)));
+      more.disabled = false;
+      more.textContent = 'More tables';
     }
-    if (alive) timer = setTimeout(refresh, document.hidden ? POLL_MS * 3 : POLL_MS);
+    if (alive && mine === generation) timer = setTimeout(refresh, document.hidden ? POLL_MS * 3 : POLL_MS);
   }
   refresh();
 
   return () => {
     alive = false;
+    generation += 1;
     clearTimeout(timer);
   };
 }

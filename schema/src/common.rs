@@ -77,7 +77,7 @@ macro_rules! impl_repository {
                 .map_err(StoreError::op("load_player"))?;
                 match row {
                     Some(r) => player_row::<$db>(&r),
-                    None => Err(StoreError::NotFound { what: "player", id: id.to_owned() }),
+                    None => Err(StoreError::NotFound { kind: $crate::RowKind::Player, id: id.to_owned() }),
                 }
             }
 
@@ -113,7 +113,7 @@ macro_rules! impl_repository {
                 .map_err(StoreError::op("load_table"))?;
                 match row {
                     Some(r) => table_row::<$db>(&r),
-                    None => Err(StoreError::NotFound { what: "table", id: id.to_owned() }),
+                    None => Err(StoreError::NotFound { kind: $crate::RowKind::Table, id: id.to_owned() }),
                 }
             }
 
@@ -158,7 +158,7 @@ macro_rules! impl_repository {
                     .await
                     .map_err(|e| StoreError::db("set_table_status", "table", id, e))?;
                 if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound { what: "table", id: id.to_owned() });
+                    return Err(StoreError::NotFound { kind: $crate::RowKind::Table, id: id.to_owned() });
                 }
                 Ok(())
             }
@@ -300,7 +300,7 @@ macro_rules! impl_repository {
                 .map_err(StoreError::op("load_hand"))?;
                 match row {
                     Some(r) => hand_row::<$db>(&r),
-                    None => Err(StoreError::NotFound { what: "hand", id: format!("{table_id}#{hand}") }),
+                    None => Err(StoreError::NotFound { kind: $crate::RowKind::Hand, id: format!("{table_id}#{hand}") }),
                 }
             }
 
@@ -542,7 +542,7 @@ macro_rules! impl_repository {
                 .map_err(StoreError::op("load_experiment"))?;
                 match row {
                     Some(r) => experiment_row::<$db>(&r),
-                    None => Err(StoreError::NotFound { what: "experiment", id: id.to_owned() }),
+                    None => Err(StoreError::NotFound { kind: $crate::RowKind::Experiment, id: id.to_owned() }),
                 }
             }
 
@@ -578,7 +578,7 @@ macro_rules! impl_repository {
                 .await
                 .map_err(|e| StoreError::db("update_experiment", "experiment", id, e))?;
                 if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound { what: "experiment", id: id.to_owned() });
+                    return Err(StoreError::NotFound { kind: $crate::RowKind::Experiment, id: id.to_owned() });
                 }
                 Ok(())
             }
@@ -600,7 +600,7 @@ macro_rules! impl_repository {
                 .await
                 .map_err(|e| StoreError::db(op, "experiment", &b.id, e))?;
                 if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound { what: "experiment", id: b.id.clone() });
+                    return Err(StoreError::NotFound { kind: $crate::RowKind::Experiment, id: b.id.clone() });
                 }
                 // Multi-row inserts: 8 parameters a row, well under both backends' limits.
                 for chunk in b.hands.chunks(500) {
@@ -650,7 +650,7 @@ macro_rules! impl_repository {
                         what: "checkpoint",
                         detail: e.to_string(),
                     }),
-                    None => Err(StoreError::NotFound { what: "experiment", id: id.to_owned() }),
+                    None => Err(StoreError::NotFound { kind: $crate::RowKind::Experiment, id: id.to_owned() }),
                 }
             }
 
@@ -695,7 +695,7 @@ macro_rules! impl_repository {
                         .await
                         .map_err(StoreError::op(op))?;
                     return Err(match balance {
-                        None => StoreError::NotFound { what: "player", id: player_id.to_owned() },
+                        None => StoreError::NotFound { kind: $crate::RowKind::Player, id: player_id.to_owned() },
                         Some(b) => StoreError::InsufficientBalance {
                             player: player_id.to_owned(),
                             balance: to_u64("balance", b)?,
@@ -793,7 +793,7 @@ macro_rules! impl_repository {
                 .map_err(|e| match StoreError::db(op, "cash-out", &format!("{table_id}#{seq}"), e) {
                     // The player is the only row a cash-out refers to.
                     StoreError::MissingReference { .. } => {
-                        StoreError::NotFound { what: "player", id: player_id.to_owned() }
+                        StoreError::NotFound { kind: $crate::RowKind::Player, id: player_id.to_owned() }
                     }
                     other => other,
                 })?;
@@ -843,7 +843,7 @@ macro_rules! impl_repository {
                     .await
                     .map_err(StoreError::op(op))?;
                 Err(match balance {
-                    None => StoreError::NotFound { what: "player", id: player_id.to_owned() },
+                    None => StoreError::NotFound { kind: $crate::RowKind::Player, id: player_id.to_owned() },
                     Some(b) => StoreError::Encode {
                         what: "balance",
                         detail: format!("{b} + {amount} does not fit a signed 64-bit column"),

@@ -2,6 +2,30 @@
 
 use std::sync::Arc;
 
+/// The kinds of rows an operation can find missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowKind {
+    /// A registered player.
+    Player,
+    /// A table.
+    Table,
+    /// A finished hand of a table.
+    Hand,
+    /// An experiment.
+    Experiment,
+}
+
+impl std::fmt::Display for RowKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RowKind::Player => "player",
+            RowKind::Table => "table",
+            RowKind::Hand => "hand",
+            RowKind::Experiment => "experiment",
+        })
+    }
+}
+
 /// Every way a store operation can fail. Cheap to clone (sources are shared),
 /// so one failed group commit can be reported to every caller in the batch.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -34,10 +58,10 @@ pub enum StoreError {
         source: Arc<sqlx::Error>,
     },
     /// A row the operation needs does not exist.
-    #[error("{what} {id:?} not found")]
+    #[error("{kind} {id:?} not found")]
     NotFound {
-        /// The kind of thing (`table`, `experiment`, ...).
-        what: &'static str,
+        /// What kind of row.
+        kind: RowKind,
         /// Its id.
         id: String,
     },

@@ -29,7 +29,7 @@ pub mod sqlite;
 pub mod writer;
 
 pub use any::AnyRepo;
-pub use error::StoreError;
+pub use error::{RowKind, StoreError};
 pub use model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
     ExperimentStatus, HandRecord, ModelUsage, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord,

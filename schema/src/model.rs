@@ -1,6 +1,6 @@
 //! The rows the store reads and writes, independent of the backend.
 //!
-//! `schema` depends on `game-core` only (see ARCHITECTURE.md), so LLM usage
+//! `schema` depends on `game-core` only (see `docs/architecture.md`), so LLM usage
 //! and decisions are plain rows here; the server converts `ai-players`'
 //! `UsageRecord` and `Decision` into [`UsageRow`] and [`DecisionRow`].
 

@@ -9,8 +9,8 @@ use game_core::{Event, Visibility};
 use helpers::{PgSchema, event, events, sqlite_repo, table};
 use schema::{
     ChatMessage, DecisionRow, EventWriter, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
-    ExperimentStatus, HandRecord, PlayerRecord, RecordQuery, Repository, StoreError, TableStatus, UsageRow,
-    WriterConfig,
+    ExperimentStatus, HandRecord, PlayerRecord, RecordQuery, Repository, RowKind, StoreError, TableStatus,
+    UsageRow, WriterConfig,
 };
 
 /// Instantiates `$body(repo)` once per backend.
@@ -115,7 +115,10 @@ async fn players<R: Repository>(repo: R) {
     assert_eq!(repo.load_player("p1").await.unwrap(), player("p1", "h1"));
     assert!(matches!(
         repo.load_player("p9").await,
-        Err(StoreError::NotFound { what: "player", .. })
+        Err(StoreError::NotFound {
+            kind: RowKind::Player,
+            ..
+        })
     ));
 }
 
@@ -141,7 +144,10 @@ async fn tables<R: Repository>(repo: R) {
     assert_eq!(repo.list_tables(Some(TableStatus::Open)).await.unwrap(), vec![b]);
     assert!(matches!(
         repo.set_table_status("zz", TableStatus::Closed).await,
-        Err(StoreError::NotFound { what: "table", .. })
+        Err(StoreError::NotFound {
+            kind: RowKind::Table,
+            ..
+        })
     ));
     assert!(matches!(
         repo.load_table("zz").await,
@@ -986,7 +992,7 @@ async fn experiments<R: Repository>(repo: R) {
         repo.update_experiment("x9", ExperimentStatus::Failed, 0, None, 1)
             .await,
         Err(StoreError::NotFound {
-            what: "experiment",
+            kind: RowKind::Experiment,
             ..
         })
     ));
@@ -1043,7 +1049,10 @@ async fn balances<R: Repository>(repo: R) {
     assert_eq!(balance_of(&repo, "p1").await, 2000);
     assert!(matches!(
         repo.credit_balance("ghost", 5).await,
-        Err(StoreError::NotFound { what: "player", .. })
+        Err(StoreError::NotFound {
+            kind: RowKind::Player,
+            ..
+        })
     ));
     // The column is signed 64-bit: a credit that would overflow it changes nothing.
     let top = i64::MAX as u64;
@@ -1101,7 +1110,10 @@ async fn reserve_buy_in<R: Repository>(repo: R) {
 
     assert!(matches!(
         repo.reserve_buy_in("ghost", "t", 1, 10, 0, 1).await,
-        Err(StoreError::NotFound { what: "player", .. })
+        Err(StoreError::NotFound {
+            kind: RowKind::Player,
+            ..
+        })
     ));
     // An unknown table rolls the debit back.
     assert!(matches!(
@@ -1238,7 +1250,10 @@ async fn cash_out_exactly_once<R: Repository>(repo: R) {
     assert_eq!(balance_of(&repo, "p2").await, 70);
     assert!(matches!(
         repo.cash_out("t", 60, "ghost", 5, 5).await,
-        Err(StoreError::NotFound { what: "player", .. })
+        Err(StoreError::NotFound {
+            kind: RowKind::Player,
+            ..
+        })
     ));
     // A failed cash-out records nothing: the seq is still free.
     assert!(repo.cash_out("t", 60, "p1", 5, 5).await.unwrap());

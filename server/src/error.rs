@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use schema::StoreError;
+use game_core::RuleError;
+use schema::{RowKind, StoreError};
 use tracing::error;
 
 use crate::protocol::{ErrorCode, Failure};
@@ -40,14 +41,14 @@ impl From<StoreError> for Failure {
 /// [`Failure::from`] for a borrowed error.
 pub fn store_failure(e: &StoreError) -> Failure {
     match e {
-        StoreError::NotFound { what, id } => Failure::new(
-            match *what {
-                "player" => ErrorCode::PlayerNotFound,
-                "experiment" => ErrorCode::ExperimentNotFound,
-                "hand" => ErrorCode::HandNotFound,
-                _ => ErrorCode::TableNotFound,
+        StoreError::NotFound { kind, id } => Failure::new(
+            match kind {
+                RowKind::Player => ErrorCode::PlayerNotFound,
+                RowKind::Experiment => ErrorCode::ExperimentNotFound,
+                RowKind::Hand => ErrorCode::HandNotFound,
+                RowKind::Table => ErrorCode::TableNotFound,
             },
-            format!("{what} {id} not found"),
+            format!("{kind} {id} not found"),
         ),
         StoreError::InsufficientBalance { balance, needed, .. } => Failure::new(
             ErrorCode::InsufficientBalance,
@@ -60,6 +61,36 @@ pub fn store_failure(e: &StoreError) -> Failure {
                 "the store is unavailable; try again shortly",
             )
         }
+    }
+}
+
+/// What a player is told when the engine refuses a command: turn and seat
+/// errors by their own codes, every betting rule as `illegal_action` with
+/// the engine's words.
+impl From<RuleError> for Failure {
+    fn from(e: RuleError) -> Failure {
+        let code = match e {
+            RuleError::NotYourTurn { .. } => {
+                return Failure::new(ErrorCode::NotYourTurn, "it is not your turn");
+            }
+            RuleError::NoHandInProgress => {
+                return Failure::new(ErrorCode::NotYourTurn, "no hand is being played");
+            }
+            RuleError::SeatTaken { .. } => ErrorCode::SeatTaken,
+            RuleError::SeatEmpty { .. } => ErrorCode::NotSeated,
+            RuleError::NoSuchSeat { .. }
+            | RuleError::InvalidConfig(_)
+            | RuleError::ZeroAmount
+            | RuleError::TooManyChips { .. }
+            | RuleError::AlreadySittingOut { .. }
+            | RuleError::NotSittingOut { .. }
+            | RuleError::SeatInHand { .. }
+            | RuleError::HandInProgress
+            | RuleError::NotEnoughPlayers
+            | RuleError::InvalidDeck => ErrorCode::InvalidRequest,
+            _ => ErrorCode::IllegalAction,
+        };
+        Failure::new(code, e.to_string())
     }
 }
 

@@ -420,6 +420,11 @@ impl Metrics {
             out,
             "# HELP showdown_store_batch_size_avg Mean events per group commit.\n# TYPE showdown_store_batch_size_avg gauge\nshowdown_store_batch_size_avg{{backend=\"{backend}\"}} {avg}"
         );
+        let _ = writeln!(
+            out,
+            "# HELP showdown_store_tracked_tables Tables whose log position the event writer keeps (pruned when a table leaves memory or idles).\n# TYPE showdown_store_tracked_tables gauge\nshowdown_store_tracked_tables{{backend=\"{backend}\"}} {}",
+            store.tracked_tables
+        );
         out
     }
 }

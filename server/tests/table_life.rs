@@ -167,6 +167,16 @@ async fn idle_tables_leave_memory_and_load_again_on_demand() {
     assert_eq!(hand_before["live"], false);
     let metrics = server.metrics().await;
     assert!(metrics.contains("showdown_tables_evicted_total 1"), "{metrics}");
+    // The event writer no longer keeps the evicted table's log position.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = server.metrics().await;
+        if metrics.contains("showdown_store_tracked_tables{backend=\"sqlite\"} 0") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still tracked: {metrics}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // A spectator brings it back from the store, where it left off.
     let mut watcher = server.connect().await;
     let snapshot = watcher.join_spectator(&table).await;

@@ -5,9 +5,10 @@
 //
 // A player (context A) picks a name in the lobby, creates a table against
 // three bots, sits down and plays hands by clicking the legal buttons until
-// a hand result shows; a spectator (context B) opens the table from the
-// lobby and must see the same board and never a hole card before showdown
-// (in the DOM, and in every WebSocket frame it receives). Then the server is
+// a hand result shows; a spectator (context B) pages through the lobby with
+// "More tables" (pages of one table), opens the table and must see the same
+// board and never a hole card before showdown (in the DOM, and in every
+// WebSocket frame it receives). Then the server is
 // restarted: the script prints `RESTART` on stdout and waits for a
 // `RESTARTED` line on stdin (the Rust test kills the process and starts it
 // again on the same port and database). Both pages must show the
@@ -138,9 +139,8 @@ async function run() {
   const sitHand = Number(await a.getAttribute('#table-root', 'data-hand'));
   log('seated; hands played before sitting:', sitHand);
 
-  // ---- a spectator finds the table in the lobby and watches ----
-  await b.goto(`${base}/#/`);
-  await b.waitForSelector(`tr[data-table-id="${tableId}"]`, { timeout: STEP });
+  // ---- a spectator pages through the lobby, finds the table and watches ----
+  await lobbyPages(a, b, tableId);
   await b.screenshot({ path: join(artifacts, 'lobby.png') });
   await b.click(`tr[data-table-id="${tableId}"] a[data-action="watch"]`);
   await b.waitForSelector('#table-root[data-mode="watch"][data-joined="true"]', { timeout: STEP });
@@ -195,6 +195,47 @@ async function run() {
   await b.goto(`${base}/#/experiments`);
   await b.waitForSelector('#experiments-empty, .experiment', { timeout: STEP });
   await checkExperimentPages(watcherContext);
+}
+
+/**
+ * The lobby pages: two more tables are created, and the spectator's lobby
+ * requests are rewritten to pages of one table, so the created table shows
+ * only after following `next` with the "More tables" button; on the last
+ * page the button goes away.
+ */
+async function lobbyPages(a, b, tableId) {
+  const token = await a.evaluate(() => JSON.parse(localStorage.getItem('showdown.identity')).token);
+  for (const name of ['E2E extra 1', 'E2E extra 2']) {
+    const response = await fetch(`${base}/api/tables`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name, seats: 2, small_blind: 1, big_blind: 2 }),
+    });
+    if (response.status !== 201) throw new Error(`creating ${name}: ${response.status} ${await response.text()}`);
+  }
+  await b.route(/\/api\/tables\?/, (route) => {
+    const url = new URL(route.request().url());
+    url.searchParams.set('limit', '1');
+    return route.continue({ url: url.toString() });
+  });
+  await b.goto(`${base}/#/`);
+  const rows = () => b.$$eval('#lobby-tables tbody tr[data-table-id]', (r) => r.length);
+  await b.waitForSelector('#lobby-tables tbody tr[data-table-id]', { timeout: STEP });
+  let shown = await rows();
+  if (shown !== 1) throw new Error(`a lobby page of one table shows ${shown} rows`);
+  while (shown < 3) {
+    await b.waitForSelector('#lobby-more:not([hidden]):not([disabled])', { timeout: STEP });
+    await b.click('#lobby-more');
+    await b.waitForFunction(
+      (n) => document.querySelectorAll('#lobby-tables tbody tr[data-table-id]').length > n, shown, { timeout: STEP });
+    shown = await rows();
+  }
+  await b.waitForSelector('#lobby-more[hidden]', { state: 'attached', timeout: STEP });
+  await b.waitForSelector(`tr[data-table-id="${tableId}"]`, { timeout: STEP });
+  // Polling keeps every page shown.
+  await b.waitForTimeout(3500);
+  if ((await rows()) !== 3) throw new Error(`after a refresh the lobby shows ${await rows()} rows, not 3`);
+  log('lobby: 3 pages of one table walked with "More tables"');
 }
 
 /**

@@ -1,8 +1,10 @@
 //! The table: seats, the button, blinds and antes, betting, side pots and
 //! showdown, as one deterministic state machine.
 //!
-//! Rules follow the 2024 WSOP/TDA rules for No-Limit Hold'em (see
-//! `shared/REFERENCE.md`). Choices where rule books differ:
+//! Rules follow the 2024 WSOP rules (Tournament Rules "T", Live Action
+//! Rules "L") and the TDA rules for No-Limit Hold'em;
+//! `tests/pokerkit/differential.py` lists where pokerkit, the reference
+//! engine, departs from them. Choices where rule books differ:
 //! - The button moves to the next seat dealt in ("moving button"); there are
 //!   no dead blinds.
 //! - A short all-in big blind still sets the amount to call at the full big

@@ -104,6 +104,9 @@ impl Tables {
         let mut live = self.live.lock();
         if live.get(&table.id).is_some_and(|(h, _)| Arc::ptr_eq(h, table)) {
             live.remove(&table.id);
+            // The writer keeps each table's log position; it reads it back
+            // from the store if the table writes again.
+            self.deps.writer.forget(&table.id);
         }
     }
 

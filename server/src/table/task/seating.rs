@@ -169,13 +169,7 @@ impl TableTask {
         let clock = self.shared.state.lock().clock;
         let applied = match self.apply(Command::Act { seat, action }) {
             Ok(applied) => applied,
-            Err(RuleError::NotYourTurn { .. }) => {
-                return Err(Failure::new(ErrorCode::NotYourTurn, "it is not your turn"));
-            }
-            Err(RuleError::NoHandInProgress) => {
-                return Err(Failure::new(ErrorCode::NotYourTurn, "no hand is being played"));
-            }
-            Err(e) => return Err(Failure::new(ErrorCode::IllegalAction, e.to_string())),
+            Err(e) => return Err(e.into()),
         };
         if let Some(clock) = clock.filter(|c| c.seat == seat) {
             let over = millis(Instant::now().saturating_duration_since(clock.clock_end));
