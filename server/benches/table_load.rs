@@ -106,7 +106,8 @@ async fn main() {
         config,
         status: TableStatus::Open,
         created_at_ms: 0,
-        settings: "{}".into(),
+        // The bots sit in the log already; the settings name no AI seats.
+        settings: serde_json::to_string(&server::table::TableSettings::for_big_blind(10)).expect("settings"),
         deal_key: game_core::DealKey::from_bytes([9; 32]),
     })
     .await
