@@ -24,10 +24,11 @@ for bin in "$base" "$new" "$loadgen"; do
   [ -x "$bin" ] || { echo "missing $bin: build it first" >&2; exit 1; }
 done
 
-port=39$((RANDOM % 900 + 100))
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 run() { # build-name binary scenario round -> one JSON report in $work
   local name=$1 bin=$2 scenario=$3 round=$4
-  local db="$work/$name-$scenario-$round.db"
+  local db="$work/$name-$scenario-$round.db" port
+  port=$(free_port)
   "$bin" serve --bind "127.0.0.1:$port" --database-url "sqlite://$db" --api-key benchkey \
     --max-connections 20000 --between-hands-ms 1000 >"$work/server.log" 2>&1 &
   local pid=$!
@@ -38,8 +39,8 @@ run() { # build-name binary scenario round -> one JSON report in $work
     idle) "${l[@]}" --tables 10 --players 0 --bots 0 --spectators 500 --duration-secs 10 --ramp-per-sec 1000 ;;
     tables) "${l[@]}" --tables 1000 --players 0 --bots 6 --spectators 0 --duration-secs "$secs" ;;
   esac >"$work/$name-$scenario-$round.json" 2>"$work/loadgen.log" || echo "loadgen failed: $(tail -3 "$work/loadgen.log")" >&2
-  kill -INT "$pid"; wait "$pid" 2>/dev/null || true
-  port=$((port + 1))
+  kill -INT "$pid" 2>/dev/null || echo "the $name server had stopped: $(tail -3 "$work/server.log")" >&2
+  wait "$pid" 2>/dev/null || true
 }
 
 for round in $(seq "$rounds"); do

@@ -118,6 +118,14 @@ impl Tables {
         if id.is_empty() || id.len() > 64 {
             return Err(Failure::new(ErrorCode::TableNotFound, "no such table"));
         }
+        // Boxed: a load's state machine is large, and every connection's
+        // future (which awaits `open` when it joins) would carry it for its
+        // whole life (BENCHMARKS.md, "Memory per idle connection").
+        Box::pin(self.load(id)).await
+    }
+
+    /// Loads table `id` under its load lock (unless another load won).
+    async fn load(&self, id: &str) -> Result<TableHandle, Failure> {
         let _guard = self.load_guard(id).await;
         if let Some(handle) = self.get(id) {
             return Ok(handle);
@@ -226,12 +234,12 @@ impl Tables {
             error!(table = %record.id, "corrupt table settings: {e}");
             Failure::new(ErrorCode::Internal, "the table's settings are unreadable")
         })?;
-        let loaded = load_state(
+        let loaded = Box::pin(load_state(
             &self.deps,
             &record.id,
             record.config.clone(),
             settings.time_bank_ms,
-        )
+        ))
         .await?;
         let settings_json = serde_json::value::to_raw_value(&settings)
             .map_err(|e| Failure::new(ErrorCode::Internal, format!("cannot encode settings: {e}")))?;

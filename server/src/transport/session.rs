@@ -81,7 +81,8 @@ impl Session {
             max_frame_bytes: limits.max_frame_bytes,
             messages_per_sec: limits.messages_per_sec,
             message_burst: limits.message_burst,
-        });
+        })
+        .text();
         let limiter = RateLimiter::new(limits);
         let session = Session {
             app,
@@ -91,12 +92,8 @@ impl Session {
             limiter,
             experiments: None,
         };
-        session.send_message(&hello).await;
+        session.send(hello).await;
         session
-    }
-
-    async fn send_message(&self, message: &ServerMessage<'_>) {
-        self.send(message.text()).await;
     }
 
     async fn send(&self, text: Arc<str>) {
@@ -106,23 +103,27 @@ impl Session {
 
     async fn error(&self, id: Option<u64>, table: Option<&str>, failure: &Failure) {
         self.app.metrics.error(failure.code.name());
-        self.send_message(&ServerMessage::Error {
+        // Encoded before the await: a `ServerMessage` (the size of its
+        // largest variant) must not live in the connection's future.
+        let text = ServerMessage::Error {
             id,
             table,
             code: failure.code,
             message: &failure.message,
-        })
-        .await;
+        }
+        .text();
+        self.send(text).await;
     }
 
     async fn ack(&self, id: Option<u64>, of: ClientType, table: Option<&str>, detail: Option<AckDetail>) {
-        self.send_message(&ServerMessage::Ack {
+        let text = ServerMessage::Ack {
             id,
             of,
             table,
             detail,
-        })
-        .await;
+        }
+        .text();
+        self.send(text).await;
     }
 
     /// A frame over the size limit: report it and close (1009).
@@ -259,7 +260,8 @@ impl Session {
                 Err(f) => self.error(id, Some(&table), &f).await,
             },
             ClientMessage::Ping { id } => {
-                self.send_message(&ServerMessage::Pong { id }).await;
+                let text = ServerMessage::Pong { id }.text();
+                self.send(text).await;
             }
             ClientMessage::WatchExperiments { id } => {
                 if let Some(old) = self.experiments.take() {
@@ -719,8 +721,9 @@ async fn forward(
                         table: &handle.id,
                         seq,
                         epoch,
-                    };
-                    if !send(resumed.text()).await {
+                    }
+                    .text();
+                    if !send(resumed).await {
                         return;
                     }
                 }
@@ -762,8 +765,9 @@ async fn forward(
                     table: Some(&handle.id),
                     code: ErrorCode::Unavailable,
                     message: "the table stopped; join again",
-                };
-                let _ = send(stopped.text()).await;
+                }
+                .text();
+                let _ = send(stopped).await;
                 return;
             }
         }

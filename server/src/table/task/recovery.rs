@@ -15,12 +15,13 @@ impl TableTask {
         let mut delay = Duration::from_millis(200);
         let mut shutdown = self.deps.shutdown.clone();
         let loaded: Loaded = loop {
-            match load_state(
+            // Boxed: the table's own future stays small (it lives as long as the table).
+            match Box::pin(load_state(
                 &self.deps,
                 &self.shared.id,
                 self.shared.config.clone(),
                 self.shared.settings.time_bank_ms,
-            )
+            ))
             .await
             {
                 Ok(loaded) => break loaded,
