@@ -4,6 +4,7 @@
 
 /// The wire protocol (kept under its former path too).
 pub use crate::protocol;
+mod forward;
 pub mod session;
 pub mod socketio;
 pub mod ws;
