@@ -10,11 +10,10 @@ use schema::{RecordQuery, Repository};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, is_admin, parse_body};
+use super::{ApiError, parse_body};
 use crate::app::App;
 use crate::experiment::spec::ExperimentSpec;
 use crate::protocol::{ErrorCode, Failure};
-use crate::table::registry::store_failure;
 
 /// Most rows one page of hands or decisions holds.
 const MAX_PAGE: u64 = 1_000;
@@ -26,7 +25,7 @@ fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
             "experiments are started with the admin key: run the server with --api-key KEY",
         )));
     }
-    if !is_admin(app, headers) {
+    if !app.is_admin(headers) {
         return Err(ApiError(Failure::new(
             ErrorCode::Unauthorized,
             "this needs the admin key (Authorization: Bearer KEY or x-api-key)",
@@ -118,13 +117,10 @@ pub async fn hands(
         .repo
         .experiment_hands(&id, page.from, limit)
         .await
-        .map_err(|e| ApiError(store_failure(&e)))?;
+        .map_err(ApiError::from)?;
     if rows.is_empty() {
         // An unknown experiment is a 404, not an empty page.
-        app.repo
-            .load_experiment(&id)
-            .await
-            .map_err(|e| ApiError(store_failure(&e)))?;
+        app.repo.load_experiment(&id).await.map_err(ApiError::from)?;
     }
     let next = (rows.len() as u64 == limit).then(|| rows.last().map(|r| r.hand + 1));
     let hands: Vec<Value> = rows
@@ -159,26 +155,15 @@ pub async fn decisions(
     Path(id): Path<String>,
     Query(limit): Query<Limit>,
 ) -> Result<Json<Value>, ApiError> {
-    app.repo
-        .load_experiment(&id)
-        .await
-        .map_err(|e| ApiError(store_failure(&e)))?;
-    let full = is_admin(&app, &headers);
+    app.repo.load_experiment(&id).await.map_err(ApiError::from)?;
+    let full = app.is_admin(&headers);
     let query = RecordQuery {
         experiment_id: Some(id.clone()),
         limit: Some(limit.limit.unwrap_or(100).clamp(1, MAX_PAGE)),
         ..RecordQuery::default()
     };
-    let rows = app
-        .repo
-        .list_decisions(&query)
-        .await
-        .map_err(|e| ApiError(store_failure(&e)))?;
-    let totals = app
-        .repo
-        .usage_totals(&query)
-        .await
-        .map_err(|e| ApiError(store_failure(&e)))?;
+    let rows = app.repo.list_decisions(&query).await.map_err(ApiError::from)?;
+    let totals = app.repo.usage_totals(&query).await.map_err(ApiError::from)?;
     let decisions: Vec<Value> = rows
         .iter()
         .map(|d| {

@@ -30,7 +30,6 @@ use crate::app::App;
 use crate::auth::{hash_token, plausible_token};
 use crate::limits::{Limits, RateLimiter, RateVerdict};
 use crate::protocol::{ErrorCode, Failure};
-use crate::table::registry::store_failure;
 
 /// Largest REST request body.
 const MAX_BODY: usize = 64 * 1024;
@@ -134,7 +133,7 @@ async fn readyz(State(app): State<App>) -> Response {
     }
     match app.repo.last_seq("readyz-probe").await {
         Ok(_) => "ready".into_response(),
-        Err(e) => ApiError(store_failure(&e)).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -182,13 +181,8 @@ pub(crate) async fn authenticate(app: &App, headers: &HeaderMap) -> Result<schem
     app.repo
         .player_by_token_hash(&hash_token(token))
         .await
-        .map_err(|e| ApiError(store_failure(&e)))?
+        .map_err(ApiError::from)?
         .ok_or_else(|| ApiError(Failure::new(ErrorCode::Unauthorized, "unknown token")))
-}
-
-/// Whether the request carries the admin API key (`x-api-key` or bearer).
-pub(crate) fn is_admin(app: &App, headers: &HeaderMap) -> bool {
-    app.is_admin(headers)
 }
 
 /// Per-client-address rate limit on state-changing REST calls.
@@ -209,7 +203,7 @@ async fn rate_limit(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() != Method::GET && !is_admin(&app, request.headers()) {
+    if request.method() != Method::GET && !app.is_admin(request.headers()) {
         let ip = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()

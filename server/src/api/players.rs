@@ -12,7 +12,6 @@ use super::{ApiError, authenticate, parse_body};
 use crate::app::App;
 use crate::auth::{hash_token, new_id, new_token};
 use crate::protocol::{ErrorCode, Failure};
-use crate::table::registry::store_failure;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,7 +50,7 @@ pub async fn register(State(app): State<App>, body: Bytes) -> Result<(StatusCode
             }
             // A random id collided: draw again.
             Err(StoreError::Duplicate { .. }) => continue,
-            Err(e) => return Err(ApiError(store_failure(&e))),
+            Err(e) => return Err(ApiError::from(e)),
         }
     }
     Err(ApiError(Failure::new(

@@ -11,10 +11,9 @@ use schema::Repository;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, authenticate, is_admin, parse_body};
+use super::{ApiError, authenticate, parse_body};
 use crate::app::App;
 use crate::protocol::{ErrorCode, Failure};
-use crate::table::registry::store_failure;
 use crate::table::{AiSeat, Pace, TableCommand, TableSettings};
 
 #[derive(Deserialize)]
@@ -59,7 +58,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if !is_admin(&app, &headers) {
+    if !app.is_admin(&headers) {
         authenticate(&app, &headers).await?;
     }
     let request: CreateTable = parse_body(&body)?;
@@ -198,7 +197,7 @@ pub async fn list(State(app): State<App>, Query(query): Query<LobbyQuery>) -> Re
         .repo
         .list_tables_page(after, limit + 1, false)
         .await
-        .map_err(|e| ApiError(store_failure(&e)))?;
+        .map_err(ApiError::from)?;
     let more = records.len() as u64 > limit;
     records.truncate(limit as usize);
     let next = if more {
@@ -300,10 +299,7 @@ pub struct Page {
 }
 
 async fn known_table(app: &App, id: &str) -> Result<(), ApiError> {
-    app.repo
-        .load_table(id)
-        .await
-        .map_err(|e| ApiError(store_failure(&e)))?;
+    app.repo.load_table(id).await.map_err(ApiError::from)?;
     Ok(())
 }
 
@@ -332,12 +328,12 @@ pub async fn hands(
 ) -> Result<Json<Value>, ApiError> {
     known_table(&app, &id).await?;
     let limit = page.limit.unwrap_or(50).clamp(1, 500);
-    let full = is_admin(&app, &headers);
+    let full = app.is_admin(&headers);
     let records = app
         .repo
         .list_hands(&id, page.after, limit)
         .await
-        .map_err(|e| ApiError(store_failure(&e)))?;
+        .map_err(ApiError::from)?;
     let hands: Vec<Value> = records.iter().map(|r| hand_json(r, full)).collect();
     Ok(Json(json!({"table": id, "hands": hands})))
 }
@@ -355,7 +351,7 @@ async fn load_hand(app: &App, id: &str, hand: &str) -> Result<schema::HandRecord
                 ErrorCode::HandNotFound,
                 format!("hand {number} of table {id} not found"),
             ),
-            other => store_failure(&other),
+            other => Failure::from(other),
         })
     })
 }
@@ -367,7 +363,7 @@ pub async fn hand(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let record = load_hand(&app, &id, &hand).await?;
-    Ok(Json(hand_json(&record, is_admin(&app, &headers))))
+    Ok(Json(hand_json(&record, app.is_admin(&headers))))
 }
 
 /// `GET /api/tables/{id}/hands/{hand}/phh` → one hand as PHH text.
@@ -377,7 +373,7 @@ pub async fn hand_phh(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let record = load_hand(&app, &id, &hand).await?;
-    let text = if is_admin(&app, &headers) {
+    let text = if app.is_admin(&headers) {
         record.phh
     } else {
         mask_phh(&record.phh)
@@ -399,11 +395,7 @@ pub async fn chat(
 ) -> Result<Json<Value>, ApiError> {
     known_table(&app, &id).await?;
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
-    let lines = app
-        .repo
-        .recent_chat(&id, limit)
-        .await
-        .map_err(|e| ApiError(store_failure(&e)))?;
+    let lines = app.repo.recent_chat(&id, limit).await.map_err(ApiError::from)?;
     let lines: Vec<Value> = lines
         .into_iter()
         .map(|m| json!({"id": m.id, "from": m.author, "player_id": m.player_id, "text": m.body, "at_ms": m.at_ms}))

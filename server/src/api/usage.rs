@@ -9,10 +9,9 @@ use schema::Repository;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, is_admin};
+use super::ApiError;
 use crate::app::App;
 use crate::protocol::{ErrorCode, Failure};
-use crate::table::registry::store_failure;
 
 /// The query of `GET /api/usage`.
 #[derive(Deserialize)]
@@ -29,7 +28,7 @@ pub async fn usage(
     Query(query): Query<UsageQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    if !is_admin(&app, &headers) {
+    if !app.is_admin(&headers) {
         return Err(ApiError(Failure::new(
             ErrorCode::Unauthorized,
             "LLM usage needs the admin key (Authorization: Bearer KEY or x-api-key)",
@@ -39,7 +38,7 @@ pub async fn usage(
         .repo
         .usage_by_model(query.since_ms)
         .await
-        .map_err(|e| ApiError(store_failure(&e)))?;
+        .map_err(ApiError::from)?;
     let executor = app.agents.executor();
     let models: Vec<Value> = rows
         .iter()

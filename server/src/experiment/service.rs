@@ -29,7 +29,6 @@ use super::spec::{ExperimentSpec, mix};
 use super::{UsageMeter, stats, summary};
 use crate::protocol::{ErrorCode, Failure, ServerMessage};
 use crate::table::agents::Agents;
-use crate::table::registry::store_failure;
 
 /// Why a run was asked to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -211,23 +210,13 @@ impl Experiments {
 
     /// The list line of one experiment.
     pub async fn info(&self, id: &str) -> Result<Value, Failure> {
-        let record = self
-            .deps
-            .repo
-            .load_experiment(id)
-            .await
-            .map_err(|e| store_failure(&e))?;
+        let record = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
         Ok(info_json(&record, self.live_progress(id).as_ref()))
     }
 
     /// Every experiment, oldest first.
     pub async fn list(&self) -> Result<Vec<Value>, Failure> {
-        let records = self
-            .deps
-            .repo
-            .list_experiments()
-            .await
-            .map_err(|e| store_failure(&e))?;
+        let records = self.deps.repo.list_experiments().await.map_err(Failure::from)?;
         Ok(records
             .iter()
             .map(|r| info_json(r, self.live_progress(&r.id).as_ref()))
@@ -236,12 +225,7 @@ impl Experiments {
 
     /// One experiment with its results (`null` until the first checkpoint).
     pub async fn details(&self, id: &str) -> Result<Value, Failure> {
-        let record = self
-            .deps
-            .repo
-            .load_experiment(id)
-            .await
-            .map_err(|e| store_failure(&e))?;
+        let record = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
         let mut value = info_json(&record, self.live_progress(id).as_ref());
         let mut results: Value = record
             .results
@@ -258,12 +242,7 @@ impl Experiments {
 
     /// Cumulative winnings per agent over hands.
     pub async fn curve(&self, id: &str) -> Result<Value, Failure> {
-        let record = self
-            .deps
-            .repo
-            .load_experiment(id)
-            .await
-            .map_err(|e| store_failure(&e))?;
+        let record = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
         let curve = record
             .results
             .as_deref()
@@ -303,7 +282,7 @@ impl Experiments {
             .repo
             .create_experiment(&record)
             .await
-            .map_err(|e| store_failure(&e))?;
+            .map_err(Failure::from)?;
         info!(experiment = %record.id, hands = record.hands_total, "experiment created");
         self.start(&record.id, spec, fresh_checkpoint(&record_spec(&record)?));
         self.info(&record.id).await
@@ -311,12 +290,7 @@ impl Experiments {
 
     /// Pauses a running experiment (it saves its checkpoint and stops).
     pub async fn pause(&self, id: &str) -> Result<Value, Failure> {
-        let record = self
-            .deps
-            .repo
-            .load_experiment(id)
-            .await
-            .map_err(|e| store_failure(&e))?;
+        let record = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
         if record.status != ExperimentStatus::Running {
             return Err(state_error(&record, "pause"));
         }
@@ -324,18 +298,13 @@ impl Experiments {
         if !self.active.lock().contains_key(id) {
             // Not running here (e.g. it was running when the server stopped
             // and has not been restored): record the pause.
-            let r = self
-                .deps
-                .repo
-                .load_experiment(id)
-                .await
-                .map_err(|e| store_failure(&e))?;
+            let r = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
             if r.status == ExperimentStatus::Running {
                 self.deps
                     .repo
                     .update_experiment(id, ExperimentStatus::Paused, r.hands_done, None, now_ms())
                     .await
-                    .map_err(|e| store_failure(&e))?;
+                    .map_err(Failure::from)?;
             }
         }
         let info = self.info(id).await?;
@@ -345,28 +314,18 @@ impl Experiments {
 
     /// Cancels an experiment that has not finished (its results so far stay).
     pub async fn cancel(&self, id: &str) -> Result<Value, Failure> {
-        let record = self
-            .deps
-            .repo
-            .load_experiment(id)
-            .await
-            .map_err(|e| store_failure(&e))?;
+        let record = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
         if record.status.is_final() {
             return Err(state_error(&record, "cancel"));
         }
         self.stop(id, Intent::Cancel).await;
-        let r = self
-            .deps
-            .repo
-            .load_experiment(id)
-            .await
-            .map_err(|e| store_failure(&e))?;
+        let r = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
         if !r.status.is_final() {
             self.deps
                 .repo
                 .update_experiment(id, ExperimentStatus::Cancelled, r.hands_done, None, now_ms())
                 .await
-                .map_err(|e| store_failure(&e))?;
+                .map_err(Failure::from)?;
         }
         let info = self.info(id).await?;
         self.publish(info.clone());
@@ -381,12 +340,7 @@ impl Experiments {
                 "the server is shutting down",
             ));
         }
-        let record = self
-            .deps
-            .repo
-            .load_experiment(id)
-            .await
-            .map_err(|e| store_failure(&e))?;
+        let record = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
         if !matches!(record.status, ExperimentStatus::Paused | ExperimentStatus::Failed)
             || self.active.lock().contains_key(id)
         {
@@ -396,7 +350,7 @@ impl Experiments {
             .repo
             .update_experiment(id, ExperimentStatus::Running, record.hands_done, None, now_ms())
             .await
-            .map_err(|e| store_failure(&e))?;
+            .map_err(Failure::from)?;
         self.restart(&record).await?;
         let info = self.info(id).await?;
         self.publish(info.clone());
@@ -480,7 +434,7 @@ impl Experiments {
             .repo
             .experiment_checkpoint(&record.id)
             .await
-            .map_err(|e| store_failure(&e))?
+            .map_err(Failure::from)?
         {
             Some(text) => serde_json::from_str::<Checkpoint>(&text).map_err(|e| {
                 Failure::new(

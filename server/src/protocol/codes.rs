@@ -1,11 +1,8 @@
 //! Error codes, the wire error ([`Failure`]) and WebSocket close codes.
 
-use std::any::TypeId;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::LazyLock;
 
-use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::de::value::{MapDeserializer, StrDeserializer};
 use serde::{Deserialize, Serialize};
@@ -87,11 +84,9 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// The code's wire name (serde's, so it cannot drift from the JSON).
     pub fn name(self) -> &'static str {
+        static NAMES: LazyLock<&'static [&'static str]> = LazyLock::new(variant_names::<ErrorCode>);
         // A fieldless enum's discriminant is its place in serde's list.
-        variant_names::<ErrorCode>()
-            .get(self as usize)
-            .copied()
-            .unwrap_or("internal")
+        NAMES.get(self as usize).copied().unwrap_or("internal")
     }
 
     /// Every code, in declaration order.
@@ -125,17 +120,12 @@ impl Failure {
 /// The names serde gives the variants of an enum (a fieldless enum, or an
 /// internally tagged one), read from serde's own derive: deserialising an
 /// impossible name makes the derive report every name it expects. So lists
-/// of names are never kept by hand next to the enum.
-pub fn variant_names<T: DeserializeOwned + 'static>() -> &'static [&'static str] {
-    static CACHE: LazyLock<Mutex<HashMap<TypeId, &'static [&'static str]>>> =
-        LazyLock::new(|| Mutex::new(HashMap::new()));
-    let id = TypeId::of::<T>();
-    if let Some(names) = CACHE.lock().get(&id) {
-        return names;
-    }
+/// of names are never kept by hand next to the enum. It probes the derive
+/// on every call: keep the result in a static.
+pub fn variant_names<T: DeserializeOwned>() -> &'static [&'static str] {
     const IMPOSSIBLE: &str = "\u{0}";
     // A fieldless enum asks for an enum; an internally tagged one for a map with its tag.
-    let names = match T::deserialize(StrDeserializer::<Probe>::new(IMPOSSIBLE)) {
+    match T::deserialize(StrDeserializer::<Probe>::new(IMPOSSIBLE)) {
         Err(Probe(Some(names))) => names,
         _ => match T::deserialize(MapDeserializer::<_, Probe>::new(std::iter::once((
             "type", IMPOSSIBLE,
@@ -143,9 +133,7 @@ pub fn variant_names<T: DeserializeOwned + 'static>() -> &'static [&'static str]
             Err(Probe(Some(names))) => names,
             _ => &[],
         },
-    };
-    CACHE.lock().insert(id, names);
-    names
+    }
 }
 
 /// The error [`variant_names`] deserialises with: it keeps the expected names.

@@ -11,7 +11,6 @@ use tracing::{error, info, warn};
 use super::agents::Agents;
 use super::{Occupant, TableDeps, TableState};
 use crate::auth::random_u64;
-use crate::error::store_failure;
 use crate::protocol::{ErrorCode, Failure};
 
 /// Events read per store query while loading a table.
@@ -48,7 +47,7 @@ pub(crate) async fn load_state(
     let repo = &deps.repo;
     // The latest snapshot, if any and usable: then only the events after it
     // are read and replayed.
-    let (start, base) = match repo.latest_snapshot(id).await.map_err(|e| store_failure(&e))? {
+    let (start, base) = match repo.latest_snapshot(id).await.map_err(Failure::from)? {
         Some(record) => match serde_json::from_str::<TableSnapshot>(&record.state)
             .map_err(|e| e.to_string())
             .and_then(|s| Table::restore(config.clone(), s).map_err(|e| e.to_string()))
@@ -68,7 +67,7 @@ pub(crate) async fn load_state(
         let page = repo
             .events_since(id, after, LOAD_PAGE)
             .await
-            .map_err(|e| store_failure(&e))?;
+            .map_err(Failure::from)?;
         let n = page.len() as u64;
         for record in page {
             if record.seq != after + 1 {
@@ -79,7 +78,7 @@ pub(crate) async fn load_state(
                 ));
             }
             after = record.seq;
-            events.push(record.event().map_err(|e| store_failure(&e))?);
+            events.push(record.event().map_err(Failure::from)?);
         }
         if n < LOAD_PAGE {
             break;
@@ -100,7 +99,7 @@ pub(crate) async fn load_state(
     // Money the log decides. A snapshot is only taken while the table has
     // no buy-in or cash-out left to settle (see `TableTask::snapshot`), so
     // what is still pending concerns seats taken or left after it.
-    let pending = repo.pending_buy_ins(id).await.map_err(|e| store_failure(&e))?;
+    let pending = repo.pending_buy_ins(id).await.map_err(Failure::from)?;
     for buy_in in pending {
         let in_tail = events.iter().enumerate().any(|(i, e)| {
             base + (i as u64) + 1 > buy_in.after_seq
@@ -119,7 +118,7 @@ pub(crate) async fn load_state(
             info!(table = %id, player = %buy_in.player_id, "refunding a buy-in whose seat was never taken");
             repo.refund_buy_in(buy_in.id).await
         };
-        result.map_err(|e| store_failure(&e))?;
+        result.map_err(Failure::from)?;
     }
     for (i, event) in events.iter().enumerate() {
         match event {
@@ -136,7 +135,7 @@ pub(crate) async fn load_state(
                 {
                     repo.cash_out(id, base + i as u64 + 1, &player, *stack, schema::now_ms())
                         .await
-                        .map_err(|e| store_failure(&e))?;
+                        .map_err(Failure::from)?;
                 }
             }
             _ => {}

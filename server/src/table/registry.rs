@@ -67,8 +67,6 @@ impl Drop for LoadGuard<'_> {
 /// A live table and its task (taken at shutdown to wait for it).
 type LiveTable = (TableHandle, Option<JoinHandle<()>>);
 
-pub use crate::error::store_failure;
-
 impl Tables {
     /// No tables yet; each will use `deps`.
     pub fn new(deps: TableDeps) -> Tables {
@@ -131,12 +129,7 @@ impl Tables {
             return Ok(handle);
         }
         self.check_capacity()?;
-        let record = self
-            .deps
-            .repo
-            .load_table(id)
-            .await
-            .map_err(|e| store_failure(&e))?;
+        let record = self.deps.repo.load_table(id).await.map_err(Failure::from)?;
         if record.status == TableStatus::Closed {
             return Err(Failure::new(
                 ErrorCode::TableNotFound,
@@ -204,7 +197,7 @@ impl Tables {
             .repo
             .create_table(&record)
             .await
-            .map_err(|e| store_failure(&e))?;
+            .map_err(Failure::from)?;
         self.start(record).await
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use game_core::Action;
-use schema::{Repository, StoreError};
+use schema::Repository;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
@@ -20,7 +20,6 @@ use crate::protocol::{
     AckDetail, ActionKind, ClientMessage, ClientType, ErrorCode, Failure, HelloLimits, Role, ServerMessage,
     close, decode,
 };
-use crate::table::registry::store_failure;
 use crate::table::{ChatLine, JoinError, Presence, TableCommand, TableHandle};
 
 /// Frames waiting to be written to one client. A client that does not read
@@ -306,7 +305,7 @@ impl Session {
             .repo
             .player_by_token_hash(&hash)
             .await
-            .map_err(|e| store_failure(&e))?
+            .map_err(Failure::from)?
             .ok_or_else(|| Failure::new(ErrorCode::Unauthorized, "unknown token"))?;
         let identity = Identity {
             id: player.id.into(),
@@ -582,13 +581,7 @@ pub async fn sit(
             schema::now_ms(),
         )
         .await
-        .map_err(|e| match e {
-            StoreError::InsufficientBalance { balance, needed, .. } => Failure::new(
-                ErrorCode::InsufficientBalance,
-                format!("your balance is {balance}, the buy-in is {needed}"),
-            ),
-            other => store_failure(&other),
-        })?;
+        .map_err(Failure::from)?;
     let pending_id = pending.id;
     let (reply, answer) = tokio::sync::oneshot::channel();
     let command = TableCommand::Sit {
