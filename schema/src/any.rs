@@ -9,8 +9,8 @@ use std::time::Duration;
 use crate::error::StoreError;
 use crate::model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
-    ExperimentStatus, HandRecord, ModelUsage, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord,
-    TableSnapshotRecord, TableStatus, UsageRow, UsageTotals,
+    ExperimentStatus, Fence, HandRecord, LeaseRecord, ModelUsage, NodeRecord, PendingBuyIn, PlayerRecord,
+    RecordQuery, TableRecord, TableSnapshotRecord, TableStatus, UsageRow, UsageTotals,
 };
 use crate::postgres::PgRepo;
 use crate::repository::{Repository, StoreResult};
@@ -111,7 +111,7 @@ impl Repository for AnyRepo {
         fn list_tables(&self, status: Option<TableStatus>) -> Vec<TableRecord>;
         fn list_tables_page(&self, after: Option<&str>, limit: u64, include_closed: bool) -> Vec<TableRecord>;
         fn set_table_status(&self, id: &str, status: TableStatus) -> ();
-        fn append_batch(&self, events: &[EventRecord], hands: &[HandRecord]) -> ();
+        fn append_fenced(&self, events: &[EventRecord], hands: &[HandRecord], fences: &[Fence]) -> ();
         fn unrecorded_hands(&self, limit: u64) -> Vec<(String, u64)>;
         fn events_since(&self, table_id: &str, after_seq: u64, limit: u64) -> Vec<EventRecord>;
         fn last_seq(&self, table_id: &str) -> u64;
@@ -145,19 +145,42 @@ impl Repository for AnyRepo {
         fn save_experiment_batch(&self, batch: &ExperimentBatch) -> ();
         fn experiment_checkpoint(&self, id: &str) -> Option<String>;
         fn experiment_hands(&self, id: &str, from_hand: u64, limit: u64) -> Vec<ExperimentHandRow>;
-        fn reserve_buy_in(
+        fn reserve_buy_in_fenced(
             &self,
             player_id: &str,
             table_id: &str,
             seat: u64,
             amount: u64,
             after_seq: u64,
-            now_ms: u64
+            now_ms: u64,
+            fence: Option<&Fence>
         ) -> PendingBuyIn;
-        fn confirm_buy_in(&self, id: u64) -> bool;
-        fn refund_buy_in(&self, id: u64) -> bool;
+        fn confirm_buy_in_fenced(&self, id: u64, fence: Option<&Fence>) -> bool;
+        fn refund_buy_in_fenced(&self, id: u64, fence: Option<&Fence>) -> bool;
         fn pending_buy_ins(&self, table_id: &str) -> Vec<PendingBuyIn>;
-        fn cash_out(&self, table_id: &str, seq: u64, player_id: &str, amount: u64, now_ms: u64) -> bool;
+        fn cash_out_fenced(
+            &self,
+            table_id: &str,
+            seq: u64,
+            player_id: &str,
+            amount: u64,
+            now_ms: u64,
+            fence: Option<&Fence>
+        ) -> bool;
         fn credit_balance(&self, player_id: &str, amount: u64) -> u64;
+    }
+}
+
+impl crate::cluster::Cluster for AnyRepo {
+    delegate! {
+        fn register_node(&self, node: &NodeRecord, ttl_ms: u64) -> u64;
+        fn renew_node(&self, instance: &str, ttl_ms: u64) -> Option<u64>;
+        fn remove_node(&self, instance: &str) -> ();
+        fn live_nodes(&self) -> Vec<NodeRecord>;
+        fn claim_table(&self, table_id: &str, instance: &str) -> crate::cluster::Claim;
+        fn claim_orphans(&self, instance: &str, limit: u64) -> Vec<(String, u64)>;
+        fn release_table(&self, fence: &Fence) -> bool;
+        fn lease(&self, table_id: &str) -> Option<LeaseRecord>;
+        fn db_now_ms(&self) -> u64;
     }
 }

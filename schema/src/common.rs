@@ -30,6 +30,34 @@ macro_rules! insert_decision {
     }};
 }
 
+/// Checks fences inside a transaction (`$tx`: a `Transaction`): each lease
+/// must still be at its fence's epoch. The no-op `UPDATE` takes the lease
+/// row's lock until the transaction ends, so a claim (which bumps the
+/// epoch) waits for this write to commit or roll back. Fences are checked in
+/// table order, so two writers never wait on each other's rows in a circle.
+macro_rules! check_fences {
+    ($tx:expr, $fences:expr, $op:expr) => {{
+        let mut fences: Vec<&Fence> = $fences.into_iter().collect();
+        fences.sort_by(|a, b| a.table_id.cmp(&b.table_id));
+        fences.dedup();
+        for f in fences {
+            let held =
+                sqlx::query("UPDATE table_leases SET epoch = epoch WHERE table_id = $1 AND epoch = $2")
+                    .bind(&f.table_id)
+                    .bind(to_i64("epoch", f.epoch)?)
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(StoreError::op($op))?;
+            if held.rows_affected() == 0 {
+                return Err(StoreError::Fenced {
+                    table_id: f.table_id.clone(),
+                    epoch: f.epoch,
+                });
+            }
+        }
+    }};
+}
+
 /// Expands `impl Repository for $repo` over a backend whose struct has a
 /// `read` and a `write` pool and an inherent `insert_events` method, plus the
 /// private helpers those methods share (`credit_in`).
@@ -163,8 +191,13 @@ macro_rules! impl_repository {
                 Ok(())
             }
 
-            async fn append_batch(&self, events: &[EventRecord], hands: &[HandRecord]) -> StoreResult<()> {
-                if hands.is_empty() {
+            async fn append_fenced(
+                &self,
+                events: &[EventRecord],
+                hands: &[HandRecord],
+                fences: &[Fence],
+            ) -> StoreResult<()> {
+                if hands.is_empty() && fences.is_empty() {
                     if events.is_empty() {
                         return Ok(());
                     }
@@ -172,6 +205,7 @@ macro_rules! impl_repository {
                     return self.insert_events(&self.write, events).await;
                 }
                 let mut tx = self.write.begin().await.map_err(StoreError::op("append_batch"))?;
+                check_fences!(tx, fences, "append_batch");
                 if !events.is_empty() {
                     self.insert_events(&mut *tx, events).await?;
                 }
@@ -668,7 +702,7 @@ macro_rules! impl_repository {
                 rows.iter().map(|r| experiment_hand_row::<$db>(r)).collect()
             }
 
-            async fn reserve_buy_in(
+            async fn reserve_buy_in_fenced(
                 &self,
                 player_id: &str,
                 table_id: &str,
@@ -676,10 +710,12 @@ macro_rules! impl_repository {
                 amount: u64,
                 after_seq: u64,
                 now_ms: u64,
+                fence: Option<&Fence>,
             ) -> StoreResult<PendingBuyIn> {
                 let op = "reserve_buy_in";
                 let needed = to_i64("amount", amount)?;
                 let mut tx = self.write.begin().await.map_err(StoreError::op(op))?;
+                check_fences!(tx, fence, op);
                 // The balance check and the debit are one statement, so two
                 // concurrent buy-ins can never both spend the same chips.
                 let debited = sqlx::query("UPDATE players SET balance = balance - $1 WHERE id = $2 AND balance >= $1")
@@ -728,18 +764,23 @@ macro_rules! impl_repository {
                 })
             }
 
-            async fn confirm_buy_in(&self, id: u64) -> StoreResult<bool> {
+            async fn confirm_buy_in_fenced(&self, id: u64, fence: Option<&Fence>) -> StoreResult<bool> {
+                let op = "confirm_buy_in";
+                let mut tx = self.write.begin().await.map_err(StoreError::op(op))?;
+                check_fences!(tx, fence, op);
                 let done = sqlx::query("DELETE FROM buy_ins WHERE id = $1")
                     .bind(to_i64("buy-in id", id)?)
-                    .execute(&self.write)
+                    .execute(&mut *tx)
                     .await
-                    .map_err(StoreError::op("confirm_buy_in"))?;
+                    .map_err(StoreError::op(op))?;
+                tx.commit().await.map_err(StoreError::op(op))?;
                 Ok(done.rows_affected() > 0)
             }
 
-            async fn refund_buy_in(&self, id: u64) -> StoreResult<bool> {
+            async fn refund_buy_in_fenced(&self, id: u64, fence: Option<&Fence>) -> StoreResult<bool> {
                 let op = "refund_buy_in";
                 let mut tx = self.write.begin().await.map_err(StoreError::op(op))?;
+                check_fences!(tx, fence, op);
                 // Whoever deletes the row credits it: a second refund (or a
                 // concurrent one, which waits on the row) finds nothing to delete.
                 let row: Option<(String, i64)> =
@@ -768,16 +809,18 @@ macro_rules! impl_repository {
                 rows.iter().map(|r| buy_in_row::<$db>(r)).collect()
             }
 
-            async fn cash_out(
+            async fn cash_out_fenced(
                 &self,
                 table_id: &str,
                 seq: u64,
                 player_id: &str,
                 amount: u64,
                 now_ms: u64,
+                fence: Option<&Fence>,
             ) -> StoreResult<bool> {
                 let op = "cash_out";
                 let mut tx = self.write.begin().await.map_err(StoreError::op(op))?;
+                check_fences!(tx, fence, op);
                 // The row is the receipt: only the call that inserts it credits.
                 let recorded = sqlx::query(
                     "INSERT INTO cash_outs (table_id, seq, player_id, amount, at_ms) VALUES ($1, $2, $3, $4, $5) \
@@ -854,6 +897,7 @@ macro_rules! impl_repository {
     };
 }
 
+pub(crate) use check_fences;
 pub(crate) use impl_repository;
 pub(crate) use insert_decision;
 

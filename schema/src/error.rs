@@ -109,6 +109,16 @@ pub enum StoreError {
         /// The seq that was sent.
         got: u64,
     },
+    /// The write was fenced: the table's lease is no longer at `epoch` (another
+    /// node claimed the table, or this node released it). Nothing was
+    /// written; the writer must stop acting for the table and never ack.
+    #[error("table {table_id:?} is no longer held at epoch {epoch}: another node owns it")]
+    Fenced {
+        /// The table.
+        table_id: String,
+        /// The epoch the writer held.
+        epoch: u64,
+    },
     /// A value could not be encoded for storage.
     #[error("cannot encode {what}: {detail}")]
     Encode {

@@ -10,6 +10,7 @@
 //! - [`sqlite`]: [`SqliteRepo`], WAL, one writer connection plus a read pool.
 //! - [`postgres`]: [`PgRepo`], one pool, optional per-schema isolation.
 //! - [`any`]: [`AnyRepo`], either backend, picked at run time from a database URL.
+//! - [`cluster`]: [`Cluster`], node rows and table leases for several nodes on one store.
 //! - [`writer`]: [`EventWriter`], one task batching appends from every table into one transaction.
 //! - `common` (private): the SQL both backends share.
 //!
@@ -20,6 +21,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod any;
+pub mod cluster;
 mod common;
 pub mod error;
 pub mod model;
@@ -29,11 +31,12 @@ pub mod sqlite;
 pub mod writer;
 
 pub use any::AnyRepo;
+pub use cluster::{Claim, Cluster};
 pub use error::{RowKind, StoreError};
 pub use model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
-    ExperimentStatus, HandRecord, ModelUsage, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord,
-    TableSnapshotRecord, TableStatus, UsageRow, UsageTotals, now_ms,
+    ExperimentStatus, Fence, HandRecord, LeaseRecord, ModelUsage, NodeRecord, PendingBuyIn, PlayerRecord,
+    RecordQuery, TableRecord, TableSnapshotRecord, TableStatus, UsageRow, UsageTotals, now_ms,
 };
 pub use postgres::{PgConfig, PgRepo};
 pub use repository::{Repository, StoreResult};

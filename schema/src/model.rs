@@ -171,6 +171,46 @@ pub fn visibility_name(visibility: Visibility) -> String {
     }
 }
 
+/// The lease a writer holds on a table: its writes succeed only while the
+/// table's lease is still at `epoch` (checked in the write's transaction).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Fence {
+    /// The table.
+    pub table_id: String,
+    /// The lease epoch the writer holds.
+    pub epoch: u64,
+}
+
+/// A registered node of a cluster (one row per process start).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeRecord {
+    /// Unique per process start.
+    pub instance: String,
+    /// The operator's name for the node.
+    pub name: String,
+    /// Where peers and clients reach it (`http://host:port`).
+    pub address: String,
+    /// When the process started (its own clock).
+    pub started_at_ms: u64,
+    /// When its registration lapses unless renewed (database clock).
+    pub expires_at_ms: u64,
+}
+
+/// Who holds a table's lease.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseRecord {
+    /// The table.
+    pub table_id: String,
+    /// The owning instance (`None`: released).
+    pub owner: Option<String>,
+    /// The lease epoch.
+    pub epoch: u64,
+    /// The owner's address, when its node row is live.
+    pub owner_address: Option<String>,
+    /// Whether the owner's node row is live (unexpired).
+    pub owner_live: bool,
+}
+
 /// A table's latest snapshot: its engine state between hands (JSON of
 /// `game_core::TableSnapshot`) and the last event seq it covers.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,14 +8,14 @@ use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::common::{
-    CAPTURE_RETENTION_KEY, buy_in_row, chat_row, decision_row, event_row, experiment_hand_row,
+    CAPTURE_RETENTION_KEY, buy_in_row, chat_row, check_fences, decision_row, event_row, experiment_hand_row,
     experiment_row, hand_row, impl_repository, insert_decision, model_usage_row, player_row, query_limit,
     snapshot_row, table_row, usage_row, usage_totals_row,
 };
 use crate::error::StoreError;
 use crate::model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
-    ExperimentStatus, HandRecord, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord, TableStatus,
+    ExperimentStatus, Fence, HandRecord, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord, TableStatus,
     UsageRow, UsageTotals, to_i64, to_u64,
 };
 use crate::repository::StoreResult;
@@ -186,3 +186,9 @@ fn is_plain_identifier(name: &str) -> bool {
 }
 
 impl_repository!(PgRepo, Postgres, "postgres");
+crate::cluster::impl_cluster!(
+    PgRepo,
+    Postgres,
+    clock_ms = "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+    skip_locked = "FOR UPDATE OF l SKIP LOCKED"
+);

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::error::StoreError;
+use crate::model::Fence;
 use crate::model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
     ExperimentStatus, HandRecord, ModelUsage, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord,
@@ -71,6 +72,20 @@ pub trait Repository: Clone + Send + Sync + 'static {
         &self,
         events: &[EventRecord],
         hands: &[HandRecord],
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        self.append_fenced(events, hands, &[])
+    }
+    /// [`Repository::append_batch`] for tables owned through a lease: the
+    /// transaction first checks, under a row lock held until it commits,
+    /// that each fence's table lease is still at the fence's epoch, and
+    /// fails with `Fenced` (nothing written) if one is not. A claim (which
+    /// bumps the epoch) waits for the lock, so a write either commits before
+    /// the claim, and the claimer's load sees it, or fails.
+    fn append_fenced(
+        &self,
+        events: &[EventRecord],
+        hands: &[HandRecord],
+        fences: &[Fence],
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Up to `limit` finished hands, as `(table_id, hand)`, whose
     /// `hand_ended` event is stored but whose history is not (the start-up
@@ -199,14 +214,50 @@ pub trait Repository: Clone + Send + Sync + 'static {
         amount: u64,
         after_seq: u64,
         now_ms: u64,
+    ) -> impl Future<Output = StoreResult<PendingBuyIn>> + Send {
+        self.reserve_buy_in_fenced(player_id, table_id, seat, amount, after_seq, now_ms, None)
+    }
+    /// [`Repository::reserve_buy_in`] under a lease: with a fence, fails with `Fenced`
+    /// (nothing changes) unless the table's lease is still at its epoch,
+    /// checked under a row lock in the same transaction.
+    #[allow(clippy::too_many_arguments)] // reserve_buy_in's arguments and the fence
+    fn reserve_buy_in_fenced(
+        &self,
+        player_id: &str,
+        table_id: &str,
+        seat: u64,
+        amount: u64,
+        after_seq: u64,
+        now_ms: u64,
+        fence: Option<&Fence>,
     ) -> impl Future<Output = StoreResult<PendingBuyIn>> + Send;
     /// The seat is in the table's log: forgets the pending buy-in (its chips
     /// stay at the table). `false` if it was already gone, so retries are harmless.
-    fn confirm_buy_in(&self, id: u64) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn confirm_buy_in(&self, id: u64) -> impl Future<Output = StoreResult<bool>> + Send {
+        self.confirm_buy_in_fenced(id, None)
+    }
+    /// [`Repository::confirm_buy_in`] under a lease: with a fence, fails with `Fenced`
+    /// (nothing changes) unless the table's lease is still at its epoch,
+    /// checked under a row lock in the same transaction.
+    fn confirm_buy_in_fenced(
+        &self,
+        id: u64,
+        fence: Option<&Fence>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// The seat was not taken: deletes the pending buy-in and credits its
     /// chips back, in one transaction. `false` (and no credit) if it was
     /// already gone, so two refunds, even concurrent ones, credit once.
-    fn refund_buy_in(&self, id: u64) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn refund_buy_in(&self, id: u64) -> impl Future<Output = StoreResult<bool>> + Send {
+        self.refund_buy_in_fenced(id, None)
+    }
+    /// [`Repository::refund_buy_in`] under a lease: with a fence, fails with `Fenced`
+    /// (nothing changes) unless the table's lease is still at its epoch,
+    /// checked under a row lock in the same transaction.
+    fn refund_buy_in_fenced(
+        &self,
+        id: u64,
+        fence: Option<&Fence>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// A table's pending buy-ins, oldest first (what recovery must settle).
     fn pending_buy_ins(&self, table_id: &str) -> impl Future<Output = StoreResult<Vec<PendingBuyIn>>> + Send;
     /// Pays a player who left a table: records the cash-out of the `SeatLeft`
@@ -221,6 +272,20 @@ pub trait Repository: Clone + Send + Sync + 'static {
         player_id: &str,
         amount: u64,
         now_ms: u64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send {
+        self.cash_out_fenced(table_id, seq, player_id, amount, now_ms, None)
+    }
+    /// [`Repository::cash_out`] under a lease: with a fence, fails with `Fenced`
+    /// (nothing changes) unless the table's lease is still at its epoch,
+    /// checked under a row lock in the same transaction.
+    fn cash_out_fenced(
+        &self,
+        table_id: &str,
+        seq: u64,
+        player_id: &str,
+        amount: u64,
+        now_ms: u64,
+        fence: Option<&Fence>,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Adds chips to a player's balance (admin grants) and returns the new
     /// balance; `NotFound` for an unknown player.

@@ -13,14 +13,14 @@ use sqlx::sqlite::{
 };
 
 use crate::common::{
-    CAPTURE_RETENTION_KEY, buy_in_row, chat_row, decision_row, event_row, experiment_hand_row,
+    CAPTURE_RETENTION_KEY, buy_in_row, chat_row, check_fences, decision_row, event_row, experiment_hand_row,
     experiment_row, hand_row, impl_repository, insert_decision, model_usage_row, player_row, query_limit,
     snapshot_row, table_row, usage_row, usage_totals_row,
 };
 use crate::error::StoreError;
 use crate::model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
-    ExperimentStatus, HandRecord, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord, TableStatus,
+    ExperimentStatus, Fence, HandRecord, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord, TableStatus,
     UsageRow, UsageTotals, to_i64, to_u64,
 };
 use crate::repository::StoreResult;
@@ -194,3 +194,9 @@ async fn checkpoint_loop(pool: SqlitePool, alive: Weak<()>) {
 }
 
 impl_repository!(SqliteRepo, Sqlite, "sqlite");
+crate::cluster::impl_cluster!(
+    SqliteRepo,
+    Sqlite,
+    clock_ms = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+    skip_locked = ""
+);

@@ -39,7 +39,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::error::StoreError;
-use crate::model::{EventRecord, HandRecord};
+use crate::model::{EventRecord, Fence, HandRecord};
 use crate::repository::{Repository, StoreResult};
 
 /// How the writer batches.
@@ -97,6 +97,9 @@ struct Counters {
 struct Request {
     events: Vec<EventRecord>,
     hands: Vec<HandRecord>,
+    /// The lease the appending table holds (cluster mode), checked in the
+    /// batch's transaction even when every event was stored already.
+    fence: Option<Fence>,
     done: oneshot::Sender<StoreResult<()>>,
 }
 
@@ -185,9 +188,29 @@ impl EventWriter {
         events: Vec<EventRecord>,
         hands: Vec<HandRecord>,
     ) -> StoreResult<Receipt> {
+        self.append_fenced(events, hands, None).await
+    }
+
+    /// Like [`EventWriter::append_with_hands`], for a table held through a
+    /// lease: the batch's transaction checks `fence` (see
+    /// [`Repository::append_fenced`]) and the receipt fails with `Fenced`,
+    /// nothing stored, if the lease moved on. A fenced request is always
+    /// checked in the store, even when all its events were stored before:
+    /// "already stored" is only trusted while the lease is still ours.
+    pub async fn append_fenced(
+        &self,
+        events: Vec<EventRecord>,
+        hands: Vec<HandRecord>,
+        fence: Option<Fence>,
+    ) -> StoreResult<Receipt> {
         let (done, rx) = oneshot::channel();
         self.tx
-            .send(Request { events, hands, done })
+            .send(Request {
+                events,
+                hands,
+                fence,
+                done,
+            })
             .await
             .map_err(|_| StoreError::WriterClosed)?;
         Ok(Receipt { rx })
@@ -361,6 +384,7 @@ async fn sleep_until_some(at: Option<Instant>) {
 struct Accepted {
     range: Range<usize>,
     hands: Range<usize>,
+    fence: Option<Fence>,
     tables: Vec<String>,
     done: oneshot::Sender<StoreResult<()>>,
 }
@@ -391,6 +415,7 @@ async fn commit<R: Repository>(repo: &R, next: &mut Positions, batch: Vec<Reques
 
     let mut events = Vec::with_capacity(batch.iter().map(|r| r.events.len()).sum());
     let mut hands = Vec::new();
+    let mut fences: Vec<Fence> = Vec::new();
     let mut accepted = Vec::with_capacity(batch.len());
     for request in batch {
         match check(|t| next.get(t), &request.events) {
@@ -410,9 +435,15 @@ async fn commit<R: Repository>(repo: &R, next: &mut Positions, batch: Vec<Reques
                         .zip(keep)
                         .filter_map(|(e, k)| k.then_some(e)),
                 );
+                if let Some(f) = &request.fence
+                    && !fences.contains(f)
+                {
+                    fences.push(f.clone());
+                }
                 accepted.push(Accepted {
                     range: start..events.len(),
                     hands: hands_start..hands.len(),
+                    fence: request.fence,
                     tables,
                     done: request.done,
                 });
@@ -422,14 +453,14 @@ async fn commit<R: Repository>(repo: &R, next: &mut Positions, batch: Vec<Reques
             }
         }
     }
-    if events.is_empty() && hands.is_empty() {
+    if events.is_empty() && hands.is_empty() && fences.is_empty() {
         for a in accepted {
             let _ = a.done.send(Ok(()));
         }
         return;
     }
 
-    match repo.append_batch(&events, &hands).await {
+    match repo.append_fenced(&events, &hands, &fences).await {
         Ok(()) => {
             counters.batches.fetch_add(1, Ordering::Relaxed);
             counters.events.fetch_add(events.len() as u64, Ordering::Relaxed);
@@ -437,9 +468,14 @@ async fn commit<R: Repository>(repo: &R, next: &mut Positions, batch: Vec<Reques
                 let _ = a.done.send(Ok(()));
             }
         }
-        Err(err @ (StoreError::Duplicate { .. } | StoreError::MissingReference { .. })) => {
+        Err(
+            err @ (StoreError::Duplicate { .. }
+            | StoreError::MissingReference { .. }
+            | StoreError::Fenced { .. }),
+        ) => {
             // One request's fault (an unknown table, a row written behind the
-            // writer's back): commit the others one by one so only it fails.
+            // writer's back, a lease another node took): commit the others
+            // one by one so only it fails.
             counters.failed_batches.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %err, "event batch rejected; retrying its appends one by one");
             let mut failed: HashMap<String, StoreError> = HashMap::new();
@@ -449,7 +485,11 @@ async fn commit<R: Repository>(repo: &R, next: &mut Positions, batch: Vec<Reques
                     continue;
                 }
                 let result = repo
-                    .append_batch(&events[a.range.clone()], &hands[a.hands.clone()])
+                    .append_fenced(
+                        &events[a.range.clone()],
+                        &hands[a.hands.clone()],
+                        a.fence.as_slice(),
+                    )
                     .await;
                 if let Err(e) = &result {
                     for t in &a.tables {
