@@ -37,6 +37,12 @@ pub struct ServerConfig {
     pub timing: Timing,
     /// Chips a newly registered player gets.
     pub starting_balance: u64,
+    /// Cluster (Postgres): this node's name (default: the host name).
+    pub node_id: Option<String>,
+    /// Cluster: the URL peers and clients reach this node at (default: the bound address).
+    pub advertise: Option<String>,
+    /// Cluster: how long a registration lives without renewal.
+    pub node_ttl: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +55,9 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             timing: Timing::default(),
             starting_balance: 10_000,
+            node_id: None,
+            advertise: None,
+            node_ttl: std::time::Duration::from_secs(5),
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::experiment::service::{ExperimentDeps, Experiments};
 use crate::limits::Addresses;
 use crate::metrics::Metrics;
 use crate::table::agents::Agents;
+use crate::table::ownership::{ClusterConfig, Ownership};
 use crate::table::registry::Tables;
 use crate::table::{TableDeps, TableLimits};
 
@@ -35,6 +36,8 @@ pub struct Server {
     /// long-polling Socket.IO clients can still fetch their disconnect.
     http_stop: watch::Sender<bool>,
     background: Vec<JoinHandle<()>>,
+    /// This node's cluster membership (Postgres); it leaves the cluster at shutdown.
+    ownership: Option<Arc<Ownership>>,
 }
 
 impl Server {
@@ -64,6 +67,30 @@ impl Server {
                 Err(e) => warn!("cannot read today's LLM spending (the daily budget starts from 0): {e}"),
             }
         }
+        // Bound first: a cluster node advertises the address it really has.
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("binding {}", config.bind))?;
+        let addr = listener.local_addr()?;
+        let ownership = match &repo {
+            AnyRepo::Postgres(_) => {
+                let name = config.node_id.clone().unwrap_or_else(host_name);
+                let advertise = config
+                    .advertise
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{addr}"));
+                let mut cluster = ClusterConfig::new(&name, &advertise);
+                cluster.ttl = config.node_ttl;
+                cluster.renew_every = config.node_ttl / 5;
+                cluster.claim_every = (config.node_ttl / 10).max(Duration::from_millis(100));
+                let ownership = Ownership::join(repo.clone(), cluster)
+                    .await
+                    .context("joining the cluster (registering this node in Postgres)")?;
+                info!(node = %name, instance = %ownership.instance(), %advertise, "joined the cluster");
+                Some(Arc::new(ownership))
+            }
+            AnyRepo::Sqlite(_) => None,
+        };
         let (decisions, decisions_rx) = mpsc::channel(10_000);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let agents = Agents::new(executor);
@@ -80,6 +107,7 @@ impl Server {
             },
             decisions: decisions.clone(),
             shutdown: shutdown_rx.clone(),
+            ownership: ownership.clone(),
         });
         let experiments = Experiments::new(ExperimentDeps {
             repo: repo.clone(),
@@ -99,7 +127,7 @@ impl Server {
             experiments,
             shutdown,
         });
-        let background = vec![
+        let mut background = vec![
             tokio::spawn(drain_usage(app.clone(), decisions.clone(), usage_rx)),
             tokio::spawn(drain_decisions(app.clone(), decisions_rx)),
         ];
@@ -120,10 +148,13 @@ impl Server {
         if resumed > 0 {
             info!(resumed, "resumed running experiments");
         }
-        let listener = tokio::net::TcpListener::bind(config.bind)
-            .await
-            .with_context(|| format!("binding {}", config.bind))?;
-        let addr = listener.local_addr()?;
+        if let Some(ownership) = &ownership {
+            background.push(crate::cluster::spawn(
+                ownership.clone(),
+                app.tables.clone(),
+                app.shutdown.subscribe(),
+            ));
+        }
         let router = crate::api::router(app.clone());
         let (http_stop, mut stop) = watch::channel(false);
         let serve = tokio::spawn(async move {
@@ -143,6 +174,7 @@ impl Server {
             serve,
             http_stop,
             background,
+            ownership,
         })
     }
 
@@ -158,6 +190,11 @@ impl Server {
         self.app.shutdown.send_replace(true);
         self.app.experiments.shutdown().await;
         self.app.tables.shutdown().await;
+        if let Some(ownership) = &self.ownership
+            && let Err(e) = ownership.leave().await
+        {
+            warn!("cannot remove this node's registration (it lapses on its own): {e}");
+        }
         self.app
             .writer
             .flush()
@@ -179,6 +216,16 @@ impl Server {
         info!("stopped");
         Ok(())
     }
+}
+
+/// This machine's host name (a node's default name in a cluster).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "showdown".to_owned())
 }
 
 /// A database URL without its password, for messages.

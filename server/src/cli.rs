@@ -124,6 +124,24 @@ pub struct ServeArgs {
     /// Chips a new player starts with.
     #[arg(long, env = "SHOWDOWN_STARTING_BALANCE", default_value_t = 10_000)]
     pub starting_balance: u64,
+    /// Cluster (Postgres only): this node's name, unique among the nodes
+    /// sharing the database (default: the host name). A node restarted under
+    /// the same name takes its tables back at once.
+    #[arg(long = "node-id", env = "SHOWDOWN_NODE_ID", help_heading = "Cluster")]
+    pub node_id: Option<String>,
+    /// Cluster: the URL peers and clients reach this node at (default:
+    /// `http://` and the bound address).
+    #[arg(long, env = "SHOWDOWN_ADVERTISE", help_heading = "Cluster")]
+    pub advertise: Option<String>,
+    /// Cluster: how long this node's registration lives without renewal
+    /// (renewed every fifth of it); a dead node's tables move after about this long.
+    #[arg(
+        long,
+        env = "SHOWDOWN_NODE_TTL_MS",
+        default_value_t = 5000,
+        help_heading = "Cluster"
+    )]
+    pub node_ttl_ms: u64,
 }
 
 impl ServeArgs {
@@ -153,6 +171,9 @@ impl ServeArgs {
                 between_hands: Duration::from_millis(self.between_hands_ms),
             },
             starting_balance: self.starting_balance,
+            node_id: self.node_id.clone().filter(|n| !n.is_empty()),
+            advertise: self.advertise.clone().filter(|a| !a.is_empty()),
+            node_ttl: Duration::from_millis(self.node_ttl_ms.max(1_000)),
         }
     }
 }

@@ -50,6 +50,10 @@ pub fn store_failure(e: &StoreError) -> Failure {
             },
             format!("{kind} {id} not found"),
         ),
+        StoreError::Fenced { .. } => Failure::new(
+            ErrorCode::Unavailable,
+            "the table moved to another node; join again",
+        ),
         StoreError::InsufficientBalance { balance, needed, .. } => Failure::new(
             ErrorCode::InsufficientBalance,
             format!("your balance is {balance}, the buy-in is {needed}"),
@@ -138,6 +142,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | ErrorCode::InsufficientBalance
         | ErrorCode::ExperimentState => StatusCode::CONFLICT,
         ErrorCode::FrameTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::TableElsewhere => StatusCode::MISDIRECTED_REQUEST,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::SpectatorsFull
         | ErrorCode::TooManyTables

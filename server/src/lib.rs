@@ -22,6 +22,7 @@ pub mod app;
 pub mod auth;
 pub mod boot;
 pub mod cli;
+pub mod cluster;
 pub mod error;
 pub mod experiment;
 pub mod limits;

@@ -81,6 +81,16 @@ pub struct Metrics {
     pub tables_loaded: AtomicU64,
     /// Tables evicted from memory when idle.
     pub tables_evicted: AtomicU64,
+    /// Cluster: table leases this node claimed to load a table.
+    pub lease_claims: AtomicU64,
+    /// Cluster: orphaned tables (of a dead node, or handed off) this node took over.
+    pub lease_adoptions: AtomicU64,
+    /// Cluster: tables stopped because this node lost their lease (a fenced write, a lapsed registration).
+    pub lease_fenced: AtomicU64,
+    /// Cluster: tables handed to peers at shutdown.
+    pub lease_handoffs: AtomicU64,
+    /// Cluster: 1 while this node's registration is valid (0 on a single node or while it is lost).
+    pub node_member: AtomicI64,
     /// Events published by all tables.
     pub events: AtomicU64,
     /// Hands completed.
@@ -318,6 +328,36 @@ impl Metrics {
             "showdown_tables_evicted_total",
             "Idle tables evicted from memory.",
             load(&self.tables_evicted),
+        );
+        counter(
+            &mut out,
+            "showdown_lease_claims_total",
+            "Cluster: table leases claimed to load a table.",
+            load(&self.lease_claims),
+        );
+        counter(
+            &mut out,
+            "showdown_lease_adoptions_total",
+            "Cluster: orphaned tables (a dead node's, or handed off) taken over.",
+            load(&self.lease_adoptions),
+        );
+        counter(
+            &mut out,
+            "showdown_lease_fenced_total",
+            "Cluster: tables stopped because this node lost their lease.",
+            load(&self.lease_fenced),
+        );
+        counter(
+            &mut out,
+            "showdown_lease_handoffs_total",
+            "Cluster: tables handed to peers at shutdown.",
+            load(&self.lease_handoffs),
+        );
+        gauge(
+            &mut out,
+            "showdown_node_member",
+            "Cluster: 1 while this node's registration is valid.",
+            self.node_member.load(Ordering::Relaxed),
         );
         counter(
             &mut out,

@@ -75,6 +75,9 @@ pub enum ErrorCode {
     ExperimentState,
     /// The store or a table is temporarily unavailable; retry.
     Unavailable,
+    /// The table is run by another node of the cluster (the message names
+    /// its address); join it there.
+    TableElsewhere,
     /// The server is shutting down.
     ShuttingDown,
     /// An unexpected server fault (logged with details).
@@ -165,7 +168,7 @@ mod tests {
     #[test]
     fn code_names_are_serdes() {
         let all: Vec<ErrorCode> = ErrorCode::all().collect();
-        assert_eq!(all.len(), 29);
+        assert_eq!(all.len(), 30);
         assert_eq!(all.first(), Some(&ErrorCode::MalformedJson));
         assert_eq!(all.last(), Some(&ErrorCode::Internal));
         for code in all {

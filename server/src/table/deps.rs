@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::warn;
 
 use super::agents::Agents;
+use super::ownership::Ownership;
 use crate::metrics::Metrics;
 
 /// Clocks that are not per table.
@@ -62,6 +63,9 @@ pub struct TableDeps {
     pub decisions: mpsc::Sender<DecisionRow>,
     /// Turns true when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// This node's cluster membership and leases (`None`: a single node,
+    /// whose writes are not fenced).
+    pub ownership: Option<Arc<Ownership>>,
 }
 
 impl TableDeps {

@@ -43,6 +43,7 @@ pub(crate) async fn load_state(
     id: &str,
     config: TableConfig,
     time_bank_ms: u64,
+    fence: Option<&schema::Fence>,
 ) -> Result<Loaded, Failure> {
     let repo = &deps.repo;
     // The latest snapshot, if any and usable: then only the events after it
@@ -113,10 +114,10 @@ pub(crate) async fn load_state(
                 .is_some_and(|o| o.as_deref() == Some(buy_in.player_id.as_str()));
         let seated = in_tail || in_snapshot;
         let result = if seated {
-            repo.confirm_buy_in(buy_in.id).await
+            repo.confirm_buy_in_fenced(buy_in.id, fence).await
         } else {
             info!(table = %id, player = %buy_in.player_id, "refunding a buy-in whose seat was never taken");
-            repo.refund_buy_in(buy_in.id).await
+            repo.refund_buy_in_fenced(buy_in.id, fence).await
         };
         result.map_err(Failure::from)?;
     }
@@ -133,7 +134,7 @@ pub(crate) async fn load_state(
                     .and_then(Option::take)
                     .filter(|p| crate::auth::is_player_id(p))
                 {
-                    repo.cash_out(id, base + i as u64 + 1, &player, *stack, schema::now_ms())
+                    repo.cash_out_fenced(id, base + i as u64 + 1, &player, *stack, schema::now_ms(), fence)
                         .await
                         .map_err(Failure::from)?;
                 }

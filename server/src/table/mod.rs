@@ -14,6 +14,7 @@ pub mod agents;
 pub mod deps;
 pub mod history;
 pub mod load;
+pub mod ownership;
 pub mod registry;
 pub mod settings;
 pub mod task;
@@ -308,6 +309,9 @@ pub struct TableShared {
     pub(crate) settings_json: Box<serde_json::value::RawValue>,
     /// The secret each hand's deck seed is derived from (never sent).
     pub(crate) deal_key: game_core::DealKey,
+    /// The lease every write for this table carries (cluster mode); `None`
+    /// on a single node.
+    pub fence: Option<schema::Fence>,
     pub(crate) state: Mutex<TableState>,
     pub(crate) events: broadcast::Sender<Arc<Delta>>,
     pub(crate) commands: mpsc::Sender<TableCommand>,

@@ -9,12 +9,13 @@ use std::time::Duration;
 use futures_util::FutureExt as _;
 use game_core::TableConfig;
 use parking_lot::Mutex;
-use schema::{Repository, StoreError, TableRecord, TableStatus};
+use schema::{Fence, Repository, StoreError, TableRecord, TableStatus};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tracing::{error, warn};
 
 use super::load::load_state;
+use super::ownership::LeaseError;
 use super::task::TableTask;
 use super::{BROADCAST_CAPACITY, TableDeps, TableHandle, TableSettings, TableShared};
 use crate::auth::{new_id, random_bytes};
@@ -136,9 +137,115 @@ impl Tables {
                 format!("table {id} is closed"),
             ));
         }
-        let handle = self.start(record).await?;
+        let fence = self.lease(id).await?;
+        let handle = self.start_leased(record, fence).await?;
         self.deps.metrics.tables_loaded.fetch_add(1, Ordering::Relaxed);
         Ok(handle)
+    }
+
+    /// In a cluster, claims table `id` for this node: the fence its writes
+    /// carry. `None` on a single node.
+    async fn lease(&self, id: &str) -> Result<Option<Fence>, Failure> {
+        let Some(ownership) = &self.deps.ownership else {
+            return Ok(None);
+        };
+        match ownership.claim(id).await {
+            Ok(fence) => {
+                self.deps.metrics.lease_claims.fetch_add(1, Ordering::Relaxed);
+                Ok(Some(fence))
+            }
+            Err(LeaseError::Elsewhere(address)) => Err(Failure::new(
+                ErrorCode::TableElsewhere,
+                match address {
+                    Some(address) => format!("table {id} is served by the node at {address}; join it there"),
+                    None => format!("table {id} is served by another node"),
+                },
+            )),
+            Err(LeaseError::NotMember) => Err(Failure::new(
+                ErrorCode::Unavailable,
+                "this node is rejoining its cluster; try again shortly",
+            )),
+            Err(LeaseError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    /// Starts a table under `fence`, releasing the lease if the start fails.
+    async fn start_leased(&self, record: TableRecord, fence: Option<Fence>) -> Result<TableHandle, Failure> {
+        match self.start(record, fence.clone()).await {
+            Ok(handle) => Ok(handle),
+            Err(e) => {
+                if let Some(fence) = fence {
+                    self.release(&fence).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives a lease back (the table left memory or is handed to a peer).
+    async fn release(&self, fence: &Fence) {
+        if let Some(ownership) = &self.deps.ownership
+            && let Err(e) = ownership.release(fence).await
+        {
+            // The lease lapses with this node's registration anyway.
+            warn!(table = %fence.table_id, "cannot release the table's lease: {e}");
+        }
+    }
+
+    /// Starts a table this node has just claimed as an orphan (its owner
+    /// died or handed it off): loaded from its snapshot and log, mid-hand if
+    /// it was, with the turn clock started afresh.
+    pub async fn adopt(&self, fence: Fence) -> Result<TableHandle, Failure> {
+        let _guard = self.load_guard(&fence.table_id).await;
+        if let Some(stale) = self.get(&fence.table_id) {
+            // An older instance of ours still in memory: its lease is gone.
+            self.stop_fenced(&stale);
+        }
+        let record = match self.deps.repo.load_table(&fence.table_id).await {
+            Ok(record) => record,
+            Err(e) => {
+                self.release(&fence).await;
+                return Err(e.into());
+            }
+        };
+        let handle = self.start_leased(record, Some(fence)).await?;
+        self.deps.metrics.tables_loaded.fetch_add(1, Ordering::Relaxed);
+        self.deps.metrics.lease_adoptions.fetch_add(1, Ordering::Relaxed);
+        Ok(handle)
+    }
+
+    /// Stops a table at once because this node no longer holds its lease:
+    /// nothing more is written or acknowledged, and its room is told to join
+    /// again (which finds the table's new owner).
+    pub fn stop_fenced(&self, table: &TableHandle) {
+        table.state.lock().closed = true;
+        table.publish_room(&ServerMessage::Error {
+            id: None,
+            table: Some(&table.id),
+            code: ErrorCode::Unavailable,
+            message: "the table moved to another node; join again",
+        });
+        let entry = {
+            let mut live = self.live.lock();
+            match live.get(&table.id) {
+                Some((h, _)) if Arc::ptr_eq(h, table) => live.remove(&table.id),
+                _ => None,
+            }
+        };
+        if let Some((_, Some(join))) = entry {
+            join.abort();
+        }
+        self.deps.writer.forget(&table.id);
+        self.deps.metrics.lease_fenced.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Stops every table (this node lost its registration).
+    pub fn stop_all_fenced(&self) -> usize {
+        let all = self.all();
+        for table in &all {
+            self.stop_fenced(table);
+        }
+        all.len()
     }
 
     /// Waits for the load lock of table `id`.
@@ -198,7 +305,8 @@ impl Tables {
             .create_table(&record)
             .await
             .map_err(Failure::from)?;
-        self.start(record).await
+        let fence = self.lease(&record.id).await?;
+        self.start_leased(record, fence).await
     }
 
     /// Loads every table that was running when the server stopped.
@@ -211,7 +319,15 @@ impl Tables {
             if self.get(&id).is_some() {
                 continue;
             }
-            match self.start(record).await {
+            let fence = match self.lease(&id).await {
+                Ok(fence) => fence,
+                Err(e) if e.code == ErrorCode::TableElsewhere => continue,
+                Err(e) => {
+                    error!(table = %id, "cannot claim table: {}", e.message);
+                    continue;
+                }
+            };
+            match self.start_leased(record, fence).await {
                 Ok(_) => {
                     restored += 1;
                     self.deps.metrics.tables_loaded.fetch_add(1, Ordering::Relaxed);
@@ -222,7 +338,7 @@ impl Tables {
         Ok(restored)
     }
 
-    async fn start(&self, record: TableRecord) -> Result<TableHandle, Failure> {
+    async fn start(&self, record: TableRecord, fence: Option<Fence>) -> Result<TableHandle, Failure> {
         let settings: TableSettings = serde_json::from_str(&record.settings).map_err(|e| {
             error!(table = %record.id, "corrupt table settings: {e}");
             Failure::new(ErrorCode::Internal, "the table's settings are unreadable")
@@ -232,6 +348,7 @@ impl Tables {
             &record.id,
             record.config.clone(),
             settings.time_bank_ms,
+            fence.as_ref(),
         ))
         .await?;
         let settings_json = serde_json::value::to_raw_value(&settings)
@@ -245,6 +362,7 @@ impl Tables {
             settings,
             settings_json,
             deal_key: record.deal_key,
+            fence,
             state: Mutex::new(loaded.state),
             events,
             commands,
@@ -267,6 +385,12 @@ impl Tables {
             // join loads it again from the store).
             supervised.state.lock().closed = true;
             tables.remove(&supervised);
+            // Released for the next loader (a peer, at once, if the table
+            // still runs: a handoff). A lease another node took since is
+            // left alone (the release names our epoch).
+            if let Some(fence) = &supervised.fence {
+                tables.release(fence).await;
+            }
             if outcome.is_err() {
                 // A bug in the table task must not freeze its room: tell
                 // everyone to join again, which reloads the table from its
@@ -286,10 +410,25 @@ impl Tables {
         Ok(shared)
     }
 
-    /// Stops every table: each persists what it has and ends.
+    /// Stops every table: each persists what it has and ends. In a
+    /// cluster, tables are handed over one by one (each stops, then its
+    /// lease is released and a peer claims it), so each is unavailable only
+    /// for about the time a peer takes to load it.
     pub async fn shutdown(&self) {
         let entries: Vec<(TableHandle, Option<JoinHandle<()>>)> =
             self.live.lock().drain().map(|(_, v)| v).collect();
+        if self.deps.ownership.is_some() {
+            for (handle, join) in entries {
+                let _ = handle.commands.try_send(super::TableCommand::Shutdown);
+                if let Some(join) = join
+                    && tokio::time::timeout(Duration::from_secs(10), join).await.is_err()
+                {
+                    warn!(table = %handle.id, "table did not stop within 10 s");
+                }
+                self.deps.metrics.lease_handoffs.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        }
         for (handle, _) in &entries {
             let _ = handle.commands.try_send(super::TableCommand::Shutdown);
         }

@@ -572,13 +572,14 @@ pub async fn sit(
     let (after_seq, _) = handle.chip_count();
     let pending = app
         .repo
-        .reserve_buy_in(
+        .reserve_buy_in_fenced(
             player,
             &handle.id,
             seat as u64,
             buy_in,
             after_seq,
             schema::now_ms(),
+            handle.fence.as_ref(),
         )
         .await
         .map_err(Failure::from)?;
@@ -593,7 +594,10 @@ pub async fn sit(
     };
     if let Err(failure) = handle.send(command).await {
         // The table never got the command: the chips go straight back.
-        let _ = app.repo.refund_buy_in(pending_id).await;
+        let _ = app
+            .repo
+            .refund_buy_in_fenced(pending_id, handle.fence.as_ref())
+            .await;
         return Err(failure);
     }
     // Once the table has the command it settles the buy-in (confirm or

@@ -58,6 +58,7 @@ pub fn test_config(dir: &std::path::Path) -> ServerConfig {
             between_hands: Duration::from_millis(100),
         },
         starting_balance: 10_000,
+        ..ServerConfig::default()
     }
 }
 

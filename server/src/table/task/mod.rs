@@ -18,7 +18,7 @@ use std::time::Duration;
 use ai_players::SeatKind;
 use ai_players::{Agent, CallContext, DecisionSource, Lane, Turn};
 use game_core::{Action, Command, Event, RuleError, Viewer};
-use schema::{DecisionRow, EventRecord, HandRecord, Receipt, Repository, TableStatus};
+use schema::{DecisionRow, EventRecord, HandRecord, Receipt, Repository, StoreError, TableStatus};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, sleep_until};
@@ -110,6 +110,9 @@ pub(crate) struct TableTask {
     settling: Arc<AtomicUsize>,
     /// Events stored since the last snapshot (or since the load point).
     since_snapshot: u64,
+    /// A write was fenced: another node owns the table; this task ends
+    /// without writing anything more.
+    fenced: bool,
 }
 
 impl TableTask {
@@ -147,6 +150,7 @@ impl TableTask {
             paused_unwatched: false,
             settling: Arc::new(AtomicUsize::new(0)),
             since_snapshot: replayed,
+            fenced: false,
         }
     }
 
@@ -168,6 +172,10 @@ impl TableTask {
                     Some(command) => Box::pin(self.handle(command)).await,
                 },
                 () = sleep_until(wake) => Box::pin(self.on_timer()).await,
+            }
+            if self.fenced {
+                self.stop_fenced();
+                return;
             }
             if Box::pin(self.evict_if_idle()).await {
                 return;
@@ -235,12 +243,13 @@ impl TableTask {
                 let id = buy_in.id;
                 let ok = result.is_ok();
                 let settling = self.settling.clone();
+                let fence = self.shared.fence.clone();
                 settling.fetch_add(1, Ordering::AcqRel);
                 tokio::spawn(async move {
                     let settled = if ok {
-                        repo.confirm_buy_in(id).await
+                        repo.confirm_buy_in_fenced(id, fence.as_ref()).await
                     } else {
-                        repo.refund_buy_in(id).await
+                        repo.refund_buy_in_fenced(id, fence.as_ref()).await
                     };
                     match settled {
                         // Only a settled buy-in lets a snapshot be taken again.

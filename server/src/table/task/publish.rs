@@ -175,7 +175,12 @@ impl TableTask {
         if records.is_empty() && hands.is_empty() {
             return;
         }
-        match self.deps.writer.append_with_hands(records, hands).await {
+        match self
+            .deps
+            .writer
+            .append_fenced(records, hands, self.shared.fence.clone())
+            .await
+        {
             Ok(receipt) => {
                 // A later receipt covers every earlier seq of this table.
                 self.last_receipt = Some(receipt);
@@ -196,6 +201,13 @@ impl TableTask {
         self.deps.metrics.store_durable_wait.observe(started.elapsed());
         match result {
             Ok(()) => true,
+            Err(e @ StoreError::Fenced { .. }) => {
+                // Another node owns the table now: act no more, write and
+                // acknowledge nothing; the room joins again (at the owner).
+                error!(table = %self.shared.id, "{e}; this node stops running the table");
+                self.fenced = true;
+                false
+            }
             Err(e) => {
                 error!(table = %self.shared.id, "events not stored: {e}; reloading the table from its log");
                 self.recover().await;

@@ -21,6 +21,7 @@ impl TableTask {
                 &self.shared.id,
                 self.shared.config.clone(),
                 self.shared.settings.time_bank_ms,
+                self.shared.fence.as_ref(),
             ))
             .await
             {
@@ -106,6 +107,24 @@ impl TableTask {
         self.deps.metrics.tables_evicted.fetch_add(1, Ordering::Relaxed);
         debug!(table = %self.shared.id, "evicted from memory");
         true
+    }
+
+    /// Ends the table at once after a fenced write: nothing more is stored
+    /// or acknowledged here, and the room is told to join again, which
+    /// reaches the table's new owner.
+    pub(super) fn stop_fenced(&mut self) {
+        if let Some(call) = self.ai_call.take() {
+            call.abort();
+        }
+        self.last_receipt = None;
+        self.shared.state.lock().closed = true;
+        self.shared.publish_room(&ServerMessage::Error {
+            id: None,
+            table: Some(&self.shared.id),
+            code: ErrorCode::Unavailable,
+            message: "the table moved to another node; join again",
+        });
+        self.deps.metrics.lease_fenced.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(super) async fn stop(&mut self) {
