@@ -16,9 +16,11 @@ use tracing::{error, warn};
 
 use super::load::load_state;
 use super::task::TableTask;
-use super::{BROADCAST_CAPACITY, TableDeps, TableHandle, TableSettings, TableShared};
+use super::{BROADCAST_CAPACITY, TableDeps, TableError, TableHandle, TableSettings, TableShared};
 use crate::auth::{new_id, random_bytes};
-use crate::protocol::{ErrorCode, Failure, ServerMessage};
+// The one wire frame a table builds itself: its room hears that a panicked
+// task stopped (no client request is being answered then).
+use crate::protocol::{ErrorCode, ServerMessage};
 
 /// Commands a table buffers before senders wait (and time out with `unavailable`).
 const COMMAND_CAPACITY: usize = 256;
@@ -109,12 +111,12 @@ impl Tables {
     }
 
     /// The live table `id`, loading it from the store if needed.
-    pub async fn open(&self, id: &str) -> Result<TableHandle, Failure> {
+    pub async fn open(&self, id: &str) -> Result<TableHandle, TableError> {
         if let Some(handle) = self.get(id) {
             return Ok(handle);
         }
         if id.is_empty() || id.len() > 64 {
-            return Err(Failure::new(ErrorCode::TableNotFound, "no such table"));
+            return Err(TableError::NotFound);
         }
         // Boxed: a load's state machine is large, and every connection's
         // future (which awaits `open` when it joins) would carry it for its
@@ -123,18 +125,15 @@ impl Tables {
     }
 
     /// Loads table `id` under its load lock (unless another load won).
-    async fn load(&self, id: &str) -> Result<TableHandle, Failure> {
+    async fn load(&self, id: &str) -> Result<TableHandle, TableError> {
         let _guard = self.load_guard(id).await;
         if let Some(handle) = self.get(id) {
             return Ok(handle);
         }
         self.check_capacity()?;
-        let record = self.deps.repo.load_table(id).await.map_err(Failure::from)?;
+        let record = self.deps.repo.load_table(id).await?;
         if record.status == TableStatus::Closed {
-            return Err(Failure::new(
-                ErrorCode::TableNotFound,
-                format!("table {id} is closed"),
-            ));
+            return Err(TableError::Closed { id: id.to_owned() });
         }
         let handle = self.start(record).await?;
         self.deps.metrics.tables_loaded.fetch_add(1, Ordering::Relaxed);
@@ -153,19 +152,13 @@ impl Tables {
         }
     }
 
-    fn check_capacity(&self) -> Result<(), Failure> {
+    fn check_capacity(&self) -> Result<(), TableError> {
         if self.deps.is_shutting_down() {
-            return Err(Failure::new(
-                ErrorCode::ShuttingDown,
-                "the server is shutting down",
-            ));
+            return Err(TableError::ShuttingDown);
         }
         let max = self.deps.limits.max_tables;
         if self.len() >= max {
-            return Err(Failure::new(
-                ErrorCode::TooManyTables,
-                format!("the server is at its limit of {max} live tables; try again later"),
-            ));
+            return Err(TableError::TooManyTables { max });
         }
         Ok(())
     }
@@ -176,14 +169,13 @@ impl Tables {
         name: String,
         config: TableConfig,
         settings: TableSettings,
-    ) -> Result<TableHandle, Failure> {
+    ) -> Result<TableHandle, TableError> {
         settings.validate(&config)?;
         for ai in &settings.ai_seats {
             self.deps.agents.validate(&ai.agent)?;
         }
         self.check_capacity()?;
-        let settings_json = serde_json::to_string(&settings)
-            .map_err(|e| Failure::new(ErrorCode::Internal, format!("cannot encode settings: {e}")))?;
+        let settings_json = serde_json::to_string(&settings).map_err(TableError::EncodeSettings)?;
         let record = TableRecord {
             id: new_id("t_"),
             name,
@@ -193,11 +185,7 @@ impl Tables {
             settings: settings_json,
             deal_key: game_core::DealKey::from_bytes(random_bytes()),
         };
-        self.deps
-            .repo
-            .create_table(&record)
-            .await
-            .map_err(Failure::from)?;
+        self.deps.repo.create_table(&record).await?;
         self.start(record).await
     }
 
@@ -216,16 +204,16 @@ impl Tables {
                     restored += 1;
                     self.deps.metrics.tables_loaded.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(e) => error!(table = %id, "cannot restore table: {}", e.message),
+                Err(e) => error!(table = %id, "cannot restore table: {e}"),
             }
         }
         Ok(restored)
     }
 
-    async fn start(&self, record: TableRecord) -> Result<TableHandle, Failure> {
+    async fn start(&self, record: TableRecord) -> Result<TableHandle, TableError> {
         let settings: TableSettings = serde_json::from_str(&record.settings).map_err(|e| {
             error!(table = %record.id, "corrupt table settings: {e}");
-            Failure::new(ErrorCode::Internal, "the table's settings are unreadable")
+            TableError::SettingsUnreadable
         })?;
         let loaded = Box::pin(load_state(
             &self.deps,
@@ -234,8 +222,7 @@ impl Tables {
             settings.time_bank_ms,
         ))
         .await?;
-        let settings_json = serde_json::value::to_raw_value(&settings)
-            .map_err(|e| Failure::new(ErrorCode::Internal, format!("cannot encode settings: {e}")))?;
+        let settings_json = serde_json::value::to_raw_value(&settings).map_err(TableError::EncodeSettings)?;
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
         let (commands, rx) = mpsc::channel(COMMAND_CAPACITY);
         let shared = Arc::new(TableShared {

@@ -34,7 +34,10 @@ impl SeatAgent {
                 .map(SeatAgent::Bot)
                 .ok_or_else(|| Failure::new(ErrorCode::UnknownAgent, format!("unknown bot {name:?}")));
         }
-        agents.build(spec, seed).map(SeatAgent::Async)
+        agents
+            .build(spec, seed)
+            .map(SeatAgent::Async)
+            .map_err(Failure::from)
     }
 }
 

@@ -26,7 +26,7 @@ impl TableTask {
             {
                 Ok(loaded) => break loaded,
                 Err(e) => {
-                    warn!(table = %self.shared.id, "reload failed, retrying: {}", e.message);
+                    warn!(table = %self.shared.id, "reload failed, retrying: {e}");
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
                         _ = shutdown.changed() => return,
