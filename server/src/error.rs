@@ -1,8 +1,8 @@
 //! Errors at the edge. Domain code fails in its own terms: the table layer
-//! with [`TableError`] and [`AgentError`], the store with [`StoreError`],
-//! the engine with [`RuleError`] (experiments still with a [`Failure`]).
-//! The `From` impls here are the one place these become what a client is
-//! told (a [`Failure`]: a wire code and a message), and
+//! with [`TableError`] and [`AgentError`], experiments with
+//! [`ExperimentError`], the store with [`StoreError`], the engine with
+//! [`RuleError`]. The `From` impls here are the one place these become what
+//! a client is told (a [`Failure`]: a wire code and a message), and
 //! [`ApiError`] turns a [`Failure`] into an HTTP response with the status
 //! its code implies. Every match is on variants, exhaustive where the enum
 //! is ours, so a new variant must be given its code here; no error kind is
@@ -17,6 +17,7 @@ use game_core::RuleError;
 use schema::{RowKind, StoreError};
 use tracing::error;
 
+use crate::experiment::ExperimentError;
 use crate::protocol::{ErrorCode, Failure};
 use crate::table::{AgentError, TableError};
 
@@ -99,13 +100,6 @@ impl From<RuleError> for Failure {
     }
 }
 
-/// An agent spec that does not parse is an `unknown_agent`.
-impl From<ai_players::SpecError> for Failure {
-    fn from(e: ai_players::SpecError) -> Failure {
-        Failure::new(ErrorCode::UnknownAgent, e.to_string())
-    }
-}
-
 /// An agent spec that gives no agent is an `unknown_agent` (a missing
 /// fallback bot, a bug, is `internal`).
 impl From<AgentError> for Failure {
@@ -157,6 +151,39 @@ impl From<TableError> for Failure {
     }
 }
 
+/// What a client (or the CLI) is told when an experiment cannot go on: the
+/// store's and the agents' errors by their own conversions, everything
+/// else by its variant.
+impl From<ExperimentError> for Failure {
+    fn from(e: ExperimentError) -> Failure {
+        let code = match e {
+            ExperimentError::Store(e) => return e.into(),
+            ExperimentError::Agent(e) => return e.into(),
+            ExperimentError::UnknownBot { .. } | ExperimentError::NoLlmConfig => ErrorCode::UnknownAgent,
+            ExperimentError::InvalidSpec(_)
+            | ExperimentError::LlmConfig(_)
+            | ExperimentError::LlmExecutor(_)
+            | ExperimentError::FolderHoldsRun { .. }
+            | ExperimentError::NotResultsFolder { .. }
+            | ExperimentError::CheckpointFile(_) => ErrorCode::InvalidRequest,
+            ExperimentError::ShuttingDown => ErrorCode::ShuttingDown,
+            ExperimentError::WrongState { .. } => ErrorCode::ExperimentState,
+            ExperimentError::SaveTimedOut { .. } => ErrorCode::Unavailable,
+            ExperimentError::SaveRefused(_)
+            | ExperimentError::StoredSpecInvalid(_)
+            | ExperimentError::StoredCheckpointUnreadable(_)
+            | ExperimentError::Encode(_)
+            | ExperimentError::EncodeCheckpoint(_)
+            | ExperimentError::Io { .. }
+            | ExperimentError::Phh { .. }
+            | ExperimentError::Engine(_)
+            | ExperimentError::Stats { .. }
+            | ExperimentError::Inconsistent(_) => ErrorCode::Internal,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         ApiError(e.into())
@@ -165,6 +192,12 @@ impl From<StoreError> for ApiError {
 
 impl From<TableError> for ApiError {
     fn from(e: TableError) -> ApiError {
+        ApiError(e.into())
+    }
+}
+
+impl From<ExperimentError> for ApiError {
+    fn from(e: ExperimentError) -> ApiError {
         ApiError(e.into())
     }
 }
@@ -293,10 +326,47 @@ mod tests {
     }
 
     #[test]
+    fn experiment_errors_keep_their_codes_and_words() {
+        assert_eq!(
+            wire(ExperimentError::WrongState {
+                action: "resume",
+                id: "x1".into(),
+                status: "done",
+            }),
+            (
+                ErrorCode::ExperimentState,
+                "cannot resume experiment x1 while it is done".into()
+            )
+        );
+        assert_eq!(
+            wire(ExperimentError::UnknownBot { name: "x".into() }),
+            (ErrorCode::UnknownAgent, "unknown bot \"x\"".into())
+        );
+        assert_eq!(
+            wire(ExperimentError::InvalidSpec("hands must be 1 to 9".into())),
+            (ErrorCode::InvalidRequest, "hands must be 1 to 9".into())
+        );
+        let missing = StoreError::NotFound {
+            kind: RowKind::Experiment,
+            id: "x1".into(),
+        };
+        assert_eq!(
+            wire(ExperimentError::Store(missing)),
+            (ErrorCode::ExperimentNotFound, "experiment x1 not found".into())
+        );
+        assert_eq!(
+            wire(ExperimentError::Inconsistent("a hand gave no row".into())),
+            (ErrorCode::Internal, "a hand gave no row".into())
+        );
+    }
+
+    #[test]
     fn domain_errors_answer_with_their_codes_status() {
         let busy = ApiError::from(TableError::Busy).into_response();
         assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(busy.headers().contains_key(axum::http::header::RETRY_AFTER));
+        let state = ApiError::from(ExperimentError::ShuttingDown).into_response();
+        assert_eq!(state.status(), StatusCode::SERVICE_UNAVAILABLE);
         let seat = ApiError::from(TableError::NotSeated).into_response();
         assert_eq!(seat.status(), StatusCode::CONFLICT);
     }

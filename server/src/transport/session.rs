@@ -271,7 +271,7 @@ impl Session {
                         ));
                         self.experiments = Some(task.abort_handle());
                     }
-                    Err(f) => self.error(id, None, &f).await,
+                    Err(e) => self.error(id, None, &e.into()).await,
                 }
             }
             ClientMessage::UnwatchExperiments { id } => {
