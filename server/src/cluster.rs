@@ -110,7 +110,7 @@ async fn adopt_orphans(ownership: &Ownership, tables: &Tables) {
         let epoch = fence.epoch;
         match Box::pin(tables.adopt(fence)).await {
             Ok(_) => info!(table = %id, epoch, "took over the table"),
-            Err(e) => warn!(table = %id, "cannot take over the table: {}", e.message),
+            Err(e) => warn!(table = %id, "cannot take over the table: {e}"),
         }
     }
 }

@@ -1,8 +1,12 @@
-//! Errors at the edge. Domain code fails with the store's [`StoreError`],
-//! the engine's [`RuleError`] or a [`Failure`] (a wire code and a message);
-//! the `From` impls here turn the first two into what a client is told, and
+//! Errors at the edge. Domain code fails in its own terms: the table layer
+//! with [`TableError`] and [`AgentError`], experiments with
+//! [`ExperimentError`], the store with [`StoreError`], the engine with
+//! [`RuleError`]. The `From` impls here are the one place these become what
+//! a client is told (a [`Failure`]: a wire code and a message), and
 //! [`ApiError`] turns a [`Failure`] into an HTTP response with the status
-//! its code implies. No error kind is recognised by its text.
+//! its code implies. Every match is on variants, exhaustive where the enum
+//! is ours, so a new variant must be given its code here; no error kind is
+//! recognised by its text.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -13,7 +17,9 @@ use game_core::RuleError;
 use schema::{RowKind, StoreError};
 use tracing::error;
 
+use crate::experiment::ExperimentError;
 use crate::protocol::{ErrorCode, Failure};
+use crate::table::{AgentError, TableError};
 
 /// An error answered as `{"error": {"code", "message"}}`.
 #[derive(Debug)]
@@ -98,15 +104,108 @@ impl From<RuleError> for Failure {
     }
 }
 
-/// An agent spec that does not parse is an `unknown_agent`.
-impl From<ai_players::SpecError> for Failure {
-    fn from(e: ai_players::SpecError) -> Failure {
-        Failure::new(ErrorCode::UnknownAgent, e.to_string())
+/// An agent spec that gives no agent is an `unknown_agent` (a missing
+/// fallback bot, a bug, is `internal`).
+impl From<AgentError> for Failure {
+    fn from(e: AgentError) -> Failure {
+        let code = match e {
+            AgentError::Spec(_)
+            | AgentError::NotAnAgent { .. }
+            | AgentError::UnknownBot { .. }
+            | AgentError::NoLlmConfig
+            | AgentError::UnknownModel { .. } => ErrorCode::UnknownAgent,
+            AgentError::FallbackMissing => ErrorCode::Internal,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+/// What a client is told when a table says no: the store's and the
+/// engine's errors by their own conversions (an action the engine refuses
+/// keeps its turn and rule codes; a refused seat change is an
+/// `invalid_request`), everything else by its variant.
+impl From<TableError> for Failure {
+    fn from(e: TableError) -> Failure {
+        let code = match e {
+            TableError::Store(e) => return e.into(),
+            TableError::ActionRefused(e) => return e.into(),
+            TableError::Agent(e) => return e.into(),
+            TableError::NotFound | TableError::Closed { .. } => ErrorCode::TableNotFound,
+            TableError::ShuttingDown => ErrorCode::ShuttingDown,
+            TableError::Elsewhere { .. } => ErrorCode::TableElsewhere,
+            TableError::Rejoining => ErrorCode::Unavailable,
+            TableError::TooManyTables { .. } => ErrorCode::TooManyTables,
+            TableError::SpectatorsFull { .. } => ErrorCode::SpectatorsFull,
+            TableError::InvalidSettings(_) | TableError::NoSuchSeat { .. } | TableError::SeatRefused(_) => {
+                ErrorCode::InvalidRequest
+            }
+            TableError::AlreadySeated => ErrorCode::AlreadySeated,
+            TableError::SeatTaken { .. } => ErrorCode::SeatTaken,
+            TableError::NotSeated => ErrorCode::NotSeated,
+            TableError::SeatNotStored
+            | TableError::ActionLost
+            | TableError::Busy
+            | TableError::Restarting
+            | TableError::Moved
+            | TableError::Crashed
+            | TableError::Stopped => ErrorCode::Unavailable,
+            TableError::SettingsUnreadable
+            | TableError::EncodeSettings(_)
+            | TableError::UnplayableConfig(_)
+            | TableError::LogGap { .. }
+            | TableError::LogDoesNotReplay(_) => ErrorCode::Internal,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+/// What a client (or the CLI) is told when an experiment cannot go on: the
+/// store's and the agents' errors by their own conversions, everything
+/// else by its variant.
+impl From<ExperimentError> for Failure {
+    fn from(e: ExperimentError) -> Failure {
+        let code = match e {
+            ExperimentError::Store(e) => return e.into(),
+            ExperimentError::Agent(e) => return e.into(),
+            ExperimentError::UnknownBot { .. } | ExperimentError::NoLlmConfig => ErrorCode::UnknownAgent,
+            ExperimentError::InvalidSpec(_)
+            | ExperimentError::LlmConfig(_)
+            | ExperimentError::LlmExecutor(_)
+            | ExperimentError::FolderHoldsRun { .. }
+            | ExperimentError::NotResultsFolder { .. }
+            | ExperimentError::CheckpointFile(_) => ErrorCode::InvalidRequest,
+            ExperimentError::ShuttingDown => ErrorCode::ShuttingDown,
+            ExperimentError::WrongState { .. } => ErrorCode::ExperimentState,
+            ExperimentError::SaveTimedOut { .. } => ErrorCode::Unavailable,
+            ExperimentError::SaveRefused(_)
+            | ExperimentError::StoredSpecInvalid(_)
+            | ExperimentError::StoredCheckpointUnreadable(_)
+            | ExperimentError::Encode(_)
+            | ExperimentError::EncodeCheckpoint(_)
+            | ExperimentError::Io { .. }
+            | ExperimentError::Phh { .. }
+            | ExperimentError::Engine(_)
+            | ExperimentError::Stats { .. }
+            | ExperimentError::Inconsistent(_) => ErrorCode::Internal,
+        };
+        Failure::new(code, e.to_string())
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
+        ApiError(e.into())
+    }
+}
+
+impl From<TableError> for ApiError {
+    fn from(e: TableError) -> ApiError {
+        ApiError(e.into())
+    }
+}
+
+impl From<ExperimentError> for ApiError {
+    fn from(e: ExperimentError) -> ApiError {
         ApiError(e.into())
     }
 }
@@ -170,5 +269,114 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The code and message a client is told.
+    fn wire(e: impl Into<Failure>) -> (ErrorCode, String) {
+        let f = e.into();
+        (f.code, f.message)
+    }
+
+    #[test]
+    fn table_errors_keep_their_codes_and_words() {
+        assert_eq!(
+            wire(TableError::NotFound),
+            (ErrorCode::TableNotFound, "no such table".into())
+        );
+        assert_eq!(
+            wire(TableError::Closed { id: "t_1".into() }),
+            (ErrorCode::TableNotFound, "table t_1 is closed".into())
+        );
+        assert_eq!(
+            wire(TableError::SeatTaken { seat: 2 }),
+            (ErrorCode::SeatTaken, "seat 2 is taken".into())
+        );
+        assert_eq!(
+            wire(TableError::NoSuchSeat { seat: 9, last: 5 }),
+            (
+                ErrorCode::InvalidRequest,
+                "seat 9 does not exist (seats 0 to 5)".into()
+            )
+        );
+        assert_eq!(
+            wire(TableError::TooManyTables { max: 3 }).0,
+            ErrorCode::TooManyTables
+        );
+        assert_eq!(wire(TableError::LogGap { at: 7 }).0, ErrorCode::Internal);
+        // The engine refusing an action keeps its own codes; refusing a
+        // seat change is an invalid request in the engine's words.
+        assert_eq!(
+            wire(TableError::ActionRefused(RuleError::NoHandInProgress)),
+            (ErrorCode::NotYourTurn, "no hand is being played".into())
+        );
+        assert_eq!(
+            wire(TableError::SeatRefused(RuleError::NoHandInProgress)),
+            (ErrorCode::InvalidRequest, RuleError::NoHandInProgress.to_string())
+        );
+        // A missing row is named by its kind, whoever met it.
+        let missing = StoreError::NotFound {
+            kind: RowKind::Table,
+            id: "t_1".into(),
+        };
+        assert_eq!(
+            wire(TableError::Store(missing)),
+            (ErrorCode::TableNotFound, "table t_1 not found".into())
+        );
+        assert_eq!(
+            wire(TableError::Agent(AgentError::UnknownBot { name: "x".into() })).0,
+            ErrorCode::UnknownAgent
+        );
+        assert_eq!(wire(AgentError::FallbackMissing).0, ErrorCode::Internal);
+    }
+
+    #[test]
+    fn experiment_errors_keep_their_codes_and_words() {
+        assert_eq!(
+            wire(ExperimentError::WrongState {
+                action: "resume",
+                id: "x1".into(),
+                status: "done",
+            }),
+            (
+                ErrorCode::ExperimentState,
+                "cannot resume experiment x1 while it is done".into()
+            )
+        );
+        assert_eq!(
+            wire(ExperimentError::UnknownBot { name: "x".into() }),
+            (ErrorCode::UnknownAgent, "unknown bot \"x\"".into())
+        );
+        assert_eq!(
+            wire(ExperimentError::InvalidSpec("hands must be 1 to 9".into())),
+            (ErrorCode::InvalidRequest, "hands must be 1 to 9".into())
+        );
+        let missing = StoreError::NotFound {
+            kind: RowKind::Experiment,
+            id: "x1".into(),
+        };
+        assert_eq!(
+            wire(ExperimentError::Store(missing)),
+            (ErrorCode::ExperimentNotFound, "experiment x1 not found".into())
+        );
+        assert_eq!(
+            wire(ExperimentError::Inconsistent("a hand gave no row".into())),
+            (ErrorCode::Internal, "a hand gave no row".into())
+        );
+    }
+
+    #[test]
+    fn domain_errors_answer_with_their_codes_status() {
+        let busy = ApiError::from(TableError::Busy).into_response();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(busy.headers().contains_key(axum::http::header::RETRY_AFTER));
+        let state = ApiError::from(ExperimentError::ShuttingDown).into_response();
+        assert_eq!(state.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let seat = ApiError::from(TableError::NotSeated).into_response();
+        assert_eq!(seat.status(), StatusCode::CONFLICT);
     }
 }

@@ -7,7 +7,7 @@
 //! - [`protocol`]: the wire protocol: client and server messages, error codes, close codes.
 //! - [`transport`]: one session layer, WebSocket and Socket.IO.
 //! - [`api`]: REST endpoints, metrics and health.
-//! - [`error`]: errors at the edge: store and rule errors as wire codes, wire codes as HTTP statuses.
+//! - [`error`]: errors at the edge: domain, store and rule errors as wire codes; codes as HTTP statuses.
 //! - [`limits`]: capacity limits and the per-connection rate limiter.
 //! - [`metrics`]: Prometheus series.
 //! - [`auth`]: ids, bearer tokens and their hashes.

@@ -7,6 +7,7 @@ use clap::Parser;
 use server::Server;
 use server::cli::{Cli, CliCommand, ExperimentCommand, LogFormat};
 use server::experiment::runner::StopReason;
+use server::protocol::Failure;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -71,7 +72,8 @@ async fn experiment(spec: Option<&str>, dir: &Path, llm_config: Option<&Path>) -
     })
     .await;
     eprintln!();
-    let (reason, summary) = result.map_err(|f| anyhow::anyhow!("{}", f.message))?;
+    // The CLI is an edge too: it prints what a client would read.
+    let (reason, summary) = result.map_err(|e| anyhow::anyhow!("{}", Failure::from(e).message))?;
     println!("{}", serde_json::to_string_pretty(&summary["agents"])?);
     print!("{}", server::experiment::llm_table(&summary));
     match reason {

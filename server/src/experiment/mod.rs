@@ -6,8 +6,10 @@
 //! - [`llm_stats`]: per-agent LLM decision statistics.
 //! - [`output`]: the results folder of a CLI run.
 //! - [`service`]: experiments run by the server, stored through the repository.
+//! - [`error`]: what goes wrong, in the experiment's terms ([`ExperimentError`]).
 
 mod csv;
+pub mod error;
 pub mod llm_stats;
 pub mod output;
 pub mod runner;
@@ -27,7 +29,8 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::protocol::{ErrorCode, Failure};
+pub use error::ExperimentError;
+
 use crate::table::agents::Agents;
 use output::{CALLS_FILE, ResultsDir};
 use runner::{Checkpoint, CostMeter, NoCost, Progress, SeatAgent, StopReason};
@@ -100,7 +103,7 @@ fn build_agents(
     spec: &ExperimentSpec,
     llm_config: Option<&Path>,
     dir: &Path,
-) -> Result<BuiltAgents, Failure> {
+) -> Result<BuiltAgents, ExperimentError> {
     if spec.bots_only() {
         let agents = Agents::new(None);
         let seats = spec
@@ -111,17 +114,10 @@ fn build_agents(
             .collect::<Result<Vec<_>, _>>()?;
         return Ok((seats, Arc::new(NoCost), None, agents));
     }
-    let path = llm_config.ok_or_else(|| {
-        Failure::new(
-            ErrorCode::UnknownAgent,
-            "this experiment has LLM seats: pass --llm-config FILE (see docs/llm.example.toml)",
-        )
-    })?;
-    let config = LlmConfig::from_file(&path.to_string_lossy())
-        .map_err(|e| Failure::new(ErrorCode::InvalidRequest, format!("LLM config: {e}")))?;
+    let path = llm_config.ok_or(ExperimentError::NoLlmConfig)?;
+    let config = LlmConfig::from_file(&path.to_string_lossy()).map_err(ExperimentError::LlmConfig)?;
     let (sink, mut usage) = UsageSink::bounded(100_000);
-    let executor = Executor::new(&config, sink)
-        .map_err(|e| Failure::new(ErrorCode::InvalidRequest, format!("LLM executor: {e}")))?;
+    let executor = Executor::new(&config, sink).map_err(ExperimentError::LlmExecutor)?;
     let meter = Arc::new(UsageMeter::default());
     let drain_meter = meter.clone();
     let calls_path = dir.join(CALLS_FILE);
@@ -237,7 +233,7 @@ pub async fn run_in_dir(
     llm_config: Option<&Path>,
     stop: watch::Receiver<bool>,
     progress: impl FnMut(&Progress),
-) -> Result<(StopReason, Value), Failure> {
+) -> Result<(StopReason, Value), ExperimentError> {
     let (mut out, checkpoint) = match spec_text {
         Some(text) => {
             let spec = ExperimentSpec::parse(text)?;

@@ -16,14 +16,10 @@ use std::sync::Arc;
 use game_core::Event;
 use serde::{Deserialize, Serialize};
 
+use super::ExperimentError;
 use super::csv::{CsvLines, HEAD, Padded, SeatColumns};
 use super::runner::{Checkpoint, HandRow, HandSink};
 use super::spec::ExperimentSpec;
-use crate::protocol::{ErrorCode, Failure};
-
-fn io_failure(what: &str, e: std::io::Error) -> Failure {
-    Failure::new(ErrorCode::Internal, format!("{what}: {e}"))
-}
 
 /// The files a run appends to in hand order (cut back on resume).
 const FILES: [&str; 3] = ["hands.csv", "hands.phhs", "decisions.jsonl"];
@@ -78,44 +74,37 @@ const MAX_SEATINGS: usize = 16;
 
 impl ResultsDir {
     /// Creates a new folder for `spec` (it must not hold a run already).
-    pub fn create(dir: &Path, spec: &ExperimentSpec) -> Result<ResultsDir, Failure> {
-        std::fs::create_dir_all(dir).map_err(|e| io_failure("creating the results folder", e))?;
+    pub fn create(dir: &Path, spec: &ExperimentSpec) -> Result<ResultsDir, ExperimentError> {
+        std::fs::create_dir_all(dir).map_err(|e| ExperimentError::io("creating the results folder", e))?;
         if dir.join("checkpoint.json").exists() {
-            return Err(Failure::new(
-                ErrorCode::InvalidRequest,
-                format!(
-                    "{} already holds a run; resume it or choose another folder",
-                    dir.display()
-                ),
-            ));
+            return Err(ExperimentError::FolderHoldsRun { dir: dir.to_owned() });
         }
-        let text = serde_json::to_string_pretty(spec)
-            .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
-        std::fs::write(dir.join("spec.json"), text).map_err(|e| io_failure("writing spec.json", e))?;
+        let text = serde_json::to_string_pretty(spec).map_err(ExperimentError::Encode)?;
+        std::fs::write(dir.join("spec.json"), text)
+            .map_err(|e| ExperimentError::io("writing spec.json", e))?;
         for name in FILES.iter().chain([&CALLS_FILE]) {
-            File::create(dir.join(name)).map_err(|e| io_failure(name, e))?;
+            File::create(dir.join(name)).map_err(|e| ExperimentError::io(name, e))?;
         }
         let mut out = ResultsDir::open_files(dir, spec.clone())?;
         writeln!(out.csv, "hand,deal,rotation,table,seat,agent,net_chips")
-            .map_err(|e| io_failure("hands.csv", e))?;
-        out.csv.flush().map_err(|e| io_failure("hands.csv", e))?;
+            .map_err(|e| ExperimentError::io("hands.csv", e))?;
+        out.csv.flush().map_err(|e| ExperimentError::io("hands.csv", e))?;
         Ok(out)
     }
 
     /// Opens a folder to resume: returns it and its checkpoint, with every
     /// file cut back to its size at that checkpoint.
-    pub fn resume(dir: &Path) -> Result<(ResultsDir, Checkpoint), Failure> {
+    pub fn resume(dir: &Path) -> Result<(ResultsDir, Checkpoint), ExperimentError> {
         let read = |name: &str| {
-            std::fs::read_to_string(dir.join(name)).map_err(|e| {
-                Failure::new(
-                    ErrorCode::InvalidRequest,
-                    format!("{} is not a results folder ({name}: {e})", dir.display()),
-                )
+            std::fs::read_to_string(dir.join(name)).map_err(|source| ExperimentError::NotResultsFolder {
+                dir: dir.to_owned(),
+                name: name.to_owned(),
+                source,
             })
         };
         let spec = ExperimentSpec::parse(&read("spec.json")?)?;
-        let saved: Saved = serde_json::from_str(&read("checkpoint.json")?)
-            .map_err(|e| Failure::new(ErrorCode::InvalidRequest, format!("checkpoint.json: {e}")))?;
+        let saved: Saved =
+            serde_json::from_str(&read("checkpoint.json")?).map_err(ExperimentError::CheckpointFile)?;
         for (name, size) in &saved.sizes {
             if !FILES.contains(&name.as_str()) {
                 continue;
@@ -123,19 +112,19 @@ impl ResultsDir {
             let file = OpenOptions::new()
                 .write(true)
                 .open(dir.join(name))
-                .map_err(|e| io_failure(name, e))?;
-            file.set_len(*size).map_err(|e| io_failure(name, e))?;
+                .map_err(|e| ExperimentError::io(name, e))?;
+            file.set_len(*size).map_err(|e| ExperimentError::io(name, e))?;
         }
         Ok((ResultsDir::open_files(dir, spec)?, saved.checkpoint))
     }
 
-    fn open_files(dir: &Path, spec: ExperimentSpec) -> Result<ResultsDir, Failure> {
+    fn open_files(dir: &Path, spec: ExperimentSpec) -> Result<ResultsDir, ExperimentError> {
         let open = |name: &str| {
             OpenOptions::new()
                 .append(true)
                 .open(dir.join(name))
                 .map(|file| BufWriter::with_capacity(WRITE_BUFFER, file))
-                .map_err(|e| io_failure(name, e))
+                .map_err(|e| ExperimentError::io(name, e))
         };
         Ok(ResultsDir {
             dir: dir.to_owned(),
@@ -143,7 +132,7 @@ impl ResultsDir {
             csv: OpenOptions::new()
                 .append(true)
                 .open(dir.join("hands.csv"))
-                .map_err(|e| io_failure("hands.csv", e))?,
+                .map_err(|e| ExperimentError::io("hands.csv", e))?,
             phh: open("hands.phhs")?,
             decisions: open("decisions.jsonl")?,
             lines: CsvLines::new(CSV_BUFFER + 16 * 1024),
@@ -162,38 +151,37 @@ impl ResultsDir {
     }
 
     /// Writes `summary.json`.
-    pub fn write_summary(&self, summary: &serde_json::Value) -> Result<(), Failure> {
-        let text = serde_json::to_string_pretty(summary)
-            .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
+    pub fn write_summary(&self, summary: &serde_json::Value) -> Result<(), ExperimentError> {
+        let text = serde_json::to_string_pretty(summary).map_err(ExperimentError::Encode)?;
         write_atomic(&self.dir.join("summary.json"), text.as_bytes())
     }
 
-    fn flush(&mut self) -> Result<(), Failure> {
+    fn flush(&mut self) -> Result<(), ExperimentError> {
         self.write_lines()?;
         for (name, file) in [
             ("hands.phhs", &mut self.phh),
             ("decisions.jsonl", &mut self.decisions),
         ] {
-            file.flush().map_err(|e| io_failure(name, e))?;
+            file.flush().map_err(|e| ExperimentError::io(name, e))?;
         }
         Ok(())
     }
 
     /// Writes out the `hands.csv` lines formatted so far.
-    fn write_lines(&mut self) -> Result<(), Failure> {
+    fn write_lines(&mut self) -> Result<(), ExperimentError> {
         self.csv
             .write_all(self.lines.lines())
-            .map_err(|e| io_failure("hands.csv", e))?;
+            .map_err(|e| ExperimentError::io("hands.csv", e))?;
         self.lines.clear();
         Ok(())
     }
 }
 
 /// Writes a file so that a crash leaves either the old or the new content.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExperimentError> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| io_failure("writing a checkpoint", e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io_failure("writing a checkpoint", e))
+    std::fs::write(&tmp, bytes).map_err(|e| ExperimentError::io("writing a checkpoint", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| ExperimentError::io("writing a checkpoint", e))
 }
 
 /// Net chips per seat of a hand (final minus starting stack), from its
@@ -234,7 +222,7 @@ impl Drop for ResultsDir {
 }
 
 impl HandSink for ResultsDir {
-    fn hand(&mut self, index: u64, row: &HandRow, agents: &Arc<[String]>) -> Result<(), Failure> {
+    fn hand(&mut self, index: u64, row: &HandRow, agents: &Arc<[String]>) -> Result<(), ExperimentError> {
         // Formatted by hand into one buffer (see `csv`): the hand's leading
         // columns once for all its lines, each seat's `seat,agent,` once
         // per seating.
@@ -290,29 +278,27 @@ impl HandSink for ResultsDir {
         if self.spec.write_phh {
             let names: Vec<Option<String>> = agents.iter().cloned().map(Some).collect();
             let phh = game_core::phh::to_phh(&self.spec.table_config(), &row.events, &names)
-                .map_err(|e| Failure::new(ErrorCode::Internal, format!("PHH of hand {index}: {e}")))?;
-            writeln!(self.phh, "[{}]\n{phh}", index + 1).map_err(|e| io_failure("hands.phhs", e))?;
+                .map_err(|source| ExperimentError::Phh { hand: index, source })?;
+            writeln!(self.phh, "[{}]\n{phh}", index + 1).map_err(|e| ExperimentError::io("hands.phhs", e))?;
         }
         for d in &row.decisions {
-            let line =
-                serde_json::to_string(d).map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
-            writeln!(self.decisions, "{line}").map_err(|e| io_failure("decisions.jsonl", e))?;
+            let line = serde_json::to_string(d).map_err(ExperimentError::Encode)?;
+            writeln!(self.decisions, "{line}").map_err(|e| ExperimentError::io("decisions.jsonl", e))?;
         }
         Ok(())
     }
 
-    async fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), Failure> {
+    async fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), ExperimentError> {
         self.flush()?;
         let mut sizes = Vec::new();
         for name in FILES {
             let len = std::fs::metadata(self.dir.join(name))
-                .map_err(|e| io_failure(name, e))?
+                .map_err(|e| ExperimentError::io(name, e))?
                 .len();
             sizes.push((name.to_owned(), len));
         }
         let saved = SavedRef { checkpoint, sizes };
-        let text =
-            serde_json::to_vec(&saved).map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
+        let text = serde_json::to_vec(&saved).map_err(ExperimentError::Encode)?;
         write_atomic(&self.dir.join("checkpoint.json"), &text)
     }
 }

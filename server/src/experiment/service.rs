@@ -26,8 +26,8 @@ use tracing::{info, warn};
 
 use super::runner::{self, Checkpoint, HandRow, HandSink, Progress, SeatAgent, StopReason};
 use super::spec::{ExperimentSpec, mix};
-use super::{UsageMeter, stats, summary};
-use crate::protocol::{ErrorCode, Failure, ServerMessage};
+use super::{ExperimentError, UsageMeter, stats, summary};
+use crate::protocol::ServerMessage;
 use crate::table::agents::Agents;
 
 /// Why a run was asked to stop.
@@ -209,14 +209,14 @@ impl Experiments {
     }
 
     /// The list line of one experiment.
-    pub async fn info(&self, id: &str) -> Result<Value, Failure> {
-        let record = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
+    pub async fn info(&self, id: &str) -> Result<Value, ExperimentError> {
+        let record = self.deps.repo.load_experiment(id).await?;
         Ok(info_json(&record, self.live_progress(id).as_ref()))
     }
 
     /// Every experiment, oldest first.
-    pub async fn list(&self) -> Result<Vec<Value>, Failure> {
-        let records = self.deps.repo.list_experiments().await.map_err(Failure::from)?;
+    pub async fn list(&self) -> Result<Vec<Value>, ExperimentError> {
+        let records = self.deps.repo.list_experiments().await?;
         Ok(records
             .iter()
             .map(|r| info_json(r, self.live_progress(&r.id).as_ref()))
@@ -224,8 +224,8 @@ impl Experiments {
     }
 
     /// One experiment with its results (`null` until the first checkpoint).
-    pub async fn details(&self, id: &str) -> Result<Value, Failure> {
-        let record = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
+    pub async fn details(&self, id: &str) -> Result<Value, ExperimentError> {
+        let record = self.deps.repo.load_experiment(id).await?;
         let mut value = info_json(&record, self.live_progress(id).as_ref());
         let mut results: Value = record
             .results
@@ -241,8 +241,8 @@ impl Experiments {
     }
 
     /// Cumulative winnings per agent over hands.
-    pub async fn curve(&self, id: &str) -> Result<Value, Failure> {
-        let record = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
+    pub async fn curve(&self, id: &str) -> Result<Value, ExperimentError> {
+        let record = self.deps.repo.load_experiment(id).await?;
         let curve = record
             .results
             .as_deref()
@@ -252,12 +252,9 @@ impl Experiments {
     }
 
     /// Validates and stores a spec, then starts it.
-    pub async fn create(&self, spec: ExperimentSpec) -> Result<Value, Failure> {
+    pub async fn create(&self, spec: ExperimentSpec) -> Result<Value, ExperimentError> {
         if *self.deps.shutdown.borrow() {
-            return Err(Failure::new(
-                ErrorCode::ShuttingDown,
-                "the server is shutting down",
-            ));
+            return Err(ExperimentError::ShuttingDown);
         }
         for seat in &spec.seats {
             if AgentSpec::kind_of(&seat.agent) == SeatKind::Bot {
@@ -269,8 +266,7 @@ impl Experiments {
         let now = now_ms();
         let record = ExperimentRecord {
             id: crate::auth::new_id("x"),
-            spec: serde_json::to_string(&spec)
-                .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?,
+            spec: serde_json::to_string(&spec).map_err(ExperimentError::Encode)?,
             status: ExperimentStatus::Running,
             hands_done: 0,
             hands_total: spec.deals() * spec.hands_per_deal(),
@@ -278,19 +274,15 @@ impl Experiments {
             created_at_ms: now,
             updated_at_ms: now,
         };
-        self.deps
-            .repo
-            .create_experiment(&record)
-            .await
-            .map_err(Failure::from)?;
+        self.deps.repo.create_experiment(&record).await?;
         info!(experiment = %record.id, hands = record.hands_total, "experiment created");
         self.start(&record.id, spec, fresh_checkpoint(&record_spec(&record)?));
         self.info(&record.id).await
     }
 
     /// Pauses a running experiment (it saves its checkpoint and stops).
-    pub async fn pause(&self, id: &str) -> Result<Value, Failure> {
-        let record = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
+    pub async fn pause(&self, id: &str) -> Result<Value, ExperimentError> {
+        let record = self.deps.repo.load_experiment(id).await?;
         if record.status != ExperimentStatus::Running {
             return Err(state_error(&record, "pause"));
         }
@@ -298,13 +290,12 @@ impl Experiments {
         if !self.active.lock().contains_key(id) {
             // Not running here (e.g. it was running when the server stopped
             // and has not been restored): record the pause.
-            let r = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
+            let r = self.deps.repo.load_experiment(id).await?;
             if r.status == ExperimentStatus::Running {
                 self.deps
                     .repo
                     .update_experiment(id, ExperimentStatus::Paused, r.hands_done, None, now_ms())
-                    .await
-                    .map_err(Failure::from)?;
+                    .await?;
             }
         }
         let info = self.info(id).await?;
@@ -313,19 +304,18 @@ impl Experiments {
     }
 
     /// Cancels an experiment that has not finished (its results so far stay).
-    pub async fn cancel(&self, id: &str) -> Result<Value, Failure> {
-        let record = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
+    pub async fn cancel(&self, id: &str) -> Result<Value, ExperimentError> {
+        let record = self.deps.repo.load_experiment(id).await?;
         if record.status.is_final() {
             return Err(state_error(&record, "cancel"));
         }
         self.stop(id, Intent::Cancel).await;
-        let r = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
+        let r = self.deps.repo.load_experiment(id).await?;
         if !r.status.is_final() {
             self.deps
                 .repo
                 .update_experiment(id, ExperimentStatus::Cancelled, r.hands_done, None, now_ms())
-                .await
-                .map_err(Failure::from)?;
+                .await?;
         }
         let info = self.info(id).await?;
         self.publish(info.clone());
@@ -333,14 +323,11 @@ impl Experiments {
     }
 
     /// Resumes a paused (or failed) experiment from its last checkpoint.
-    pub async fn resume(&self, id: &str) -> Result<Value, Failure> {
+    pub async fn resume(&self, id: &str) -> Result<Value, ExperimentError> {
         if *self.deps.shutdown.borrow() {
-            return Err(Failure::new(
-                ErrorCode::ShuttingDown,
-                "the server is shutting down",
-            ));
+            return Err(ExperimentError::ShuttingDown);
         }
-        let record = self.deps.repo.load_experiment(id).await.map_err(Failure::from)?;
+        let record = self.deps.repo.load_experiment(id).await?;
         if !matches!(record.status, ExperimentStatus::Paused | ExperimentStatus::Failed)
             || self.active.lock().contains_key(id)
         {
@@ -349,8 +336,7 @@ impl Experiments {
         self.deps
             .repo
             .update_experiment(id, ExperimentStatus::Running, record.hands_done, None, now_ms())
-            .await
-            .map_err(Failure::from)?;
+            .await?;
         self.restart(&record).await?;
         let info = self.info(id).await?;
         self.publish(info.clone());
@@ -366,8 +352,8 @@ impl Experiments {
             }
             match self.restart(&record).await {
                 Ok(()) => restored += 1,
-                Err(f) => {
-                    warn!(experiment = %record.id, "cannot resume the experiment: {}", f.message);
+                Err(e) => {
+                    warn!(experiment = %record.id, "cannot resume the experiment: {e}");
                     let _ = self
                         .deps
                         .repo
@@ -427,21 +413,11 @@ impl Experiments {
         let _ = finished.wait_for(|f| *f).await;
     }
 
-    async fn restart(&self, record: &ExperimentRecord) -> Result<(), Failure> {
+    async fn restart(&self, record: &ExperimentRecord) -> Result<(), ExperimentError> {
         let spec = record_spec(record)?;
-        let checkpoint = match self
-            .deps
-            .repo
-            .experiment_checkpoint(&record.id)
-            .await
-            .map_err(Failure::from)?
-        {
-            Some(text) => serde_json::from_str::<Checkpoint>(&text).map_err(|e| {
-                Failure::new(
-                    ErrorCode::Internal,
-                    format!("the stored checkpoint is unreadable: {e}"),
-                )
-            })?,
+        let checkpoint = match self.deps.repo.experiment_checkpoint(&record.id).await? {
+            Some(text) => serde_json::from_str::<Checkpoint>(&text)
+                .map_err(ExperimentError::StoredCheckpointUnreadable)?,
             None => fresh_checkpoint(&spec),
         };
         info!(experiment = %record.id, hands_done = checkpoint.hands_done, "experiment resumes");
@@ -501,24 +477,16 @@ impl Experiments {
     }
 }
 
-fn state_error(record: &ExperimentRecord, what: &str) -> Failure {
-    Failure::new(
-        ErrorCode::ExperimentState,
-        format!(
-            "cannot {what} experiment {} while it is {}",
-            record.id,
-            record.status.name()
-        ),
-    )
+fn state_error(record: &ExperimentRecord, action: &'static str) -> ExperimentError {
+    ExperimentError::WrongState {
+        action,
+        id: record.id.clone(),
+        status: record.status.name(),
+    }
 }
 
-fn record_spec(record: &ExperimentRecord) -> Result<ExperimentSpec, Failure> {
-    ExperimentSpec::parse(&record.spec).map_err(|f| {
-        Failure::new(
-            ErrorCode::Internal,
-            format!("the stored spec is invalid: {}", f.message),
-        )
-    })
+fn record_spec(record: &ExperimentRecord) -> Result<ExperimentSpec, ExperimentError> {
+    ExperimentSpec::parse(&record.spec).map_err(|e| ExperimentError::StoredSpecInvalid(e.to_string()))
 }
 
 fn fresh_checkpoint(spec: &ExperimentSpec) -> Checkpoint {
@@ -564,8 +532,8 @@ async fn play(
             }
             (status, Some(summary.to_string()))
         }
-        Err(failure) => {
-            warn!(experiment = %id, "experiment failed: {}", failure.message);
+        Err(e) => {
+            warn!(experiment = %id, "experiment failed: {e}");
             (ExperimentStatus::Failed, None)
         }
     };
@@ -596,7 +564,7 @@ async fn play_inner(
     checkpoint: Checkpoint,
     meter: &Arc<UsageMeter>,
     stop: watch::Receiver<bool>,
-) -> Result<(StopReason, Checkpoint), Failure> {
+) -> Result<(StopReason, Checkpoint), ExperimentError> {
     let agents = spec
         .seats
         .iter()
@@ -677,7 +645,7 @@ struct StoreSink {
 }
 
 impl HandSink for StoreSink {
-    fn hand(&mut self, index: u64, row: &HandRow, agents: &Arc<[String]>) -> Result<(), Failure> {
+    fn hand(&mut self, index: u64, row: &HandRow, agents: &Arc<[String]>) -> Result<(), ExperimentError> {
         let mut nets = vec![0i64; agents.len()];
         for seat in &row.summary.seats {
             if let Some(n) = nets.get_mut(seat.seat) {
@@ -688,7 +656,7 @@ impl HandSink for StoreSink {
             let names: Vec<Option<String>> = agents.iter().cloned().map(Some).collect();
             Some(
                 game_core::phh::to_phh(&self.spec.table_config(), &row.events, &names)
-                    .map_err(|e| Failure::new(ErrorCode::Internal, format!("PHH of hand {index}: {e}")))?,
+                    .map_err(|source| ExperimentError::Phh { hand: index, source })?,
             )
         } else {
             None
@@ -738,15 +706,14 @@ impl HandSink for StoreSink {
         Ok(())
     }
 
-    async fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), Failure> {
+    async fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), ExperimentError> {
         let models = self.meter.as_ref().map(|m| m.models());
         let results = summary(&self.spec, checkpoint, "running", models);
         let batch = ExperimentBatch {
             id: self.id.clone(),
             status: None,
             hands_done: checkpoint.hands_done,
-            checkpoint: serde_json::to_string(checkpoint)
-                .map_err(|e| Failure::new(ErrorCode::Internal, format!("checkpoint: {e}")))?,
+            checkpoint: serde_json::to_string(checkpoint).map_err(ExperimentError::EncodeCheckpoint)?,
             results: Some(results.to_string()),
             hands: std::mem::take(&mut self.hands),
             decisions: std::mem::take(&mut self.decisions),
@@ -760,19 +727,13 @@ impl HandSink for StoreSink {
             match self.repo.save_experiment_batch(&batch).await {
                 Ok(()) => return Ok(()),
                 Err(e @ (StoreError::NotFound { .. } | StoreError::Duplicate { .. })) => {
-                    return Err(Failure::new(
-                        ErrorCode::Internal,
-                        format!("saving experiment results: {e}"),
-                    ));
+                    return Err(ExperimentError::SaveRefused(e));
                 }
-                Err(e) if started.elapsed() >= SAVE_RETRY => {
-                    return Err(Failure::new(
-                        ErrorCode::Unavailable,
-                        format!(
-                            "saving experiment results failed for {} s: {e}",
-                            SAVE_RETRY.as_secs()
-                        ),
-                    ));
+                Err(source) if started.elapsed() >= SAVE_RETRY => {
+                    return Err(ExperimentError::SaveTimedOut {
+                        secs: SAVE_RETRY.as_secs(),
+                        source,
+                    });
                 }
                 Err(e) => {
                     warn!(experiment = %self.id, "saving a checkpoint failed, retrying: {e}");

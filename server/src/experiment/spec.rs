@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{ErrorCode, Failure};
+use super::ExperimentError;
 use ai_players::{AgentSpec, Lane, SeatKind};
 
 /// How stacks evolve from hand to hand.
@@ -122,21 +122,21 @@ pub const MAX_TABLES: usize = 1_024;
 
 impl ExperimentSpec {
     /// Parses TOML or JSON (JSON if the text starts with `{`).
-    pub fn parse(text: &str) -> Result<ExperimentSpec, Failure> {
+    pub fn parse(text: &str) -> Result<ExperimentSpec, ExperimentError> {
+        let invalid =
+            |e: &dyn std::fmt::Display| ExperimentError::InvalidSpec(format!("experiment spec: {e}"));
         let spec: ExperimentSpec = if text.trim_start().starts_with('{') {
-            serde_json::from_str(text)
-                .map_err(|e| Failure::new(ErrorCode::InvalidRequest, format!("experiment spec: {e}")))?
+            serde_json::from_str(text).map_err(|e| invalid(&e))?
         } else {
-            toml::from_str(text)
-                .map_err(|e| Failure::new(ErrorCode::InvalidRequest, format!("experiment spec: {e}")))?
+            toml::from_str(text).map_err(|e| invalid(&e))?
         };
         spec.validate()?;
         Ok(spec)
     }
 
     /// Checks the spec (agents are checked when built).
-    pub fn validate(&self) -> Result<(), Failure> {
-        let bad = |m: String| Err(Failure::new(ErrorCode::InvalidRequest, m));
+    pub fn validate(&self) -> Result<(), ExperimentError> {
+        let bad = |m: String| Err(ExperimentError::InvalidSpec(m));
         let config = self.table_config();
         if let Err(e) = config.validate() {
             return bad(format!("experiment table: {e}"));

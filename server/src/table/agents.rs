@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use ai_players::bots::{BOT_NAMES, BotAgent, bot};
+use ai_players::bots::{BotAgent, bot};
 use ai_players::executor::Executor;
 use ai_players::llm::{LlmAgent, LlmOptions};
 use ai_players::{Agent, AgentSpec, SeatKind};
 
-use crate::protocol::{ErrorCode, Failure};
+use super::AgentError;
 
 /// Builds agents; holds the LLM executor when the server has an LLM config.
 #[derive(Clone)]
@@ -29,35 +29,27 @@ impl Agents {
     }
 
     /// Checks a spec without building it.
-    pub fn validate(&self, spec: &str) -> Result<(), Failure> {
+    pub fn validate(&self, spec: &str) -> Result<(), AgentError> {
         self.build(spec, 0).map(|_| ())
     }
 
     /// The agent for `spec`, seeded with `seed`.
-    pub fn build(&self, spec: &str, seed: u64) -> Result<Arc<dyn Agent>, Failure> {
-        let unknown = |m: String| Failure::new(ErrorCode::UnknownAgent, m);
+    pub fn build(&self, spec: &str, seed: u64) -> Result<Arc<dyn Agent>, AgentError> {
         match spec.parse::<AgentSpec>()? {
-            AgentSpec::Human => Err(unknown(format!(
-                "agent spec {spec:?} must start with bot: or llm: (e.g. bot:tight-aggressive)"
-            ))),
+            AgentSpec::Human => Err(AgentError::NotAnAgent {
+                spec: spec.to_owned(),
+            }),
             AgentSpec::Bot(name) => {
-                let bot = bot(&name).ok_or_else(|| {
-                    unknown(format!(
-                        "unknown bot {name:?}; known bots: {}",
-                        BOT_NAMES.join(", ")
-                    ))
-                })?;
+                let bot = bot(&name).ok_or(AgentError::UnknownBot { name })?;
                 Ok(Arc::new(BotAgent::new(bot, seed)))
             }
             AgentSpec::Llm(llm) => {
-                let executor = self.executor.as_ref().ok_or_else(|| {
-                    unknown("this server has no LLM configuration (start it with --llm-config)".into())
-                })?;
+                let executor = self.executor.as_ref().ok_or(AgentError::NoLlmConfig)?;
                 if executor.max_tokens(&llm.provider, &llm.model).is_none() {
-                    return Err(unknown(format!(
-                        "model {}/{} is not in the LLM configuration",
-                        llm.provider, llm.model
-                    )));
+                    return Err(AgentError::UnknownModel {
+                        provider: llm.provider,
+                        model: llm.model,
+                    });
                 }
                 let mut options = LlmOptions::new(&llm.provider, &llm.model);
                 options.personality = llm.personality.unwrap_or_default();
@@ -65,8 +57,7 @@ impl Agents {
                     options.temperature = t;
                 }
                 options.capture = llm.capture;
-                let fallback = bot("tight-aggressive")
-                    .ok_or_else(|| Failure::new(ErrorCode::Internal, "fallback bot missing"))?;
+                let fallback = bot("tight-aggressive").ok_or(AgentError::FallbackMissing)?;
                 Ok(Arc::new(LlmAgent::new(executor.clone(), options, fallback, seed)))
             }
         }
@@ -137,18 +128,18 @@ mod tests {
         let agents = Agents::new(None);
         assert!(agents.validate("bot:tight-aggressive").is_ok());
         assert!(agents.validate("bot:calling-station").is_ok());
-        assert_eq!(
-            agents.validate("bot:nope").err().map(|f| f.code),
-            Some(ErrorCode::UnknownAgent)
-        );
-        assert_eq!(
-            agents.validate("llm:openai/gpt").err().map(|f| f.code),
-            Some(ErrorCode::UnknownAgent)
-        );
-        assert_eq!(
-            agents.validate("human").err().map(|f| f.code),
-            Some(ErrorCode::UnknownAgent)
-        );
+        assert!(matches!(
+            agents.validate("bot:nope"),
+            Err(AgentError::UnknownBot { name }) if name == "nope"
+        ));
+        assert!(matches!(
+            agents.validate("llm:openai/gpt"),
+            Err(AgentError::NoLlmConfig)
+        ));
+        assert!(matches!(
+            agents.validate("human"),
+            Err(AgentError::NotAnAgent { spec }) if spec == "human"
+        ));
         assert_eq!(agents.display_name("bot:random", 2), "random bot #3");
         assert_eq!(agents.display_name("llm:mock/m1", 0), "mock/m1 #1");
         assert_eq!(

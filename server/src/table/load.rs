@@ -9,9 +9,8 @@ use schema::Repository;
 use tracing::{error, info, warn};
 
 use super::agents::Agents;
-use super::{Occupant, TableDeps, TableState};
+use super::{Occupant, TableDeps, TableError, TableState};
 use crate::auth::random_u64;
-use crate::protocol::{ErrorCode, Failure};
 
 /// Events read per store query while loading a table.
 const LOAD_PAGE: u64 = 5_000;
@@ -26,10 +25,10 @@ pub(crate) struct Loaded {
 }
 
 /// An empty table for `config` (a table without a usable snapshot).
-fn fresh_table(id: &str, config: &TableConfig) -> Result<Table, Failure> {
+fn fresh_table(id: &str, config: &TableConfig) -> Result<Table, TableError> {
     Table::new(config.clone()).map_err(|e| {
         error!(table = %id, "unplayable table config: {e}");
-        Failure::new(ErrorCode::Internal, "the table's config is unplayable")
+        TableError::UnplayableConfig(e)
     })
 }
 
@@ -44,11 +43,11 @@ pub(crate) async fn load_state(
     config: TableConfig,
     time_bank_ms: u64,
     fence: Option<&schema::Fence>,
-) -> Result<Loaded, Failure> {
+) -> Result<Loaded, TableError> {
     let repo = &deps.repo;
     // The latest snapshot, if any and usable: then only the events after it
     // are read and replayed.
-    let (start, base) = match repo.latest_snapshot(id).await.map_err(Failure::from)? {
+    let (start, base) = match repo.latest_snapshot(id).await? {
         Some(record) => match serde_json::from_str::<TableSnapshot>(&record.state)
             .map_err(|e| e.to_string())
             .and_then(|s| Table::restore(config.clone(), s).map_err(|e| e.to_string()))
@@ -65,21 +64,15 @@ pub(crate) async fn load_state(
     let mut events = Vec::new();
     let mut after = base;
     loop {
-        let page = repo
-            .events_since(id, after, LOAD_PAGE)
-            .await
-            .map_err(Failure::from)?;
+        let page = repo.events_since(id, after, LOAD_PAGE).await?;
         let n = page.len() as u64;
         for record in page {
             if record.seq != after + 1 {
                 error!(table = %id, "event log has a gap at {}", after + 1);
-                return Err(Failure::new(
-                    ErrorCode::Internal,
-                    "the table's event log is damaged",
-                ));
+                return Err(TableError::LogGap { at: after + 1 });
             }
             after = record.seq;
-            events.push(record.event().map_err(Failure::from)?);
+            events.push(record.event()?);
         }
         if n < LOAD_PAGE {
             break;
@@ -94,13 +87,13 @@ pub(crate) async fn load_state(
         .collect();
     let engine = Table::replay_onto(start, &events).map_err(|e| {
         error!(table = %id, "event log does not replay: {e}");
-        Failure::new(ErrorCode::Internal, "the table's event log does not replay")
+        TableError::LogDoesNotReplay(Box::new(e))
     })?;
 
     // Money the log decides. A snapshot is only taken while the table has
     // no buy-in or cash-out left to settle (see `TableTask::snapshot`), so
     // what is still pending concerns seats taken or left after it.
-    let pending = repo.pending_buy_ins(id).await.map_err(Failure::from)?;
+    let pending = repo.pending_buy_ins(id).await?;
     for buy_in in pending {
         let in_tail = events.iter().enumerate().any(|(i, e)| {
             base + (i as u64) + 1 > buy_in.after_seq
@@ -119,7 +112,7 @@ pub(crate) async fn load_state(
             info!(table = %id, player = %buy_in.player_id, "refunding a buy-in whose seat was never taken");
             repo.refund_buy_in_fenced(buy_in.id, fence).await
         };
-        result.map_err(Failure::from)?;
+        result?;
     }
     for (i, event) in events.iter().enumerate() {
         match event {
@@ -135,8 +128,7 @@ pub(crate) async fn load_state(
                     .filter(|p| crate::auth::is_player_id(p))
                 {
                     repo.cash_out_fenced(id, base + i as u64 + 1, &player, *stack, schema::now_ms(), fence)
-                        .await
-                        .map_err(Failure::from)?;
+                        .await?;
                 }
             }
             _ => {}

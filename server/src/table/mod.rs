@@ -9,9 +9,11 @@
 //! - [`task`]: the table task and its clock.
 //! - [`history`]: hand histories, written with a hand's last events; the start-up repair.
 //! - [`registry`]: the live tables, loading from the store on demand, restore at start.
+//! - [`error`]: what goes wrong, in the table's terms ([`TableError`], [`AgentError`]).
 
 pub mod agents;
 pub mod deps;
+pub mod error;
 pub mod history;
 pub mod load;
 pub mod ownership;
@@ -29,8 +31,9 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::protocol::{ErrorCode, Failure, ServerMessage};
+use crate::protocol::ServerMessage;
 pub use deps::{TableDeps, TableLimits, Timing};
+pub use error::{AgentError, TableError};
 pub use settings::{AiSeat, Pace, TableSettings};
 
 pub use crate::protocol::{ChatLine, ClockInfo, SeatInfo};
@@ -158,11 +161,11 @@ pub enum JoinError {
     /// The table was evicted in the meantime: look it up again.
     Closed,
     /// A limit or rule said no.
-    Refused(Failure),
+    Refused(TableError),
 }
 
 /// A reply channel for commands.
-pub type Reply<T> = oneshot::Sender<Result<T, Failure>>;
+pub type Reply<T> = oneshot::Sender<Result<T, TableError>>;
 
 /// What a seated player did with `stand`.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -368,33 +371,35 @@ impl TableShared {
         let _ = self.events.send(Delta::room(message.text()));
     }
 
-    /// Sends a command, failing with `unavailable` if the table stopped or is
-    /// overloaded for a whole second.
-    pub async fn send(&self, command: TableCommand) -> Result<(), Failure> {
+    /// Tells everyone in the room that the table stopped, and why (no
+    /// client request is being answered: the error has no request id).
+    pub(crate) fn publish_room_error(&self, error: TableError) {
+        let failure = crate::protocol::Failure::from(error);
+        self.publish_room(&ServerMessage::Error {
+            id: None,
+            table: Some(&self.id),
+            code: failure.code,
+            message: &failure.message,
+        });
+    }
+
+    /// Sends a command, failing with [`TableError::Restarting`] if the
+    /// table stopped or [`TableError::Busy`] if it is overloaded for a
+    /// whole second.
+    pub async fn send(&self, command: TableCommand) -> Result<(), TableError> {
         let timeout = std::time::Duration::from_secs(1);
         match self.commands.send_timeout(command, timeout).await {
             Ok(()) => Ok(()),
-            Err(mpsc::error::SendTimeoutError::Timeout(_)) => Err(Failure::new(
-                ErrorCode::Unavailable,
-                "the table is busy; try again",
-            )),
-            Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(Failure::new(
-                ErrorCode::Unavailable,
-                "the table is restarting; join again",
-            )),
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => Err(TableError::Busy),
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(TableError::Restarting),
         }
     }
 
     /// Sends a command that answers and waits for the answer.
-    pub async fn request<T>(&self, make: impl FnOnce(Reply<T>) -> TableCommand) -> Result<T, Failure> {
+    pub async fn request<T>(&self, make: impl FnOnce(Reply<T>) -> TableCommand) -> Result<T, TableError> {
         let (tx, rx) = oneshot::channel();
         self.send(make(tx)).await?;
-        rx.await.unwrap_or_else(|_| {
-            Err(Failure::new(
-                ErrorCode::Unavailable,
-                "the table stopped; join again",
-            ))
-        })
+        rx.await.unwrap_or(Err(TableError::Stopped))
     }
 
     /// The seat `player` occupies, if any.
@@ -451,10 +456,9 @@ impl TableShared {
             return Err(JoinError::Closed);
         }
         if spectator && state.spectators >= max_spectators {
-            return Err(JoinError::Refused(Failure::new(
-                ErrorCode::SpectatorsFull,
-                format!("this table has its maximum of {max_spectators} spectators"),
-            )));
+            return Err(JoinError::Refused(TableError::SpectatorsFull {
+                max: max_spectators,
+            }));
         }
         let rx = self.events.subscribe();
         let seat = player.and_then(|p| state.seat_of(p));

@@ -17,9 +17,8 @@ use tracing::{error, warn};
 use super::load::load_state;
 use super::ownership::LeaseError;
 use super::task::TableTask;
-use super::{BROADCAST_CAPACITY, TableDeps, TableHandle, TableSettings, TableShared};
+use super::{BROADCAST_CAPACITY, TableDeps, TableError, TableHandle, TableSettings, TableShared};
 use crate::auth::{new_id, random_bytes};
-use crate::protocol::{ErrorCode, Failure, ServerMessage};
 
 /// Commands a table buffers before senders wait (and time out with `unavailable`).
 const COMMAND_CAPACITY: usize = 256;
@@ -110,12 +109,12 @@ impl Tables {
     }
 
     /// The live table `id`, loading it from the store if needed.
-    pub async fn open(&self, id: &str) -> Result<TableHandle, Failure> {
+    pub async fn open(&self, id: &str) -> Result<TableHandle, TableError> {
         if let Some(handle) = self.get(id) {
             return Ok(handle);
         }
         if id.is_empty() || id.len() > 64 {
-            return Err(Failure::new(ErrorCode::TableNotFound, "no such table"));
+            return Err(TableError::NotFound);
         }
         // Boxed: a load's state machine is large, and every connection's
         // future (which awaits `open` when it joins) would carry it for its
@@ -124,18 +123,15 @@ impl Tables {
     }
 
     /// Loads table `id` under its load lock (unless another load won).
-    async fn load(&self, id: &str) -> Result<TableHandle, Failure> {
+    async fn load(&self, id: &str) -> Result<TableHandle, TableError> {
         let _guard = self.load_guard(id).await;
         if let Some(handle) = self.get(id) {
             return Ok(handle);
         }
         self.check_capacity()?;
-        let record = self.deps.repo.load_table(id).await.map_err(Failure::from)?;
+        let record = self.deps.repo.load_table(id).await?;
         if record.status == TableStatus::Closed {
-            return Err(Failure::new(
-                ErrorCode::TableNotFound,
-                format!("table {id} is closed"),
-            ));
+            return Err(TableError::Closed { id: id.to_owned() });
         }
         let fence = self.lease(id).await?;
         let handle = self.start_leased(record, fence).await?;
@@ -145,7 +141,7 @@ impl Tables {
 
     /// In a cluster, claims table `id` for this node: the fence its writes
     /// carry. `None` on a single node.
-    async fn lease(&self, id: &str) -> Result<Option<Fence>, Failure> {
+    async fn lease(&self, id: &str) -> Result<Option<Fence>, TableError> {
         let Some(ownership) = &self.deps.ownership else {
             return Ok(None);
         };
@@ -154,23 +150,21 @@ impl Tables {
                 self.deps.metrics.lease_claims.fetch_add(1, Ordering::Relaxed);
                 Ok(Some(fence))
             }
-            Err(LeaseError::Elsewhere(address)) => Err(Failure::new(
-                ErrorCode::TableElsewhere,
-                match address {
-                    Some(address) => format!("table {id} is served by the node at {address}; join it there"),
-                    None => format!("table {id} is served by another node"),
-                },
-            )),
-            Err(LeaseError::NotMember) => Err(Failure::new(
-                ErrorCode::Unavailable,
-                "this node is rejoining its cluster; try again shortly",
-            )),
+            Err(LeaseError::Elsewhere(address)) => Err(TableError::Elsewhere {
+                id: id.to_owned(),
+                address,
+            }),
+            Err(LeaseError::NotMember) => Err(TableError::Rejoining),
             Err(LeaseError::Store(e)) => Err(e.into()),
         }
     }
 
     /// Starts a table under `fence`, releasing the lease if the start fails.
-    async fn start_leased(&self, record: TableRecord, fence: Option<Fence>) -> Result<TableHandle, Failure> {
+    async fn start_leased(
+        &self,
+        record: TableRecord,
+        fence: Option<Fence>,
+    ) -> Result<TableHandle, TableError> {
         match self.start(record, fence.clone()).await {
             Ok(handle) => Ok(handle),
             Err(e) => {
@@ -195,7 +189,7 @@ impl Tables {
     /// Starts a table this node has just claimed as an orphan (its owner
     /// died or handed it off): loaded from its snapshot and log, mid-hand if
     /// it was, with the turn clock started afresh.
-    pub async fn adopt(&self, fence: Fence) -> Result<TableHandle, Failure> {
+    pub async fn adopt(&self, fence: Fence) -> Result<TableHandle, TableError> {
         let _guard = self.load_guard(&fence.table_id).await;
         if let Some(stale) = self.get(&fence.table_id) {
             // An older instance of ours still in memory: its lease is gone.
@@ -219,12 +213,7 @@ impl Tables {
     /// again (which finds the table's new owner).
     pub fn stop_fenced(&self, table: &TableHandle) {
         table.state.lock().closed = true;
-        table.publish_room(&ServerMessage::Error {
-            id: None,
-            table: Some(&table.id),
-            code: ErrorCode::Unavailable,
-            message: "the table moved to another node; join again",
-        });
+        table.publish_room_error(TableError::Moved);
         let entry = {
             let mut live = self.live.lock();
             match live.get(&table.id) {
@@ -260,19 +249,13 @@ impl Tables {
         }
     }
 
-    fn check_capacity(&self) -> Result<(), Failure> {
+    fn check_capacity(&self) -> Result<(), TableError> {
         if self.deps.is_shutting_down() {
-            return Err(Failure::new(
-                ErrorCode::ShuttingDown,
-                "the server is shutting down",
-            ));
+            return Err(TableError::ShuttingDown);
         }
         let max = self.deps.limits.max_tables;
         if self.len() >= max {
-            return Err(Failure::new(
-                ErrorCode::TooManyTables,
-                format!("the server is at its limit of {max} live tables; try again later"),
-            ));
+            return Err(TableError::TooManyTables { max });
         }
         Ok(())
     }
@@ -283,14 +266,13 @@ impl Tables {
         name: String,
         config: TableConfig,
         settings: TableSettings,
-    ) -> Result<TableHandle, Failure> {
+    ) -> Result<TableHandle, TableError> {
         settings.validate(&config)?;
         for ai in &settings.ai_seats {
             self.deps.agents.validate(&ai.agent)?;
         }
         self.check_capacity()?;
-        let settings_json = serde_json::to_string(&settings)
-            .map_err(|e| Failure::new(ErrorCode::Internal, format!("cannot encode settings: {e}")))?;
+        let settings_json = serde_json::to_string(&settings).map_err(TableError::EncodeSettings)?;
         let record = TableRecord {
             id: new_id("t_"),
             name,
@@ -300,11 +282,7 @@ impl Tables {
             settings: settings_json,
             deal_key: game_core::DealKey::from_bytes(random_bytes()),
         };
-        self.deps
-            .repo
-            .create_table(&record)
-            .await
-            .map_err(Failure::from)?;
+        self.deps.repo.create_table(&record).await?;
         let fence = self.lease(&record.id).await?;
         self.start_leased(record, fence).await
     }
@@ -321,9 +299,9 @@ impl Tables {
             }
             let fence = match self.lease(&id).await {
                 Ok(fence) => fence,
-                Err(e) if e.code == ErrorCode::TableElsewhere => continue,
+                Err(TableError::Elsewhere { .. }) => continue,
                 Err(e) => {
-                    error!(table = %id, "cannot claim table: {}", e.message);
+                    error!(table = %id, "cannot claim table: {e}");
                     continue;
                 }
             };
@@ -332,16 +310,16 @@ impl Tables {
                     restored += 1;
                     self.deps.metrics.tables_loaded.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(e) => error!(table = %id, "cannot restore table: {}", e.message),
+                Err(e) => error!(table = %id, "cannot restore table: {e}"),
             }
         }
         Ok(restored)
     }
 
-    async fn start(&self, record: TableRecord, fence: Option<Fence>) -> Result<TableHandle, Failure> {
+    async fn start(&self, record: TableRecord, fence: Option<Fence>) -> Result<TableHandle, TableError> {
         let settings: TableSettings = serde_json::from_str(&record.settings).map_err(|e| {
             error!(table = %record.id, "corrupt table settings: {e}");
-            Failure::new(ErrorCode::Internal, "the table's settings are unreadable")
+            TableError::SettingsUnreadable
         })?;
         let loaded = Box::pin(load_state(
             &self.deps,
@@ -351,8 +329,7 @@ impl Tables {
             fence.as_ref(),
         ))
         .await?;
-        let settings_json = serde_json::value::to_raw_value(&settings)
-            .map_err(|e| Failure::new(ErrorCode::Internal, format!("cannot encode settings: {e}")))?;
+        let settings_json = serde_json::value::to_raw_value(&settings).map_err(TableError::EncodeSettings)?;
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
         let (commands, rx) = mpsc::channel(COMMAND_CAPACITY);
         let shared = Arc::new(TableShared {
@@ -396,12 +373,7 @@ impl Tables {
                 // everyone to join again, which reloads the table from its
                 // log (only what was stored survives).
                 error!(table = %supervised.id, "table task panicked; the table reloads from its log on the next join");
-                supervised.publish_room(&ServerMessage::Error {
-                    id: None,
-                    table: Some(&supervised.id),
-                    code: ErrorCode::Unavailable,
-                    message: "the table stopped after an internal error; join again",
-                });
+                supervised.publish_room_error(TableError::Crashed);
             }
         });
         self.live

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{ErrorCode, Failure};
+use super::TableError;
 
 /// How fast hands follow each other.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,8 +63,8 @@ impl TableSettings {
     }
 
     /// Checks the settings against the table's size and stakes.
-    pub fn validate(&self, config: &game_core::TableConfig) -> Result<(), Failure> {
-        let bad = |m: String| Err(Failure::new(ErrorCode::InvalidRequest, m));
+    pub fn validate(&self, config: &game_core::TableConfig) -> Result<(), TableError> {
+        let bad = |m: String| Err(TableError::InvalidSettings(m));
         if let Err(e) = config.validate() {
             return bad(e.to_string());
         }

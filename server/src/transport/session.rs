@@ -20,7 +20,7 @@ use crate::protocol::{
     AckDetail, ActionKind, ClientMessage, ClientType, ErrorCode, Failure, HelloLimits, Role, ServerMessage,
     close, decode,
 };
-use crate::table::{ChatLine, JoinError, Presence, TableCommand, TableHandle};
+use crate::table::{ChatLine, JoinError, Presence, TableCommand, TableError, TableHandle};
 
 /// Frames waiting to be written to one client. A client that does not read
 /// fills this and its forwarders fall behind the table's broadcast buffer,
@@ -210,14 +210,13 @@ impl Session {
             },
             ClientMessage::Stand { id, table } => {
                 let result = match self.player_table(&table) {
-                    Ok((handle, player)) => {
-                        handle
-                            .request(|reply| TableCommand::Stand {
-                                player_id: player.to_string(),
-                                reply,
-                            })
-                            .await
-                    }
+                    Ok((handle, player)) => handle
+                        .request(|reply| TableCommand::Stand {
+                            player_id: player.to_string(),
+                            reply,
+                        })
+                        .await
+                        .map_err(Failure::from),
                     Err(f) => Err(f),
                 };
                 match result {
@@ -272,7 +271,7 @@ impl Session {
                         ));
                         self.experiments = Some(task.abort_handle());
                     }
-                    Err(f) => self.error(id, None, &f).await,
+                    Err(e) => self.error(id, None, &e.into()).await,
                 }
             }
             ClientMessage::UnwatchExperiments { id } => {
@@ -354,7 +353,7 @@ impl Session {
                         "the table is reloading; join again",
                     ));
                 }
-                Err(JoinError::Refused(f)) => return Err(f),
+                Err(JoinError::Refused(e)) => return Err(e.into()),
             }
         };
         let seat = player_id.as_deref().and_then(|p| handle.seat_of(p));
@@ -437,15 +436,14 @@ impl Session {
 
     async fn sit_out(&mut self, id: Option<u64>, table: &str, out: bool) {
         let result = match self.player_table(table) {
-            Ok((handle, player)) => {
-                handle
-                    .request(|reply| TableCommand::SitOut {
-                        player_id: player.to_string(),
-                        out,
-                        reply,
-                    })
-                    .await
-            }
+            Ok((handle, player)) => handle
+                .request(|reply| TableCommand::SitOut {
+                    player_id: player.to_string(),
+                    out,
+                    reply,
+                })
+                .await
+                .map_err(Failure::from),
             Err(f) => Err(f),
         };
         let of = if out {
@@ -478,13 +476,13 @@ impl Session {
                 to: amount.ok_or_else(|| need_amount("raise"))?,
             },
         };
-        handle
+        Ok(handle
             .request(|reply| TableCommand::Act {
                 player_id: player.to_string(),
                 action,
                 reply,
             })
-            .await
+            .await?)
     }
 
     async fn chat(&mut self, table: &str, text: String) -> Result<(), Failure> {
@@ -513,13 +511,13 @@ impl Session {
             text: text.to_owned(),
             at_ms: schema::now_ms(),
         };
-        joined
+        Ok(joined
             .handle
             .request(|reply| TableCommand::Chat {
                 line: Box::new(line),
                 reply,
             })
-            .await
+            .await?)
     }
 
     /// Leaves every room (the connection is gone).
@@ -555,19 +553,14 @@ pub async fn sit(
         ));
     }
     if seat >= handle.config.seats {
-        return Err(Failure::new(
-            ErrorCode::InvalidRequest,
-            format!(
-                "seat {seat} does not exist (seats 0 to {})",
-                handle.config.seats - 1
-            ),
-        ));
+        return Err(TableError::NoSuchSeat {
+            seat,
+            last: handle.config.seats - 1,
+        }
+        .into());
     }
     if handle.seat_of(player).is_some() {
-        return Err(Failure::new(
-            ErrorCode::AlreadySeated,
-            "you already sit at this table",
-        ));
+        return Err(TableError::AlreadySeated.into());
     }
     let (after_seq, _) = handle.chip_count();
     let pending = app
@@ -592,22 +585,23 @@ pub async fn sit(
         buy_in: Box::new(pending),
         reply,
     };
-    if let Err(failure) = handle.send(command).await {
+    if let Err(e) = handle.send(command).await {
         // The table never got the command: the chips go straight back.
         let _ = app
             .repo
             .refund_buy_in_fenced(pending_id, handle.fence.as_ref())
             .await;
-        return Err(failure);
+        return Err(e.into());
     }
     // Once the table has the command it settles the buy-in (confirm or
     // refund); if it stops first, the next load settles it from the log.
-    answer.await.unwrap_or_else(|_| {
-        Err(Failure::new(
+    match answer.await {
+        Ok(answer) => Ok(answer?),
+        Err(_) => Err(Failure::new(
             ErrorCode::Unavailable,
             "the table stopped; your buy-in is settled from its log when it loads again",
-        ))
-    })
+        )),
+    }
 }
 
 /// The `id` of a frame, if it has one (for errors about frames not otherwise decoded).

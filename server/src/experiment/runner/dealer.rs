@@ -11,10 +11,10 @@ use game_core::event::SeatList;
 use game_core::sim::SplitMix64;
 use game_core::{Command, Event, RuleError, Table};
 
+use crate::experiment::ExperimentError;
 use crate::experiment::llm_stats::DecisionRecord;
 use crate::experiment::spec::{ExperimentSpec, Stacks, mix, mix_more};
-use crate::experiment::stats::{HandSummary, HandTracker};
-use crate::protocol::{ErrorCode, Failure};
+use crate::experiment::stats::{HandSummary, HandTracker, StatsError};
 
 /// A finished hand, as the writer needs it. The table that played it has
 /// already read its results from the events (`summary`), so that the writer,
@@ -84,11 +84,14 @@ pub fn seatings(spec: &ExperimentSpec) -> Seatings {
 
 impl Dealer {
     /// A dealer for tables of `spec`.
-    pub fn new(spec: &ExperimentSpec) -> Result<Dealer, Failure> {
+    pub fn new(spec: &ExperimentSpec) -> Result<Dealer, ExperimentError> {
         Dealer::with_seatings(spec, seatings(spec))
     }
 
-    pub(super) fn with_seatings(spec: &ExperimentSpec, seatings: Seatings) -> Result<Dealer, Failure> {
+    pub(super) fn with_seatings(
+        spec: &ExperimentSpec,
+        seatings: Seatings,
+    ) -> Result<Dealer, ExperimentError> {
         let config = spec.table_config();
         config.validate().map_err(engine_error)?;
         Ok(Dealer {
@@ -109,8 +112,8 @@ impl Dealer {
 }
 
 /// Whether anything was refused: the engine refusing a bot's own choice is a bug, reported.
-pub(super) fn engine_error(e: RuleError) -> Failure {
-    Failure::new(ErrorCode::Internal, format!("the engine refused a move: {e}"))
+pub(super) fn engine_error(e: RuleError) -> ExperimentError {
+    ExperimentError::Engine(e)
 }
 
 /// The hand a [`Dealer`] is playing: set up by [`Dealer::begin`], told
@@ -136,11 +139,11 @@ impl HandInPlay {
         if agent >= n { agent - n } else { agent }
     }
 
-    pub(super) fn stats_error(&self, e: impl std::fmt::Display) -> Failure {
-        Failure::new(
-            ErrorCode::Internal,
-            format!("statistics of hand {}: {e}", self.index),
-        )
+    pub(super) fn stats_error(&self, source: StatsError) -> ExperimentError {
+        ExperimentError::Stats {
+            hand: self.index,
+            source,
+        }
     }
 }
 
@@ -153,7 +156,7 @@ impl Dealer {
         carried: &[u64],
         deal: u64,
         rotation: u64,
-    ) -> Result<HandInPlay, Failure> {
+    ) -> Result<HandInPlay, ExperimentError> {
         let n = spec.seats.len();
         // Agents move one seat per rotation (duplicate) or per deal (otherwise),
         // so every agent plays every position.
@@ -224,7 +227,7 @@ impl Dealer {
         carried: &mut Vec<u64>,
         decisions: Vec<DecisionRecord>,
         rows: &mut Vec<HandRow>,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), ExperimentError> {
         let n = spec.seats.len();
         let mut stacks_after = Vec::new();
         if spec.stacks == Stacks::Carry {
@@ -259,7 +262,7 @@ impl Dealer {
             decisions,
         });
         let Some(row) = rows.last_mut() else {
-            return Err(Failure::new(ErrorCode::Internal, "a hand gave no row"));
+            return Err(ExperimentError::Inconsistent("a hand gave no row".into()));
         };
         if let Err(e) = self.tracker.finish_into(ended, &mut row.summary) {
             rows.pop();
@@ -278,9 +281,9 @@ impl Dealer {
 pub(super) fn table_of<'a>(
     tables: &'a mut [Option<Table>],
     hand: &HandInPlay,
-) -> Result<&'a mut Table, Failure> {
+) -> Result<&'a mut Table, ExperimentError> {
     tables
         .get_mut(hand.shift)
         .and_then(Option::as_mut)
-        .ok_or_else(|| Failure::new(ErrorCode::Internal, "a hand without a table"))
+        .ok_or_else(|| ExperimentError::Inconsistent("a hand without a table".into()))
 }

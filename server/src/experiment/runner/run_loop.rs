@@ -12,9 +12,9 @@ use super::checkpoint::{Checkpoint, Progress};
 use super::dealer::{Dealer, HandRow, seatings};
 use super::sink::{CostMeter, DEGRADED_AFTER, HandSink, StopReason, over_fallback_limit};
 use super::table::{SeatAgent, TableRun};
+use crate::experiment::ExperimentError;
 use crate::experiment::spec::{ExperimentSpec, Stacks};
 use crate::experiment::stats::AgentTallies;
-use crate::protocol::{ErrorCode, Failure};
 
 /// Most rows a bot-only table hands to the writer at once: each batch wakes
 /// the writer, which on a machine whose cores all run tables takes a core
@@ -59,7 +59,7 @@ pub async fn run<S: HandSink>(
     sink: &mut S,
     mut stop: watch::Receiver<bool>,
     mut progress: impl FnMut(&Progress),
-) -> Result<(StopReason, Checkpoint), Failure> {
+) -> Result<(StopReason, Checkpoint), ExperimentError> {
     let Plan {
         spec,
         agents,
@@ -93,7 +93,7 @@ pub async fn run<S: HandSink>(
     let window = WINDOW_PER_TABLE.max(2 * batch_size as u64) * tables as u64;
     let (written_tx, written_rx) = watch::channel(checkpoint.next_deal);
     let (halt_tx, halt_rx) = watch::channel(false);
-    let (rows_tx, mut rows_rx) = mpsc::channel::<Result<Vec<HandRow>, Failure>>(64);
+    let (rows_tx, mut rows_rx) = mpsc::channel::<Result<Vec<HandRow>, ExperimentError>>(64);
     let mut workers = Vec::new();
     let seating_list = seatings(&spec);
     // Written batches go back to their table, emptied, to be filled again:
@@ -255,10 +255,10 @@ pub async fn run<S: HandSink>(
         let rows = rows?;
         let Some(first) = rows.first() else { continue };
         if first.deal < checkpoint.next_deal || first.table >= tables {
-            return Err(Failure::new(
-                ErrorCode::Internal,
-                format!("deal {} came back after it was written", first.deal),
-            ));
+            return Err(ExperimentError::Inconsistent(format!(
+                "deal {} came back after it was written",
+                first.deal
+            )));
         }
         waiting[first.table].push_back(rows);
         // Write every complete deal at the front, in order.
@@ -268,24 +268,22 @@ pub async fn run<S: HandSink>(
             let t = usize::try_from(next % tables as u64).unwrap_or(0);
             let Some(batch) = waiting[t].front() else { break };
             let Some(deal_rows) = batch.get(written_rows[t]..written_rows[t] + per_deal) else {
-                return Err(Failure::new(
-                    ErrorCode::Internal,
-                    format!("table {t} handed over part of a deal"),
-                ));
+                return Err(ExperimentError::Inconsistent(format!(
+                    "table {t} handed over part of a deal"
+                )));
             };
             for (r, row) in deal_rows.iter().enumerate() {
                 if row.deal != next || row.rotation != r as u64 {
-                    return Err(Failure::new(
-                        ErrorCode::Internal,
-                        format!("table {t} handed over deal {} out of order", row.deal),
-                    ));
+                    return Err(ExperimentError::Inconsistent(format!(
+                        "table {t} handed over deal {} out of order",
+                        row.deal
+                    )));
                 }
                 let index = next * hands_per_deal + r as u64;
                 let (Some(agents), true) = (seating_list.get(row.seating), row.seating < n) else {
-                    return Err(Failure::new(
-                        ErrorCode::Internal,
-                        format!("table {t} handed over hand {index} with no seating"),
-                    ));
+                    return Err(ExperimentError::Inconsistent(format!(
+                        "table {t} handed over hand {index} with no seating"
+                    )));
                 };
                 // `(seat + seating) % n` without a division (both below `n`).
                 let agent_of = |seat: usize| {
@@ -294,10 +292,10 @@ pub async fn run<S: HandSink>(
                 };
                 for hand in &row.summary.seats {
                     if hand.seat >= n {
-                        return Err(Failure::new(
-                            ErrorCode::Internal,
-                            format!("hand {index} has a seat {} at a table of {n}", hand.seat),
-                        ));
+                        return Err(ExperimentError::Inconsistent(format!(
+                            "hand {index} has a seat {} at a table of {n}",
+                            hand.seat
+                        )));
                     }
                     tallies.record(agent_of(hand.seat), big_blind, row.deal, hand);
                 }

@@ -10,17 +10,20 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::Checkpoint;
 use super::dealer::HandRow;
+use crate::experiment::ExperimentError;
 use crate::experiment::llm_stats::LlmAgentStats;
-use crate::protocol::Failure;
 
 /// Receives finished hands in deal order: the results folder of a CLI run,
 /// or the store for a server run.
 pub trait HandSink: Send {
     /// One hand, in order.
     /// `agents` is the row's seating: the agent name per seat.
-    fn hand(&mut self, index: u64, row: &HandRow, agents: &Arc<[String]>) -> Result<(), Failure>;
+    fn hand(&mut self, index: u64, row: &HandRow, agents: &Arc<[String]>) -> Result<(), ExperimentError>;
     /// A batch is complete; make it durable with this checkpoint.
-    fn checkpoint(&mut self, checkpoint: &Checkpoint) -> impl Future<Output = Result<(), Failure>> + Send;
+    fn checkpoint(
+        &mut self,
+        checkpoint: &Checkpoint,
+    ) -> impl Future<Output = Result<(), ExperimentError>> + Send;
 }
 
 /// Why a run stopped.

@@ -11,10 +11,11 @@ use game_core::sim::SplitMix64;
 use game_core::{Command, Event, Street, Table, Viewer};
 
 use super::dealer::{Dealer, HandInPlay, HandRow, engine_error, table_of};
+use crate::experiment::ExperimentError;
 use crate::experiment::llm_stats::DecisionRecord;
 use crate::experiment::spec::ExperimentSpec;
 use crate::experiment::stats::HandTracker;
-use crate::protocol::{ErrorCode, Failure};
+use crate::table::AgentError;
 use crate::table::agents::Agents;
 
 /// How a seat decides.
@@ -28,13 +29,14 @@ pub enum SeatAgent {
 
 impl SeatAgent {
     /// The agent for a spec; LLM seats need `agents` to have an executor.
-    pub fn build(spec: &str, agents: &Agents, seed: u64) -> Result<SeatAgent, Failure> {
-        if let AgentSpec::Bot(name) = spec.parse::<AgentSpec>()? {
-            return bot(&name)
-                .map(SeatAgent::Bot)
-                .ok_or_else(|| Failure::new(ErrorCode::UnknownAgent, format!("unknown bot {name:?}")));
+    pub fn build(spec: &str, agents: &Agents, seed: u64) -> Result<SeatAgent, ExperimentError> {
+        if let AgentSpec::Bot(name) = spec.parse::<AgentSpec>().map_err(AgentError::from)? {
+            return match bot(&name) {
+                Some(bot) => Ok(SeatAgent::Bot(bot)),
+                None => Err(ExperimentError::UnknownBot { name }),
+            };
         }
-        agents.build(spec, seed).map(SeatAgent::Async)
+        Ok(agents.build(spec, seed).map(SeatAgent::Async)?)
     }
 }
 
@@ -62,14 +64,14 @@ fn bot_action(
     rngs: &mut [SplitMix64],
     bot: &dyn Bot,
     seat: usize,
-) -> Result<game_core::Action, Failure> {
+) -> Result<game_core::Action, ExperimentError> {
     let to_call = table.amount_to_call(seat).unwrap_or(0);
     if let Some(action) = bot.act_on_amount_to_call(to_call) {
         return Ok(action);
     }
     let rng = rngs
         .get_mut(seat)
-        .ok_or_else(|| Failure::new(ErrorCode::Internal, format!("no generator for seat {seat}")))?;
+        .ok_or_else(|| ExperimentError::Inconsistent(format!("no generator for seat {seat}")))?;
     let spot = Spot {
         legal: table.legal_actions(seat),
         pot: table.pot_total(),
@@ -91,7 +93,7 @@ fn apply_action(
     hand: &mut HandInPlay,
     seat: usize,
     action: game_core::Action,
-) -> Result<(), Failure> {
+) -> Result<(), ExperimentError> {
     let street = table.street().unwrap_or(Street::Preflop);
     hand.last = events.len();
     if table.apply_into(Command::Act { seat, action }, events).is_err() {
@@ -107,7 +109,7 @@ fn apply_action(
 
 impl TableRun {
     /// Plays one hand of `deal` with the agents rotated by `rotation` seats.
-    pub async fn play(&mut self, deal: u64, rotation: u64) -> Result<HandRow, Failure> {
+    pub async fn play(&mut self, deal: u64, rotation: u64) -> Result<HandRow, ExperimentError> {
         let mut dealer = Dealer::new(&self.spec)?;
         self.play_on(&mut dealer, deal, rotation).await
     }
@@ -119,11 +121,11 @@ impl TableRun {
         dealer: &mut Dealer,
         deal: u64,
         rotation: u64,
-    ) -> Result<HandRow, Failure> {
+    ) -> Result<HandRow, ExperimentError> {
         let mut rows = Vec::with_capacity(1);
         self.play_into(dealer, deal, rotation, &mut rows).await?;
         rows.pop()
-            .ok_or_else(|| Failure::new(ErrorCode::Internal, "a hand gave no row"))
+            .ok_or_else(|| ExperimentError::Inconsistent("a hand gave no row".into()))
     }
 
     /// [`TableRun::play_on`], its row appended to `rows` (a batch): a row is
@@ -136,7 +138,7 @@ impl TableRun {
         deal: u64,
         rotation: u64,
         rows: &mut Vec<HandRow>,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), ExperimentError> {
         // Taken out for the hand (and put back) rather than cloned per hand.
         if let Some(bots) = dealer.bots.take() {
             let played = self.play_bots_into(dealer, &bots, deal, rotation, rows);
@@ -207,7 +209,7 @@ impl TableRun {
         deal: u64,
         rotation: u64,
         rows: &mut Vec<HandRow>,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), ExperimentError> {
         let spec = &*self.spec;
         let n = spec.seats.len();
         let mut hand = dealer.begin(spec, &self.stacks, deal, rotation)?;
@@ -222,7 +224,7 @@ impl TableRun {
         while let Some(seat) = table.to_act() {
             let bot = bots
                 .get(hand.agent_at(seat, n))
-                .ok_or_else(|| Failure::new(ErrorCode::Internal, format!("no agent for seat {seat}")))?;
+                .ok_or_else(|| ExperimentError::Inconsistent(format!("no agent for seat {seat}")))?;
             let action = bot_action(table, rngs, &**bot, seat)?;
             apply_action(table, events, tracker, &mut hand, seat, action)?;
         }

@@ -26,10 +26,10 @@ use tracing::{debug, error, info, warn};
 
 use super::{
     Audience, CHAT_CAPACITY, ChatLine, Clock, Delta, Occupant, Presence, RING_CAPACITY, SeatInfo,
-    StandResult, TableCommand, TableShared, TableState, millis,
+    StandResult, TableCommand, TableError, TableShared, TableState, millis,
 };
 use crate::auth::random_u64;
-use crate::protocol::{ErrorCode, Failure, ServerMessage};
+use crate::protocol::ServerMessage;
 use crate::table::TableDeps;
 use crate::table::agents::Agents;
 use crate::table::history;

@@ -27,7 +27,7 @@ impl TableTask {
             {
                 Ok(loaded) => break loaded,
                 Err(e) => {
-                    warn!(table = %self.shared.id, "reload failed, retrying: {}", e.message);
+                    warn!(table = %self.shared.id, "reload failed, retrying: {e}");
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
                         _ = shutdown.changed() => return,
@@ -118,12 +118,7 @@ impl TableTask {
         }
         self.last_receipt = None;
         self.shared.state.lock().closed = true;
-        self.shared.publish_room(&ServerMessage::Error {
-            id: None,
-            table: Some(&self.shared.id),
-            code: ErrorCode::Unavailable,
-            message: "the table moved to another node; join again",
-        });
+        self.shared.publish_room_error(TableError::Moved);
         self.deps.metrics.lease_fenced.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -47,29 +47,20 @@ impl TableTask {
         name: String,
         seat: usize,
         buy_in: &schema::PendingBuyIn,
-    ) -> Result<u64, Failure> {
+    ) -> Result<u64, TableError> {
         {
             let mut state = self.shared.state.lock();
             if seat >= self.shared.config.seats {
-                return Err(Failure::new(
-                    ErrorCode::InvalidRequest,
-                    format!(
-                        "seat {seat} does not exist (seats 0 to {})",
-                        self.shared.config.seats - 1
-                    ),
-                ));
+                return Err(TableError::NoSuchSeat {
+                    seat,
+                    last: self.shared.config.seats - 1,
+                });
             }
             if state.seat_of(&player_id).is_some() {
-                return Err(Failure::new(
-                    ErrorCode::AlreadySeated,
-                    "you already sit at this table",
-                ));
+                return Err(TableError::AlreadySeated);
             }
             if state.occupants[seat].is_some() || state.engine.seats()[seat].is_some() {
-                return Err(Failure::new(
-                    ErrorCode::SeatTaken,
-                    format!("seat {seat} is taken"),
-                ));
+                return Err(TableError::SeatTaken { seat });
             }
             let connections = state.present.get(player_id.as_str()).copied().unwrap_or(0);
             state.occupants[seat] = Some(Occupant {
@@ -90,15 +81,12 @@ impl TableTask {
             Ok(applied) => applied,
             Err(e) => {
                 self.shared.state.lock().occupants[seat] = None;
-                return Err(Failure::new(ErrorCode::InvalidRequest, e.to_string()));
+                return Err(TableError::SeatRefused(e));
             }
         };
         self.persist(applied.records, Vec::new()).await;
         if !self.durable().await {
-            return Err(Failure::new(
-                ErrorCode::Unavailable,
-                "the store is unavailable; try again",
-            ));
+            return Err(TableError::SeatNotStored);
         }
         self.schedule_hand(Duration::from_millis(if self.settings_pace_auto() {
             0
@@ -108,11 +96,8 @@ impl TableTask {
         Ok(buy_in.amount)
     }
 
-    pub(super) async fn stand(&mut self, player: &str) -> Result<StandResult, Failure> {
-        let seat = self
-            .shared
-            .seat_of(player)
-            .ok_or_else(|| Failure::new(ErrorCode::NotSeated, "you do not sit at this table"))?;
+    pub(super) async fn stand(&mut self, player: &str) -> Result<StandResult, TableError> {
+        let seat = self.shared.seat_of(player).ok_or(TableError::NotSeated)?;
         let stack = self.shared.state.lock().engine.stack(seat).unwrap_or(0);
         match self.apply(Command::Stand { seat }) {
             Ok(applied) => {
@@ -138,23 +123,18 @@ impl TableTask {
                     after_hand: true,
                 })
             }
-            Err(e) => Err(Failure::new(ErrorCode::InvalidRequest, e.to_string())),
+            Err(e) => Err(TableError::SeatRefused(e)),
         }
     }
 
-    pub(super) async fn sit_out(&mut self, player: &str, out: bool) -> Result<(), Failure> {
-        let seat = self
-            .shared
-            .seat_of(player)
-            .ok_or_else(|| Failure::new(ErrorCode::NotSeated, "you do not sit at this table"))?;
+    pub(super) async fn sit_out(&mut self, player: &str, out: bool) -> Result<(), TableError> {
+        let seat = self.shared.seat_of(player).ok_or(TableError::NotSeated)?;
         let command = if out {
             Command::SitOut { seat }
         } else {
             Command::SitIn { seat }
         };
-        let applied = self
-            .apply(command)
-            .map_err(|e| Failure::new(ErrorCode::InvalidRequest, e.to_string()))?;
+        let applied = self.apply(command).map_err(TableError::SeatRefused)?;
         self.auto_sat_out[seat] = false;
         self.after(applied).await;
         if !out {
@@ -167,16 +147,12 @@ impl TableTask {
         Ok(())
     }
 
-    pub(super) async fn act(&mut self, player: &str, action: Action) -> Result<u64, Failure> {
-        let seat = self
-            .shared
-            .seat_of(player)
-            .ok_or_else(|| Failure::new(ErrorCode::NotSeated, "you do not sit at this table"))?;
+    pub(super) async fn act(&mut self, player: &str, action: Action) -> Result<u64, TableError> {
+        let seat = self.shared.seat_of(player).ok_or(TableError::NotSeated)?;
         let clock = self.shared.state.lock().clock;
-        let applied = match self.apply(Command::Act { seat, action }) {
-            Ok(applied) => applied,
-            Err(e) => return Err(e.into()),
-        };
+        let applied = self
+            .apply(Command::Act { seat, action })
+            .map_err(TableError::ActionRefused)?;
         if let Some(clock) = clock.filter(|c| c.seat == seat) {
             let over = millis(Instant::now().saturating_duration_since(clock.clock_end));
             let mut state = self.shared.state.lock();
@@ -192,10 +168,7 @@ impl TableTask {
         // above), the table has reloaded from its log without it (a new
         // epoch) and the player is told so.
         if !self.durable().await || self.shared.state.lock().epoch != epoch {
-            return Err(Failure::new(
-                ErrorCode::Unavailable,
-                "the store failed before your action was saved; the table reloaded without it, act again",
-            ));
+            return Err(TableError::ActionLost);
         }
         Ok(seq)
     }
