@@ -1,6 +1,7 @@
 //! `schema`: Showdown's storage. SQL migrations for SQLite and Postgres, the
-//! [`Repository`] trait, its two implementations, and the [`EventWriter`]
-//! that group-commits the event logs of all tables.
+//! [`Repository`] trait, its implementations (two databases and one in
+//! memory), and the [`EventWriter`] that group-commits the event logs of all
+//! tables.
 //!
 //! # Layout
 //! - [`error`]: [`StoreError`], what failed and why.
@@ -9,7 +10,8 @@
 //! - [`repository`]: the [`Repository`] trait both backends implement.
 //! - [`sqlite`]: [`SqliteRepo`], WAL, one writer connection plus a read pool.
 //! - [`postgres`]: [`PgRepo`], one pool, optional per-schema isolation.
-//! - [`any`]: [`AnyRepo`], either backend, picked at run time from a database URL.
+//! - [`memory`]: [`MemoryRepo`], plain data behind a mutex (tests; safe under tokio's paused time).
+//! - [`any`]: [`AnyRepo`], any backend, picked at run time from a database URL (or wrapping a `MemoryRepo`).
 //! - [`writer`]: [`EventWriter`], one task batching appends from every table into one transaction.
 //! - `common` (private): the SQL both backends share.
 //!
@@ -22,6 +24,7 @@
 pub mod any;
 mod common;
 pub mod error;
+pub mod memory;
 pub mod model;
 pub mod postgres;
 pub mod repository;
@@ -30,6 +33,7 @@ pub mod writer;
 
 pub use any::AnyRepo;
 pub use error::{RowKind, StoreError};
+pub use memory::MemoryRepo;
 pub use model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
     ExperimentStatus, HandRecord, ModelUsage, PendingBuyIn, PlayerRecord, RecordQuery, TableRecord,
