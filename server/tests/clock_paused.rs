@@ -509,4 +509,22 @@ async fn an_idle_table_leaves_memory_after_the_idle_ttl() {
     sleep_until(left + ttl + MS).await;
     assert!(h.tables.get(&table.id).is_none());
     assert_eq!(evicted(), 2);
+
+    // An empty table, watched for a while: nothing happens there, so only
+    // the watcher leaving can start the TTL (it once waited for the task's
+    // hourly wake-up, 59 minutes too late).
+    let table = h.table(6, TableSettings::for_big_blind(10)).await;
+    let watcher = table.subscribe(None, true, None, 10).expect("watch");
+    sleep_until(Instant::now() + 3 * ttl).await;
+    assert!(h.tables.get(&table.id).is_some(), "a watched table stays");
+    drop(watcher);
+    let left = Instant::now();
+    sleep_until(left + ttl - MS).await;
+    assert!(h.tables.get(&table.id).is_some());
+    sleep_until(left + ttl + MS).await;
+    assert!(
+        h.tables.get(&table.id).is_none(),
+        "gone a TTL after the last watcher left"
+    );
+    assert_eq!(evicted(), 3);
 }
