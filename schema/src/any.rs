@@ -1,12 +1,14 @@
-//! `AnyRepo`: either backend, chosen at run time from a database URL (the
-//! server's `--database-url`), so code above the store is written once
-//! against one concrete type instead of being generic over [`Repository`].
+//! `AnyRepo`: any backend, chosen at run time from a database URL (the
+//! server's `--database-url`) or wrapping an in-memory store (tests), so code
+//! above the store is written once against one concrete type instead of
+//! being generic over [`Repository`].
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::StoreError;
+use crate::memory::MemoryRepo;
 use crate::model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
     ExperimentStatus, Fence, HandRecord, LeaseRecord, ModelUsage, NodeRecord, PendingBuyIn, PlayerRecord,
@@ -16,13 +18,15 @@ use crate::postgres::PgRepo;
 use crate::repository::{Repository, StoreResult};
 use crate::sqlite::SqliteRepo;
 
-/// A store of either backend. Cheap to clone, like the repository inside.
+/// A store of any backend. Cheap to clone, like the repository inside.
 #[derive(Clone, Debug)]
 pub enum AnyRepo {
     /// The embedded SQLite store.
     Sqlite(SqliteRepo),
     /// The Postgres store.
     Postgres(PgRepo),
+    /// The in-memory store (never opened from a URL: wrap one with `From`).
+    Memory(MemoryRepo),
 }
 
 impl AnyRepo {
@@ -64,6 +68,7 @@ impl AnyRepo {
         match self {
             AnyRepo::Sqlite(repo) => repo.close().await,
             AnyRepo::Postgres(repo) => repo.close().await,
+            AnyRepo::Memory(repo) => repo.close(),
         }
     }
 }
@@ -80,6 +85,12 @@ impl From<PgRepo> for AnyRepo {
     }
 }
 
+impl From<MemoryRepo> for AnyRepo {
+    fn from(repo: MemoryRepo) -> AnyRepo {
+        AnyRepo::Memory(repo)
+    }
+}
+
 /// Implements each listed `Repository` method by forwarding it to the inner repository.
 macro_rules! delegate {
     ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $out:ty;)*) => {
@@ -88,6 +99,7 @@ macro_rules! delegate {
                 match self {
                     AnyRepo::Sqlite(repo) => repo.$name($($arg),*).await,
                     AnyRepo::Postgres(repo) => repo.$name($($arg),*).await,
+                    AnyRepo::Memory(repo) => repo.$name($($arg),*).await,
                 }
             }
         )*
@@ -99,6 +111,7 @@ impl Repository for AnyRepo {
         match self {
             AnyRepo::Sqlite(repo) => repo.backend(),
             AnyRepo::Postgres(repo) => repo.backend(),
+            AnyRepo::Memory(repo) => repo.backend(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! `schema`: Showdown's storage. SQL migrations for SQLite and Postgres, the
-//! [`Repository`] trait, its two implementations, and the [`EventWriter`]
-//! that group-commits the event logs of all tables.
+//! [`Repository`] trait, its implementations (two databases and one in
+//! memory), and the [`EventWriter`] that group-commits the event logs of all
+//! tables.
 //!
 //! # Layout
 //! - [`error`]: [`StoreError`], what failed and why.
@@ -9,7 +10,8 @@
 //! - [`repository`]: the [`Repository`] trait both backends implement.
 //! - [`sqlite`]: [`SqliteRepo`], WAL, one writer connection plus a read pool.
 //! - [`postgres`]: [`PgRepo`], one pool, optional per-schema isolation.
-//! - [`any`]: [`AnyRepo`], either backend, picked at run time from a database URL.
+//! - [`memory`]: [`MemoryRepo`], plain data behind a mutex (tests; safe under tokio's paused time).
+//! - [`any`]: [`AnyRepo`], any backend, picked at run time from a database URL (or wrapping a `MemoryRepo`).
 //! - [`cluster`]: [`Cluster`], node rows and table leases for several nodes on one store.
 //! - [`writer`]: [`EventWriter`], one task batching appends from every table into one transaction.
 //! - `common` (private): the SQL both backends share.
@@ -24,6 +26,7 @@ pub mod any;
 pub mod cluster;
 mod common;
 pub mod error;
+pub mod memory;
 pub mod model;
 pub mod postgres;
 pub mod repository;
@@ -33,6 +36,7 @@ pub mod writer;
 pub use any::AnyRepo;
 pub use cluster::{Claim, Cluster};
 pub use error::{RowKind, StoreError};
+pub use memory::MemoryRepo;
 pub use model::{
     ChatMessage, DecisionRow, EventRecord, ExperimentBatch, ExperimentHandRow, ExperimentRecord,
     ExperimentStatus, Fence, HandRecord, LeaseRecord, ModelUsage, NodeRecord, PendingBuyIn, PlayerRecord,

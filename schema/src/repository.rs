@@ -16,10 +16,11 @@ use crate::model::{
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The store, as the rest of Showdown sees it. Implemented by
-/// [`SqliteRepo`](crate::SqliteRepo) and [`PgRepo`](crate::PgRepo); both pass
-/// the same conformance suite (`tests/conformance.rs`). Clones share one pool.
+/// [`SqliteRepo`](crate::SqliteRepo), [`PgRepo`](crate::PgRepo) and
+/// [`MemoryRepo`](crate::MemoryRepo); all pass the same conformance suite
+/// (`tests/conformance.rs`). Clones share one pool (one store).
 pub trait Repository: Clone + Send + Sync + 'static {
-    /// `sqlite` or `postgres`, for messages and metrics.
+    /// `sqlite`, `postgres` or `memory`, for messages and metrics.
     fn backend(&self) -> &'static str;
 
     /// Registers a player; `Duplicate` if the id or token hash is taken.

@@ -68,6 +68,33 @@ async fn wraps_an_open_repo() {
     ));
 }
 
+/// The in-memory store behind `AnyRepo`: the same round trip, one store
+/// shared by every clone, and closing it through `AnyRepo` closes it for all;
+/// under paused time, no call moves the clock.
+#[tokio::test(start_paused = true)]
+async fn wraps_a_memory_repo() {
+    let inner = schema::MemoryRepo::new();
+    let repo = AnyRepo::from(inner.clone());
+    assert!(matches!(repo, AnyRepo::Memory(_)));
+    assert_eq!(repo.backend(), "memory");
+    let started = tokio::time::Instant::now();
+    round_trip(&repo).await;
+    assert_eq!(
+        tokio::time::Instant::now(),
+        started,
+        "no store call waits on the clock"
+    );
+    assert_eq!(inner.load_player("p1").await.unwrap().balance, 330);
+    repo.close().await;
+    assert!(matches!(
+        inner.load_player("p1").await,
+        Err(StoreError::Database {
+            op: "load_player",
+            ..
+        })
+    ));
+}
+
 #[tokio::test]
 async fn rejects_unknown_urls() {
     let err = AnyRepo::open("mysql://root:secret@db/showdown")

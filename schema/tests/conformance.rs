@@ -1,5 +1,5 @@
-//! The conformance suite: one generic body per feature, run against SQLite
-//! and (when `TEST_DATABASE_URL` is set) Postgres.
+//! The conformance suite: one generic body per feature, run against SQLite,
+//! the in-memory store and (when `TEST_DATABASE_URL` is set) Postgres.
 
 mod helpers;
 
@@ -22,6 +22,18 @@ macro_rules! conformance {
                 async fn $name() {
                     let (repo, _db) = super::sqlite_repo().await;
                     super::$name(repo).await;
+                }
+            )*
+        }
+        /// The in-memory store under tokio's paused time: every wait of the
+        /// suite (the writer's linger, its idle sweep, the tests' sleeps)
+        /// passes on the virtual clock, which a store that never leaves the
+        /// runtime keeps exact.
+        mod memory {
+            $(
+                #[tokio::test(start_paused = true)]
+                async fn $name() {
+                    super::$name(schema::MemoryRepo::new()).await;
                 }
             )*
         }
@@ -1034,6 +1046,8 @@ async fn close<R: Repository>(repo: &R) {
         r.close().await;
     } else if let Some(r) = any.downcast_ref::<schema::PgRepo>() {
         r.close().await;
+    } else if let Some(r) = any.downcast_ref::<schema::MemoryRepo>() {
+        r.close();
     } else {
         panic!("unknown backend");
     }

@@ -1,5 +1,5 @@
-//! Node rows, table leases and fenced writes (issue 18), on SQLite and
-//! (when `TEST_DATABASE_URL` is set) Postgres: a write fenced with an
+//! Node rows, table leases and fenced writes (issue 18), on SQLite, the
+//! in-memory store and (when `TEST_DATABASE_URL` is set) Postgres: a write fenced with an
 //! epoch that a claim has moved past fails and stores nothing, events and
 //! money alike, also when every event of the write was stored before.
 
@@ -22,6 +22,16 @@ macro_rules! both_backends {
                 async fn $name() {
                     let (repo, _db) = super::sqlite_repo().await;
                     super::$name(repo).await;
+                }
+            )*
+        }
+        /// The in-memory store (its clock is the wall clock, as the
+        /// database's is to the others, so a lapse takes real time).
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(schema::MemoryRepo::new()).await;
                 }
             )*
         }

@@ -89,7 +89,8 @@ impl Server {
                 info!(node = %name, instance = %ownership.instance(), %advertise, "joined the cluster");
                 Some(Arc::new(ownership))
             }
-            AnyRepo::Sqlite(_) => None,
+            // One process owns its store: no leases needed.
+            AnyRepo::Sqlite(_) | AnyRepo::Memory(_) => None,
         };
         let (decisions, decisions_rx) = mpsc::channel(10_000);
         let (shutdown, shutdown_rx) = watch::channel(false);

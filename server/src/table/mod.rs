@@ -28,7 +28,7 @@ use ai_players::SeatKind;
 use game_core::{Event, Table, Viewer};
 use parking_lot::Mutex;
 use serde::Serialize;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::protocol::ServerMessage;
@@ -151,6 +151,10 @@ impl Drop for WatcherGuard {
         }
         if state.watchers == 0 {
             state.idle_since = Some(Instant::now());
+            drop(state);
+            // The idle TTL starts now: the task must plan its wake-up again
+            // (no command may come to make it look).
+            self.shared.wake.notify_one();
         }
     }
 }
@@ -318,6 +322,9 @@ pub struct TableShared {
     pub(crate) state: Mutex<TableState>,
     pub(crate) events: broadcast::Sender<Arc<Delta>>,
     pub(crate) commands: mpsc::Sender<TableCommand>,
+    /// Wakes the task when its clocks changed outside a command (the last
+    /// watcher left), so it recomputes when to wake.
+    pub(crate) wake: Notify,
 }
 
 /// A cheap handle to a live table.

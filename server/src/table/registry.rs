@@ -343,6 +343,7 @@ impl Tables {
             state: Mutex::new(loaded.state),
             events,
             commands,
+            wake: tokio::sync::Notify::new(),
         });
         let task = TableTask::new(
             shared.clone(),

@@ -165,13 +165,15 @@ impl TableTask {
             self.schedule_hand(Duration::from_millis(500));
         }
         loop {
-            let wake = self.next_wake();
+            let wake_at = self.next_wake();
             tokio::select! {
                 command = self.rx.recv() => match command {
                     Some(TableCommand::Shutdown) | None => break,
                     Some(command) => Box::pin(self.handle(command)).await,
                 },
-                () = sleep_until(wake) => Box::pin(self.on_timer()).await,
+                () = sleep_until(wake_at) => Box::pin(self.on_timer()).await,
+                // Only to plan the next wake-up again.
+                () = self.shared.wake.notified() => {}
             }
             if self.fenced {
                 self.stop_fenced();
