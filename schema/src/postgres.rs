@@ -34,16 +34,25 @@ pub struct PgConfig {
     pub max_connections: u32,
     /// How long to wait for a free connection before failing.
     pub acquire_timeout: Duration,
+    /// Postgres ends a session that sits inside a transaction, waiting for
+    /// its client, longer than this (`idle_in_transaction_session_timeout`):
+    /// a node that froze (or whose process stopped) mid-transaction then
+    /// releases its row locks (a table lease among them) instead of holding
+    /// them until it wakes, and the transaction fails rather than commit
+    /// late. `None` leaves the server's setting.
+    pub idle_in_transaction_timeout: Option<Duration>,
 }
 
 impl PgConfig {
-    /// Defaults for `url`: default schema, 8 connections, 10 s acquire timeout.
+    /// Defaults for `url`: default schema, 8 connections, 10 s acquire
+    /// timeout, transactions idle for 2 s ended by the server.
     pub fn new(url: &str) -> PgConfig {
         PgConfig {
             url: url.to_owned(),
             schema: None,
             max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
+            idle_in_transaction_timeout: Some(Duration::from_secs(2)),
         }
     }
 }
@@ -69,6 +78,10 @@ impl PgRepo {
             source: Arc::new(e),
         };
         let mut options: PgConnectOptions = config.url.parse().map_err(connect)?;
+        if let Some(idle) = config.idle_in_transaction_timeout {
+            let ms = idle.as_millis().max(1).to_string();
+            options = options.options([("idle_in_transaction_session_timeout", ms.as_str())]);
+        }
         if let Some(schema) = &config.schema {
             if !is_plain_identifier(schema) {
                 return Err(StoreError::Encode {
@@ -192,3 +205,77 @@ crate::cluster::impl_cluster!(
     clock_ms = "(extract(epoch from clock_timestamp()) * 1000)::bigint",
     skip_locked = "FOR UPDATE OF l SKIP LOCKED"
 );
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+    use crate::cluster::{Claim, Cluster};
+    use crate::model::{NodeRecord, TableRecord, TableStatus};
+    use crate::repository::Repository;
+
+    fn node(instance: &str) -> NodeRecord {
+        NodeRecord {
+            instance: instance.to_owned(),
+            name: instance.to_owned(),
+            address: format!("http://{instance}"),
+            started_at_ms: 0,
+            expires_at_ms: 0,
+        }
+    }
+
+    /// A node that froze inside a fenced write (holding its lease row's
+    /// lock) does not block a survivor's claim past the idle limit: the
+    /// server ends the frozen session, the claim goes through, and the
+    /// frozen write can no longer commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_frozen_transaction_releases_its_lease_lock() {
+        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+            let line = "a_frozen_transaction_releases_its_lease_lock: skipped: TEST_DATABASE_URL not set\n";
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            return;
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let schema = format!("frozen_{}_{nanos}", std::process::id());
+        let mut config = PgConfig::new(&url);
+        config.schema = Some(schema.clone());
+        config.idle_in_transaction_timeout = Some(Duration::from_millis(500));
+        let repo = PgRepo::connect_with(&config).await.expect("connect");
+        let table = TableRecord {
+            id: "t1".to_owned(),
+            name: "t1".to_owned(),
+            config: game_core::TableConfig::new(6, 1, 2),
+            status: TableStatus::Running,
+            created_at_ms: 0,
+            settings: "{}".to_owned(),
+            deal_key: game_core::DealKey::from_bytes([7; 32]),
+        };
+        repo.create_table(&table).await.expect("table");
+        repo.register_node(&node("a1"), 60_000).await.expect("a1");
+        assert_eq!(
+            repo.claim_table("t1", "a1").await.expect("claim"),
+            Claim::Claimed { epoch: 1 }
+        );
+
+        // a1 checks its fence (locking the lease row) and freezes.
+        let mut frozen = repo.write.begin().await.expect("begin");
+        sqlx::query("UPDATE table_leases SET epoch = epoch WHERE table_id = 't1' AND epoch = 1")
+            .execute(&mut *frozen)
+            .await
+            .expect("fence check");
+        // Its registration goes (as a lapse would), and b1 claims.
+        repo.remove_node("a1").await.expect("remove a1");
+        repo.register_node(&node("b1"), 60_000).await.expect("b1");
+        let claim = tokio::time::timeout(Duration::from_secs(20), repo.claim_table("t1", "b1"))
+            .await
+            .expect("the claim does not wait for the frozen writer")
+            .expect("claim");
+        assert_eq!(claim, Claim::Claimed { epoch: 2 });
+        assert!(frozen.commit().await.is_err(), "the frozen write cannot commit");
+        repo.write.close().await;
+        PgRepo::drop_schema(&url, &schema).await.expect("drop schema");
+    }
+}

@@ -191,9 +191,16 @@ impl Tables {
     /// it was, with the turn clock started afresh.
     pub async fn adopt(&self, fence: Fence) -> Result<TableHandle, TableError> {
         let _guard = self.load_guard(&fence.table_id).await;
-        if let Some(stale) = self.get(&fence.table_id) {
+        if let Some(live) = self.get(&fence.table_id) {
+            let live_epoch = live.fence.as_ref().map_or(0, |f| f.epoch);
+            if live_epoch > fence.epoch {
+                // A load on this node claimed the table again after our
+                // adoption's claim (and before it took the load guard): the
+                // running instance holds the newer lease; ours is void.
+                return Ok(live);
+            }
             // An older instance of ours still in memory: its lease is gone.
-            self.stop_fenced(&stale);
+            self.stop_fenced(&live);
         }
         let record = match self.deps.repo.load_table(&fence.table_id).await {
             Ok(record) => record,

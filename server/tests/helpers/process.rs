@@ -102,6 +102,16 @@ impl ServerProcess {
             .expect("wait");
         assert!(!status.success(), "killed, not exited: {status}");
     }
+    /// Sends `signal` (`STOP`, `CONT`, ...) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("running");
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "SIG{signal} sent");
+    }
+
     /// Sends SIGTERM (graceful shutdown) and waits for the exit status.
     pub async fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().expect("running");

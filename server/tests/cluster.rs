@@ -1,0 +1,547 @@
+//! Several real `showdown` processes on one Postgres database (issue 18):
+//! each table is owned by one node through a lease, a node that does not own
+//! a table says which node does, and a table whose owner dies (SIGKILL),
+//! freezes (SIGSTOP past its lease) or leaves (SIGTERM) goes on at a
+//! survivor from its stored log, mid-hand, with every chip and every stored
+//! event accounted for. A frozen owner that wakes up writes nothing more.
+//!
+//! Postgres only: skipped, with a notice, without `TEST_DATABASE_URL`.
+
+mod helpers;
+#[path = "helpers/play.rs"]
+mod play;
+#[path = "helpers/process.rs"]
+mod process;
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use play::*;
+use process::{PgDatabase, ServerProcess};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+/// Chips a new player starts with (the server's default).
+const STARTING_BALANCE: u64 = 10_000;
+
+/// Alice's buy-in.
+const BUY_IN: u64 = 1_000;
+
+/// A short node TTL, so that a dead node's tables move within seconds.
+const TTL_MS: &str = "2000";
+
+/// An HTTP client that gives up on a node that stops answering (a frozen
+/// node must not hang the test).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client")
+}
+
+/// Starts node `name` of the cluster on `database_url`.
+async fn node(database_url: &str, dir: &Path, name: &str) -> ServerProcess {
+    let log = dir.join(format!("{name}.log"));
+    ServerProcess::start_on(
+        database_url,
+        &log,
+        "127.0.0.1:0",
+        &["--node-id", name, "--node-ttl-ms", TTL_MS],
+    )
+    .await
+}
+
+/// Waits until one of `nodes` serves `table` (answers its REST view with
+/// 200) and returns its index and the view; checks that every other live
+/// node answers `table_elsewhere` naming the owner's address.
+async fn owner(http: &reqwest::Client, nodes: &[&ServerProcess], table: &str) -> (usize, Value) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        for (i, node) in nodes.iter().enumerate() {
+            let (status, body) = get_json(http, &format!("{}/api/tables/{table}", node.http)).await;
+            if status == 200 {
+                for (j, other) in nodes.iter().enumerate() {
+                    if j != i {
+                        assert_elsewhere(http, other, table, &node.http).await;
+                    }
+                }
+                return (i, body["snapshot"].clone());
+            }
+            // Not served here: another node holds it, or its lease has not
+            // lapsed yet (its owner just died).
+            assert!(
+                status == 421 || status == 503,
+                "{table} on {}: {status} {body}",
+                node.http
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no node serves {table} within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `node` does not serve `table`: it answers 421 `table_elsewhere` over REST
+/// and WebSocket, naming `owner_http`.
+async fn assert_elsewhere(http: &reqwest::Client, node: &ServerProcess, table: &str, owner_http: &str) {
+    let (status, body) = get_json(http, &format!("{}/api/tables/{table}", node.http)).await;
+    assert_eq!(status, 421, "{body}");
+    assert_eq!(body["error"]["code"], "table_elsewhere", "{body}");
+    let message = body["error"]["message"].as_str().expect("a message");
+    assert!(message.contains(owner_http), "{message} names {owner_http}");
+    let mut client = connect(node).await;
+    let reply = client.request(json!({"type": "join", "table": table})).await;
+    assert_eq!(reply["type"], "error", "{reply}");
+    assert_eq!(reply["code"], "table_elsewhere", "{reply}");
+}
+
+/// The value of an unlabelled metric in a node's Prometheus text.
+async fn metric(http: &reqwest::Client, node: &ServerProcess, name: &str) -> i64 {
+    let text = http
+        .get(format!("{}/metrics", node.http))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the metrics"))
+}
+
+/// A bot-only table with fast bots.
+fn bot_table(name: &str) -> Value {
+    json!({
+        "name": name, "seats": 4, "small_blind": 5, "big_blind": 10,
+        "pace": "auto", "actions_per_sec": 40.0,
+        "ai_seats": [{"seat": 0, "agent": "bot:random", "stack": 400},
+                     {"seat": 1, "agent": "bot:tight-aggressive", "stack": 1000},
+                     {"seat": 2, "agent": "bot:calling-station", "stack": 600},
+                     {"seat": 3, "agent": "bot:random", "stack": 500}]
+    })
+}
+
+/// Joins `table` on `node` as a spectator resuming from `from` (stored for
+/// sure) at `epoch`, and follows it.
+async fn rejoin_spectator(node: &ServerProcess, table: &str, from: u64, epoch: u64) -> Follower {
+    let mut client = connect(node).await;
+    let ack = client
+        .request(json!({"type": "join", "table": table, "last_seq": from, "epoch": epoch}))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let mut play = Play::new(table, None);
+    play.live = false;
+    Follower::spawn(client, play)
+}
+
+/// The epoch of the last snapshot in a stream.
+fn epoch_of(log: &[Value]) -> u64 {
+    log.iter()
+        .rev()
+        .find(|m| m["type"] == "snapshot" || m["type"] == "resumed")
+        .and_then(|m| m["epoch"].as_u64())
+        .expect("a snapshot with an epoch")
+}
+
+/// Checks that what a table's clients saw across a move is one story:
+/// the events stored up to `trusted` are those the first owner's client
+/// saw, the chips add up event by event, and the new owner's view now
+/// agrees with the ledger.
+async fn check_story(
+    http: &reqwest::Client,
+    owner: &ServerProcess,
+    table: &str,
+    before: &[Value],
+    from: u64,
+    trusted: u64,
+    after: &mut Follower,
+) {
+    let at = {
+        let (status, body) = get_json(http, &format!("{}/api/tables/{table}", owner.http)).await;
+        assert_eq!(status, 200, "{body}");
+        let now = body["snapshot"].clone();
+        let at = seq_of(&now);
+        after
+            .wait("events past the latest snapshot", |log| {
+                log.iter().any(|m| m["type"] == "event" && seq_of(m) > at)
+            })
+            .await;
+        let log = after.log();
+        let story = story(before, from, &log);
+        Ledger::over(table, story.iter().copied().take_while(|m| seq_of_any(m) <= at)).check_snapshot(&now);
+        at
+    };
+    let log = after.log();
+    let seen = events_between(before, from, trusted);
+    let stored = events_between(&log, from, trusted);
+    assert!(!seen.is_empty(), "{table}: events between {from} and {trusted}");
+    assert_eq!(
+        stored, seen,
+        "{table}: the stored events are those the clients saw"
+    );
+    // The whole story replays with chips conserved (Ledger asserts as it goes).
+    let story = story(before, from, &log);
+    let ledger = Ledger::over(table, story.iter().copied());
+    assert!(
+        ledger.seq > at,
+        "{table}: the story ends at {} before the snapshot at {at}; last messages: {:?}",
+        ledger.seq,
+        &log[log.len().saturating_sub(6)..]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_s_tables_move_to_the_survivors() {
+    let Some(database) =
+        PgDatabase::create("a_killed_node_s_tables_move_to_the_survivors", "showdown_cluster").await
+    else {
+        return;
+    };
+    let dir = helpers::temp_dir("cluster-kill");
+    let http = client();
+    let a = node(&database.url, &dir, "a").await;
+    let b = node(&database.url, &dir, "b").await;
+    let c = node(&database.url, &dir, "c").await;
+
+    // Alice plays on A against two calling stations; bots play on A too.
+    let alice = register(&http, &a, "Alice").await;
+    let people = create_table(
+        &http,
+        &a,
+        &alice.token,
+        json!({
+            "name": "people", "seats": 3, "small_blind": 5, "big_blind": 10,
+            "pace": "auto", "turn_clock_ms": 300000,
+            "ai_seats": [{"seat": 1, "agent": "bot:calling-station", "stack": 1000},
+                         {"seat": 2, "agent": "bot:calling-station", "stack": 1000}]
+        }),
+    )
+    .await;
+    let bots = create_table(&http, &a, &alice.token, bot_table("bots")).await;
+    let tables = [people.clone(), bots.clone()];
+    // A serves them; B and C say so.
+    for table in &tables {
+        let (i, _) = owner(&http, &[&a, &b, &c], table).await;
+        assert_eq!(i, 0, "{table} is served where it was created");
+    }
+    // The lobby is the same on every node (it is read from the database).
+    for n in [&b, &c] {
+        let (status, lobby) = get_json(&http, &format!("{}/api/tables", n.http)).await;
+        assert_eq!(status, 200, "{lobby}");
+        for table in &tables {
+            assert!(
+                lobby["tables"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t["id"] == json!(table))),
+                "{table} listed on {}: {lobby}",
+                n.http
+            );
+        }
+    }
+
+    let mut watchers = Vec::new();
+    for table in &tables {
+        let mut client = connect(&a).await;
+        let ack = client.request(json!({"type": "join", "table": table})).await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        watchers.push(Follower::spawn(client, Play::new(table, None)));
+    }
+    let mut client = connect(&a).await;
+    join_as(&mut client, &people, &alice.token, None).await;
+    let ack = client
+        .request(json!({"type": "sit", "table": people, "seat": 0, "buy_in": BUY_IN}))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let mut alice_play = Follower::spawn(client, Play::new(&people, Some(0)));
+    watchers[0]
+        .wait("two hands with Alice", |log| {
+            ended_hands(log, |stacks| has_seat(stacks, 0)) >= 2
+        })
+        .await;
+    // Alice stops acting: her table waits for her, mid-hand.
+    alice_play.hold.store(true, Ordering::SeqCst);
+    alice_play
+        .wait("Alice on turn and holding", |log| {
+            log.iter().any(|m| m["type"] == "test:holding")
+        })
+        .await;
+    let started = count_events(&watchers[1].log(), "hand_started");
+    watchers[1]
+        .wait("three more hands at the bot table", |log| {
+            count_events(log, "hand_started") >= started + 3
+        })
+        .await;
+
+    // ---- A dies: no shutdown, no flush, no release.
+    a.kill().await;
+    let mut before = Vec::new();
+    for w in watchers {
+        before.push(w.finish().await.1);
+    }
+    let (alice_state, alice_log) = alice_play.finish().await;
+    let stall = alice_log
+        .iter()
+        .rev()
+        .find(|m| m["type"] == "test:holding")
+        .map(seq_of)
+        .expect("the turn Alice held");
+
+    // ---- A survivor serves each table, from where its log left it.
+    let survivors = [&b, &c];
+    let mut owners = Vec::new();
+    for (table, log) in tables.iter().zip(&before) {
+        let (i, snapshot) = owner(&http, &survivors, table).await;
+        let durable = if *table == people { stall } else { durable_seq(log) };
+        assert!(
+            seq_of(&snapshot) >= durable,
+            "{table} resumed at {} before its durable seq {durable}",
+            seq_of(&snapshot)
+        );
+        assert_ne!(
+            snapshot["epoch"],
+            epoch_of(log),
+            "{table}: a new owner, a new epoch"
+        );
+        owners.push((i, durable, snapshot));
+    }
+    // Alice's table waits for her mid-hand at the new owner, chips in place.
+    let (people_owner, _, people_now) = &owners[0];
+    let view = &people_now["view"];
+    assert_eq!(seq_of(people_now), stall, "nothing happened after the held turn");
+    assert_eq!(view["hand_in_progress"], true, "{view}");
+    assert_eq!(view["to_act"], 0, "{view}");
+    ledger_at(&before[0], stall).check_snapshot(people_now);
+    let lead = survivors[*people_owner];
+    for n in survivors {
+        let me = get_me(&http, n, &alice.token).await;
+        assert_eq!(me["balance"], STARTING_BALANCE - BUY_IN, "{me}");
+    }
+    let adoptions: i64 = [
+        metric(&http, &b, "showdown_lease_adoptions_total").await,
+        metric(&http, &c, "showdown_lease_adoptions_total").await,
+    ]
+    .iter()
+    .sum();
+    let claims: i64 = [
+        metric(&http, &b, "showdown_lease_claims_total").await,
+        metric(&http, &c, "showdown_lease_claims_total").await,
+    ]
+    .iter()
+    .sum();
+    assert!(
+        adoptions + claims >= 2,
+        "the survivors took both tables: {adoptions} adopted, {claims} claimed"
+    );
+
+    // Spectators and Alice rejoin at the new owners with what they had.
+    let mut after = Vec::new();
+    for ((table, log), (i, durable, _)) in tables.iter().zip(&before).zip(&owners) {
+        let from = durable.saturating_sub(200).max(seq_of(
+            log.iter().find(|m| m["type"] == "snapshot").expect("a snapshot"),
+        ));
+        let w = rejoin_spectator(survivors[*i], table, from, epoch_of(log)).await;
+        after.push((w, from));
+    }
+    let mut client = connect(lead).await;
+    let ack = join_as(
+        &mut client,
+        &people,
+        &alice.token,
+        Some((alice_state.last_seq, alice_state.epoch.expect("an epoch"))),
+    )
+    .await;
+    assert_eq!(ack["seat"], 0, "{ack}");
+    let mut state = alice_state;
+    state.live = false;
+    state.handled = None;
+    let mut alice_play = Follower::spawn(client, state);
+    alice_play
+        .wait("Alice acts at the new owner", |log| {
+            log.iter().any(|m| m["type"] == "ack" && m["of"] == "act")
+        })
+        .await;
+    for ((w, _), table) in after.iter_mut().zip(&tables) {
+        w.wait("a replay", |log| start_of(log).is_some()).await;
+        let log = w.log();
+        let (_, start) = start_of(&log).expect("start");
+        assert_eq!(
+            start["type"], "resumed",
+            "{table}: a replay, not a snapshot: {start}"
+        );
+        w.wait("a new hand ends at the new owner", |log| {
+            let Some((i, _)) = start_of(log) else { return false };
+            let from = log[i..].iter().position(|m| is_event(m, "hand_started"));
+            from.is_some_and(|s| log[i + s..].iter().any(|m| is_event(m, "hand_ended")))
+        })
+        .await;
+    }
+    for (i, table) in tables.iter().enumerate() {
+        let trusted = owners[i].1;
+        let (w, from) = &mut after[i];
+        check_story(
+            &http,
+            survivors[owners[i].0],
+            table,
+            &before[i],
+            *from,
+            trusted,
+            w,
+        )
+        .await;
+    }
+
+    // Alice leaves and gets exactly her stack back.
+    alice_play.hold.store(true, Ordering::SeqCst);
+    let response = http
+        .post(format!("{}/api/tables/{people}/stand", lead.http))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .expect("stand");
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    after[0]
+        .0
+        .wait("Alice left", |log| {
+            log.iter()
+                .any(|m| is_event(m, "seat_left") && m["event"]["seat"] == 0)
+        })
+        .await;
+    let people_log = after[0].0.log();
+    let story = story(&before[0], after[0].1, &people_log);
+    let ledger = Ledger::over(&people, story.iter().copied());
+    let left = ledger
+        .left
+        .iter()
+        .find(|(seat, player, _)| *seat == 0 && *player == alice.id)
+        .map(|(_, _, stack)| *stack)
+        .expect("Alice left");
+    let expected = STARTING_BALANCE - BUY_IN + left;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let me = get_me(&http, &b, &alice.token).await;
+        if me["balance"] == expected && me["seats"] == json!([]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{me}, expected {expected}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_owner_is_fenced_and_a_leaving_one_hands_off() {
+    let Some(database) = PgDatabase::create(
+        "a_frozen_owner_is_fenced_and_a_leaving_one_hands_off",
+        "showdown_cluster",
+    )
+    .await
+    else {
+        return;
+    };
+    let dir = helpers::temp_dir("cluster-freeze");
+    let http = client();
+    let a = node(&database.url, &dir, "a").await;
+    let b = node(&database.url, &dir, "b").await;
+    let someone = register(&http, &a, "Host").await;
+    let table = create_table(&http, &a, &someone.token, bot_table("frozen")).await;
+    let mut client = connect(&a).await;
+    let ack = client.request(json!({"type": "join", "table": table})).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let mut on_a = Follower::spawn(client, Play::new(&table, None));
+    on_a.wait("two hands on A", |log| ended_hands(log, |_| true) >= 2)
+        .await;
+
+    // ---- A freezes (SIGSTOP) for longer than its lease: B takes the table.
+    a.signal("STOP");
+    let (i, snapshot) = owner(&http, &[&b], &table).await;
+    assert_eq!(i, 0);
+    let taken_at = seq_of(&snapshot);
+    let mut client = connect(&b).await;
+    let ack = client.request(json!({"type": "join", "table": table})).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let mut on_b = Follower::spawn(client, Play::new(&table, None));
+    on_b.wait("a hand on B", |log| ended_hands(log, |_| true) >= 1)
+        .await;
+    assert_ne!(
+        snapshot["epoch"],
+        epoch_of(&on_a.log()),
+        "B took the table over: a new epoch"
+    );
+
+    // ---- A wakes up. Whatever it was about to write is refused; its room is
+    // told that the table moved, and it stops serving the table.
+    a.signal("CONT");
+    on_a.wait("A's spectator told that the table moved", |log| {
+        log.iter().any(|m| {
+            m["type"] == "error"
+                && m["code"] == "unavailable"
+                && m["message"].as_str().is_some_and(|t| t.contains("moved"))
+        })
+    })
+    .await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, _) = get_json(&http, &format!("{}/api/tables/{table}", a.http)).await;
+        if status == 421 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "A still serves {table}: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_elsewhere(&http, &a, &table, &b.http).await;
+    // A joined the cluster again (as a new instance).
+    while metric(&http, &a, "showdown_node_member").await != 1 {
+        assert!(Instant::now() < deadline, "A did not join again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // B's table played on undisturbed: what B's spectator saw since it
+    // joined is exactly what is stored (nothing of A's slipped in).
+    let on_b_log = on_b.log();
+    let joined = seq_of(
+        on_b_log
+            .iter()
+            .find(|m| m["type"] == "snapshot")
+            .expect("a snapshot"),
+    );
+    assert!(joined >= taken_at);
+    let mut replay = rejoin_spectator(&b, &table, joined, epoch_of(&on_b_log)).await;
+    on_b.wait("two more hands on B", |log| ended_hands(log, |_| true) >= 3)
+        .await;
+    let upto = durable_seq(&on_b.log());
+    replay
+        .wait("the replay reaches B's durable events", |log| {
+            log.iter().any(|m| m["type"] == "event" && seq_of(m) >= upto)
+        })
+        .await;
+    assert_eq!(
+        events_between(&replay.log(), joined, upto),
+        events_between(&on_b.log(), joined, upto),
+        "the stored log is what B's clients saw"
+    );
+    // A's spectator saw a consistent story up to the move (Ledger asserts).
+    Ledger::over(&table, on_a.log().iter());
+
+    // ---- B leaves (SIGTERM): it hands the table to A and exits cleanly.
+    let status = b.terminate().await;
+    assert!(status.success(), "B exits cleanly: {status}");
+    let last_on_b = durable_seq(&on_b.finish().await.1);
+    drop(replay);
+    let (i, snapshot) = owner(&http, &[&a], &table).await;
+    assert_eq!(i, 0);
+    assert!(
+        seq_of(&snapshot) >= last_on_b,
+        "A goes on from everything B stored"
+    );
+    let mut client = connect(&a).await;
+    let ack = client.request(json!({"type": "join", "table": table})).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let mut back_on_a = Follower::spawn(client, Play::new(&table, None));
+    back_on_a
+        .wait("hands go on at A", |log| ended_hands(log, |_| true) >= 1)
+        .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
