@@ -12,6 +12,8 @@ mod helpers;
 mod play;
 #[path = "helpers/process.rs"]
 mod process;
+#[path = "helpers/proxy.rs"]
+mod proxy;
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -19,6 +21,7 @@ use std::time::Duration;
 
 use play::*;
 use process::{PgDatabase, ServerProcess};
+use proxy::{Proxy, via};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -543,5 +546,83 @@ async fn a_frozen_owner_is_fenced_and_a_leaving_one_hands_off() {
     back_on_a
         .wait("hands go on at A", |log| ended_hands(log, |_| true) >= 1)
         .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_from_the_database_stops_and_its_tables_move() {
+    let Some(database) = PgDatabase::create(
+        "a_node_cut_from_the_database_stops_and_its_tables_move",
+        "showdown_cluster",
+    )
+    .await
+    else {
+        return;
+    };
+    let dir = helpers::temp_dir("cluster-cut");
+    let http = client();
+    // A reaches the database through a proxy the test cuts; B directly.
+    let (_, upstream) = via(&database.url, "127.0.0.1:1".parse().expect("addr"));
+    let proxy = Proxy::start(upstream).await;
+    let (through_proxy, _) = via(&database.url, proxy.addr);
+    let a = node(&through_proxy, &dir, "a").await;
+    let b = node(&database.url, &dir, "b").await;
+    let host = register(&http, &a, "Host").await;
+    let table = create_table(&http, &a, &host.token, bot_table("cut")).await;
+    let mut client = connect(&a).await;
+    let ack = client.request(json!({"type": "join", "table": table})).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let mut on_a = Follower::spawn(client, Play::new(&table, None));
+    on_a.wait("two hands on A", |log| ended_hands(log, |_| true) >= 2)
+        .await;
+
+    // ---- A loses the database. It cannot renew: it stops its table
+    // before its registration lapses, and tells the room; B takes over.
+    proxy.cut();
+    on_a.wait("A's room told the table stopped", |log| {
+        log.iter()
+            .any(|m| m["type"] == "error" && m["code"] == "unavailable")
+    })
+    .await;
+    let (_, snapshot) = owner(&http, &[&b], &table).await;
+    let seen_on_a = on_a.log();
+    let durable = durable_seq(&seen_on_a);
+    assert!(
+        seq_of(&snapshot) >= durable,
+        "B resumed at {} before A's durable seq {durable}",
+        seq_of(&snapshot)
+    );
+    // Nothing A's clients saw after the cut is in the store unless it was
+    // stored before: B's log agrees with A's stream wherever both have a seq.
+    let from = seq_of(
+        seen_on_a
+            .iter()
+            .find(|m| m["type"] == "snapshot")
+            .expect("a snapshot"),
+    );
+    let mut replay = rejoin_spectator(&b, &table, from, epoch_of(&seen_on_a)).await;
+    replay
+        .wait("a hand ends at B", |log| {
+            let Some((i, _)) = start_of(log) else { return false };
+            log[i..].iter().any(|m| is_event(m, "hand_ended"))
+        })
+        .await;
+    let stored = replay.log();
+    assert_eq!(
+        events_between(&stored, from, durable),
+        events_between(&seen_on_a, from, durable),
+        "the stored log holds what A's clients saw"
+    );
+    check_story(&http, &b, &table, &seen_on_a, from, durable, &mut replay).await;
+
+    // ---- The database comes back for A: it joins again as a new member and
+    // sends clients of the table to B.
+    proxy.restore();
+    let deadline = Instant::now() + WAIT;
+    while metric(&http, &a, "showdown_node_member").await != 1 {
+        assert!(Instant::now() < deadline, "A did not join again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_elsewhere(&http, &a, &table, &b.http).await;
     let _ = std::fs::remove_dir_all(&dir);
 }

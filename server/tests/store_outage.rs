@@ -6,74 +6,17 @@
 mod helpers;
 #[path = "helpers/process.rs"]
 mod process;
+#[path = "helpers/proxy.rs"]
+mod proxy;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use helpers::TestServer;
-use parking_lot::Mutex;
+use proxy::{Proxy, via};
 use schema::Repository;
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
-
-/// A TCP proxy to the database that can be cut: existing connections are
-/// dropped and new ones refused until it is restored.
-struct Proxy {
-    addr: SocketAddr,
-    open: Arc<AtomicBool>,
-    links: Arc<Mutex<Vec<AbortHandle>>>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let open = Arc::new(AtomicBool::new(true));
-        let links: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let (o, l) = (open.clone(), links.clone());
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !o.load(Ordering::SeqCst) {
-                    continue; // dropped: connection refused, in effect
-                }
-                let upstream = upstream.clone();
-                let link = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                l.lock().push(link.abort_handle());
-            }
-        });
-        Proxy { addr, open, links }
-    }
-
-    fn cut(&self) {
-        self.open.store(false, Ordering::SeqCst);
-        for link in self.links.lock().drain(..) {
-            link.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.open.store(true, Ordering::SeqCst);
-    }
-}
-
-/// `url` with its host:port replaced by `addr`.
-fn via(url: &str, addr: SocketAddr) -> (String, String) {
-    let start = url
-        .find('@')
-        .map_or_else(|| url.find("://").map_or(0, |i| i + 3), |i| i + 1);
-    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
-    (
-        format!("{}{addr}{}", &url[..start], &url[end..]),
-        url[start..end].to_owned(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_loses_no_acknowledged_action() {
