@@ -626,3 +626,244 @@ async fn a_node_cut_from_the_database_stops_and_its_tables_move() {
     assert_elsewhere(&http, &a, &table, &b.http).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A client following one table across nodes: everything its connections
+/// received so far, and the live one.
+struct Tracker {
+    table: String,
+    /// A player's token (`None`: a spectator).
+    token: Option<String>,
+    /// The node it is connected to.
+    node: &'static str,
+    /// What earlier connections received, in order.
+    earlier: Vec<Value>,
+    live: Follower,
+}
+
+impl Tracker {
+    /// Everything received, earlier connections first.
+    fn log(&self) -> Vec<Value> {
+        let mut log = self.earlier.clone();
+        log.extend(self.live.log());
+        log
+    }
+
+    /// After the node it was on left: collects the closed connection's log
+    /// and rejoins the table's new owner with `last_seq` and `epoch`.
+    async fn follow_the_table(
+        self,
+        http: &reqwest::Client,
+        nodes: &[(&'static str, ServerProcess)],
+    ) -> Tracker {
+        let Tracker {
+            table,
+            token,
+            mut earlier,
+            live,
+            ..
+        } = self;
+        let (mut play, log) = live.finish().await;
+        earlier.extend(log);
+        let processes: Vec<&ServerProcess> = nodes.iter().map(|(_, p)| p).collect();
+        let (i, _) = owner(http, &processes, &table).await;
+        let mut client = connect(processes[i]).await;
+        let epoch = play.epoch.expect("an epoch");
+        let ack =
+            match &token {
+                Some(token) => join_as(&mut client, &table, token, Some((play.last_seq, epoch))).await,
+                None => client
+                    .request(
+                        json!({"type": "join", "table": table, "last_seq": play.last_seq, "epoch": epoch}),
+                    )
+                    .await,
+            };
+        assert_eq!(ack["type"], "ack", "{ack}");
+        play.live = false;
+        play.handled = None;
+        let mut live = Follower::spawn(client, play);
+        live.wait("a replay after the move", |log| start_of(log).is_some())
+            .await;
+        let first = start_of(&live.log()).map(|(_, m)| m.clone()).expect("a start");
+        assert_eq!(
+            first["type"], "resumed",
+            "{table}: rejoined with a replay: {first}"
+        );
+        Tracker {
+            table,
+            token,
+            node: nodes[i].0,
+            earlier,
+            live,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_loses_no_table_action_or_chip() {
+    let Some(database) = PgDatabase::create(
+        "a_rolling_restart_loses_no_table_action_or_chip",
+        "showdown_cluster",
+    )
+    .await
+    else {
+        return;
+    };
+    let dir = helpers::temp_dir("cluster-rolling");
+    let http = client();
+    let names = ["a", "b", "c"];
+    let mut nodes: Vec<(&'static str, ServerProcess)> = Vec::new();
+    for name in names {
+        nodes.push((name, node(&database.url, &dir, name).await));
+    }
+    let alice = register(&http, &nodes[0].1, "Alice").await;
+    let people = create_table(
+        &http,
+        &nodes[0].1,
+        &alice.token,
+        json!({
+            "name": "people", "seats": 3, "small_blind": 5, "big_blind": 10,
+            "pace": "auto", "turn_clock_ms": 300000,
+            "ai_seats": [{"seat": 1, "agent": "bot:calling-station", "stack": 1000},
+                         {"seat": 2, "agent": "bot:calling-station", "stack": 1000}]
+        }),
+    )
+    .await;
+    let bots_b = create_table(&http, &nodes[1].1, &alice.token, bot_table("bots on b")).await;
+    let bots_c = create_table(&http, &nodes[2].1, &alice.token, bot_table("bots on c")).await;
+    let mut trackers = Vec::new();
+    for (table, at) in [(&people, 0), (&bots_b, 1), (&bots_c, 2)] {
+        let mut client = connect(&nodes[at].1).await;
+        let ack = client.request(json!({"type": "join", "table": table})).await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        trackers.push(Tracker {
+            table: table.clone(),
+            token: None,
+            node: names[at],
+            earlier: Vec::new(),
+            live: Follower::spawn(client, Play::new(table, None)),
+        });
+    }
+    let mut client = connect(&nodes[0].1).await;
+    join_as(&mut client, &people, &alice.token, None).await;
+    let ack = client
+        .request(json!({"type": "sit", "table": people, "seat": 0, "buy_in": BUY_IN}))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    trackers.push(Tracker {
+        table: people.clone(),
+        token: Some(alice.token.clone()),
+        node: "a",
+        earlier: Vec::new(),
+        live: Follower::spawn(client, Play::new(&people, Some(0))),
+    });
+    for t in &mut trackers[..3] {
+        t.live
+            .wait("two hands", |log| ended_hands(log, |_| true) >= 2)
+            .await;
+    }
+
+    // ---- Every node in turn: SIGTERM, its tables move, it comes back.
+    for (i, name) in names.iter().enumerate() {
+        let (_, leaving) = nodes.remove(i);
+        let status = leaving.terminate().await;
+        assert!(status.success(), "{name} exits cleanly: {status}");
+        let mut moved = Vec::new();
+        for t in trackers.drain(..) {
+            if t.node == *name {
+                moved.push(t.follow_the_table(&http, &nodes).await);
+            } else {
+                moved.push(t);
+            }
+        }
+        trackers = moved;
+        for t in trackers.iter_mut().filter(|t| t.token.is_none()) {
+            let seen = t.live.log().len();
+            t.live
+                .wait("a hand after the restart", |log| {
+                    log[seen.min(log.len())..]
+                        .iter()
+                        .any(|m| is_event(m, "hand_ended"))
+                })
+                .await;
+        }
+        nodes.insert(i, (name, node(&database.url, &dir, name).await));
+    }
+
+    // ---- Every table is served; what clients saw is what is stored, chips
+    // are conserved across every move, and every acknowledged action of
+    // Alice's is in the log.
+    let all: Vec<&ServerProcess> = nodes.iter().map(|(_, p)| p).collect();
+    for t in &trackers[..3] {
+        let (i, _) = owner(&http, &all, &t.table).await;
+        let log = t.log();
+        Ledger::over(&t.table, log.iter());
+        let first = log.iter().find(|m| m["type"] == "snapshot").expect("a snapshot");
+        let from = seq_of(first);
+        let upto = durable_seq(&log);
+        let mut replay =
+            rejoin_spectator(all[i], &t.table, from, first["epoch"].as_u64().expect("epoch")).await;
+        replay
+            .wait("the replay", |log| {
+                log.iter().any(|m| m["type"] == "event" && seq_of(m) >= upto)
+            })
+            .await;
+        let stored = events_between(&replay.log(), from, upto);
+        assert_eq!(
+            stored,
+            events_between(&log, from, upto),
+            "{}: stored = seen",
+            t.table
+        );
+    }
+    let alice_log = trackers[3].log();
+    let acked = alice_log
+        .iter()
+        .filter(|m| m["type"] == "ack" && m["of"] == "act")
+        .count();
+    let people_log = trackers[0].log();
+    let acted = people_log
+        .iter()
+        .filter(|m| {
+            is_event(m, "action_taken") && m["event"]["seat"] == 0 && m["event"]["timed_out"] == false
+        })
+        .count();
+    assert!(acked > 0, "Alice played");
+    assert!(
+        acted >= acked && acted <= acked + names.len(),
+        "{acked} actions acknowledged, {acted} stored (at most one unacknowledged per move)"
+    );
+    trackers[3].live.hold.store(true, Ordering::SeqCst);
+    let (i, _) = owner(&http, &all, &people).await;
+    let response = http
+        .post(format!("{}/api/tables/{people}/stand", all[i].http))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .expect("stand");
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    trackers[0]
+        .live
+        .wait("Alice left", |log| {
+            log.iter()
+                .any(|m| is_event(m, "seat_left") && m["event"]["seat"] == 0)
+        })
+        .await;
+    let ledger = Ledger::over(&people, trackers[0].log().iter());
+    let left = ledger
+        .left
+        .iter()
+        .find(|(seat, player, _)| *seat == 0 && *player == alice.id)
+        .map(|(_, _, stack)| *stack)
+        .expect("Alice left");
+    let expected = STARTING_BALANCE - BUY_IN + left;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let me = get_me(&http, all[0], &alice.token).await;
+        if me["balance"] == expected && me["seats"] == json!([]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{me}, expected {expected}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
