@@ -196,13 +196,15 @@ export function mount(root, { id, mode }) {
     renderActions(true);
     const msg = { type: 'act', table: id, action };
     if (amount != null) msg.amount = amount;
+    // Name the turn: a resend never lands on a later one (stale_turn).
+    if (state.clock && state.clock.turn != null) msg.turn = state.clock.turn;
     try {
       const ack = await connection.request(msg);
       waitForSeq = ack.seq || 0;
     } catch (e) {
       if (alive) {
         toast(e.message, 'error');
-        if (e.code === 'illegal_action' || e.code === 'not_your_turn') join({ fresh: true });
+        if (e.code === 'illegal_action' || e.code === 'not_your_turn' || e.code === 'stale_turn') join({ fresh: true });
       }
     } finally {
       acting = false;

@@ -140,6 +140,7 @@ impl From<TableError> for Failure {
                 ErrorCode::InvalidRequest
             }
             TableError::AlreadySeated => ErrorCode::AlreadySeated,
+            TableError::StaleTurn { .. } => ErrorCode::StaleTurn,
             TableError::SeatTaken { .. } => ErrorCode::SeatTaken,
             TableError::NotSeated => ErrorCode::NotSeated,
             TableError::SeatNotStored
@@ -237,6 +238,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | ErrorCode::AlreadySeated
         | ErrorCode::NotSeated
         | ErrorCode::NotYourTurn
+        | ErrorCode::StaleTurn
         | ErrorCode::NotJoined
         | ErrorCode::InsufficientBalance
         | ErrorCode::ExperimentState => StatusCode::CONFLICT,

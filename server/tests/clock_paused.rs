@@ -329,6 +329,7 @@ async fn acting_just_before_the_deadline_stops_the_clock() {
         .request(|reply| TableCommand::Act {
             player_id: ann.clone(),
             action,
+            turn: Some(turn.seq),
             reply,
         })
         .await
@@ -362,6 +363,24 @@ async fn acting_just_before_the_deadline_stops_the_clock() {
         "the first timeout is after the old deadline"
     );
     assert_eq!(h.metrics().timeouts.load(Ordering::Relaxed), 1);
+    assert_eq!(next.json["clock"]["turn"], next.seq, "a turn is named by its seq");
+
+    // A late answer naming the turn that timed out, and a resend of the
+    // action taken before, are refused: neither lands on a later turn.
+    for stale in [turn.seq, next.seq] {
+        let refused = table
+            .request(|reply| TableCommand::Act {
+                player_id: ann.clone(),
+                action: Action::Fold,
+                turn: Some(stale),
+                reply,
+            })
+            .await;
+        assert!(
+            matches!(refused, Err(server::table::error::TableError::StaleTurn { turn, .. }) if turn == stale),
+            "{refused:?}"
+        );
+    }
 }
 
 /// A player whose connections all closed is timed out and sat out at their

@@ -367,6 +367,17 @@ async fn a_killed_node_s_tables_move_to_the_survivors() {
             log.iter().any(|m| m["type"] == "ack" && m["of"] == "act")
         })
         .await;
+    // Her turn kept its identity across the move, and once she has acted a
+    // resend of that act (as after a lost ack) is refused, not applied to a
+    // later turn.
+    let mut resend = connect(lead).await;
+    join_as(&mut resend, &people, &alice.token, None).await;
+    let refused = resend
+        .request(json!({"type": "act", "table": people, "action": "call", "turn": stall}))
+        .await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["code"], "stale_turn", "{refused}");
+    drop(resend);
     for ((w, _), table) in after.iter_mut().zip(&tables) {
         w.wait("a replay", |log| start_of(log).is_some()).await;
         let log = w.log();

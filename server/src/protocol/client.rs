@@ -116,6 +116,11 @@ pub enum ClientMessage {
         /// The total to bet or raise to (bet and raise only).
         #[serde(default)]
         amount: Option<u64>,
+        /// The turn this answers (`clock.turn`: the seq of its
+        /// `turn_started`); refused with `stale_turn` once that turn is over,
+        /// so a resend never lands on a later turn. Optional.
+        #[serde(default)]
+        turn: Option<u64>,
     },
     /// Say something at the table.
     Chat {
@@ -288,7 +293,18 @@ mod tests {
                 id: None,
                 table: "t1".into(),
                 action: ActionKind::Raise,
-                amount: Some(40)
+                amount: Some(40),
+                turn: None
+            })
+        );
+        assert_eq!(
+            decode(r#"{"type":"act","table":"t1","action":"check","turn":17}"#),
+            Ok(ClientMessage::Act {
+                id: None,
+                table: "t1".into(),
+                action: ActionKind::Check,
+                amount: None,
+                turn: Some(17)
             })
         );
         for text in [

@@ -57,6 +57,8 @@ pub enum ErrorCode {
     InsufficientBalance,
     /// It is not this seat's turn.
     NotYourTurn,
+    /// An `act` named a turn that is over (or not the seat's).
+    StaleTurn,
     /// The action is not legal now (the message says why).
     IllegalAction,
     /// The request is well-formed but not valid (bad table settings, empty chat, ...).
@@ -168,7 +170,7 @@ mod tests {
     #[test]
     fn code_names_are_serdes() {
         let all: Vec<ErrorCode> = ErrorCode::all().collect();
-        assert_eq!(all.len(), 30);
+        assert_eq!(all.len(), 31);
         assert_eq!(all.first(), Some(&ErrorCode::MalformedJson));
         assert_eq!(all.last(), Some(&ErrorCode::Internal));
         for code in all {

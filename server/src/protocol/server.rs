@@ -38,6 +38,9 @@ pub struct SeatInfo {
 pub struct ClockInfo {
     /// The seat to act.
     pub seat: usize,
+    /// The turn: the seq of the `turn_started` event that began it. An
+    /// `act` that names it is refused once the turn is over.
+    pub turn: u64,
     /// Time left on the turn clock, ms (time bank not included).
     pub remaining_ms: u64,
     /// The seat's time bank, used after the turn clock, ms.
@@ -319,6 +322,7 @@ mod tests {
     fn clock() -> ClockInfo {
         ClockInfo {
             seat: 2,
+            turn: 13,
             remaining_ms: 15_000,
             time_bank_ms: 30_000,
             deadline_ms: 1_700_000_045_000,
@@ -495,7 +499,7 @@ mod tests {
         .text();
         assert_eq!(
             &*text,
-            r#"{"type":"event","table":"t1","seq":13,"event":{"type":"turn_started","seat":2},"clock":{"seat":2,"remaining_ms":15000,"time_bank_ms":30000,"deadline_ms":1700000045000},"player":{"seat":2,"player_id":"p_ada","name":"Ada","kind":"human","connected":true,"time_bank_ms":30000}}"#
+            r#"{"type":"event","table":"t1","seq":13,"event":{"type":"turn_started","seat":2},"clock":{"seat":2,"turn":13,"remaining_ms":15000,"time_bank_ms":30000,"deadline_ms":1700000045000},"player":{"seat":2,"player_id":"p_ada","name":"Ada","kind":"human","connected":true,"time_bank_ms":30000}}"#
         );
         // Every message type has its golden frame.
         seen.sort();

@@ -80,6 +80,14 @@ pub enum TableError {
     /// The engine refused a seat change (sit, stand, sit out, sit in).
     #[error("{0}")]
     SeatRefused(RuleError),
+    /// An action named a turn that is not the seat's current one.
+    #[error("turn {turn} is over{}", current.map_or_else(|| "; it is not your turn".to_owned(), |c| format!("; your turn now is {c}")))]
+    StaleTurn {
+        /// The turn named.
+        turn: u64,
+        /// The seat's current turn, if it is to act.
+        current: Option<u64>,
+    },
     /// The engine refused a player's action.
     #[error("{0}")]
     ActionRefused(RuleError),

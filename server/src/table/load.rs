@@ -114,7 +114,13 @@ pub(crate) async fn load_state(
         };
         result?;
     }
+    // The last turn's identity (a snapshot is taken between hands, so a
+    // turn in progress always started in the tail).
+    let mut last_turn_seq = 0;
     for (i, event) in events.iter().enumerate() {
+        if matches!(event, Event::TurnStarted { .. }) {
+            last_turn_seq = base + i as u64 + 1;
+        }
         match event {
             Event::SeatTaken { seat, player, .. } => {
                 if let Some(owner) = owners.get_mut(*seat) {
@@ -186,6 +192,7 @@ pub(crate) async fn load_state(
         engine,
         seq,
         epoch: random_u64() >> 12,
+        last_turn_seq,
         loaded_seq: seq,
         ring: VecDeque::new(),
         ring_from: seq + 1,

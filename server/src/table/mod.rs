@@ -218,6 +218,8 @@ pub enum TableCommand {
         player_id: String,
         /// The action.
         action: game_core::Action,
+        /// The turn it answers, if the client named one.
+        turn: Option<u64>,
         /// Answer (the resulting seq).
         reply: Reply<u64>,
     },
@@ -265,6 +267,10 @@ pub(crate) struct Occupant {
 pub(crate) struct Clock {
     pub seat: usize,
     pub turn: u64,
+    /// The seq of the `turn_started` event that began this turn: the turn's
+    /// identity on the wire (an `act` may name it), the same on every node
+    /// and across reloads.
+    pub turn_seq: u64,
     pub started: Instant,
     /// Turn clock only.
     pub clock_end: Instant,
@@ -277,6 +283,8 @@ pub(crate) struct TableState {
     pub engine: Table,
     pub seq: u64,
     pub epoch: u64,
+    /// The seq of the last `turn_started` event (0: none yet).
+    pub last_turn_seq: u64,
     /// The seq the table was loaded (or reloaded) at: events up to it are durable.
     pub loaded_seq: u64,
     /// Deltas with seq >= `ring_from`; everything before `ring_from` is durable.
@@ -555,6 +563,7 @@ impl TableState {
         let left = clock.deadline.saturating_duration_since(now);
         Some(ClockInfo {
             seat: clock.seat,
+            turn: clock.turn_seq,
             remaining_ms: millis(clock.clock_end.saturating_duration_since(now)),
             time_bank_ms: bank,
             deadline_ms: schema::now_ms() + millis(left),

@@ -237,7 +237,8 @@ impl Session {
                 table,
                 action,
                 amount,
-            } => match self.act(&table, action, amount).await {
+                turn,
+            } => match self.act(&table, action, amount, turn).await {
                 Ok(seq) => {
                     self.ack(id, ClientType::Act, Some(&table), Some(AckDetail::Act { seq }))
                         .await
@@ -457,7 +458,13 @@ impl Session {
         }
     }
 
-    async fn act(&mut self, table: &str, action: ActionKind, amount: Option<u64>) -> Result<u64, Failure> {
+    async fn act(
+        &mut self,
+        table: &str,
+        action: ActionKind,
+        amount: Option<u64>,
+        turn: Option<u64>,
+    ) -> Result<u64, Failure> {
         let (handle, player) = self.player_table(table)?;
         let need_amount = |what: &str| {
             Failure::new(
@@ -480,6 +487,7 @@ impl Session {
             .request(|reply| TableCommand::Act {
                 player_id: player.to_string(),
                 action,
+                turn,
                 reply,
             })
             .await?)

@@ -375,7 +375,10 @@ impl Play {
                 self.epoch = message["epoch"].as_u64();
                 let view = &message["view"];
                 self.to_act = match (view["hand_in_progress"] == true, view["to_act"].as_u64()) {
-                    (true, Some(seat)) => Some((seat, seq_of(message))),
+                    // A turn is named by its `turn_started` seq (`clock.turn`).
+                    (true, Some(seat)) => {
+                        Some((seat, message["clock"]["turn"].as_u64().unwrap_or(seq_of(message))))
+                    }
                     _ => None,
                 };
             }
@@ -478,7 +481,7 @@ pub async fn follow(
             play.checking = None;
             if message["code"] == "illegal_action" {
                 client
-                    .send(json!({"type": "act", "table": play.table, "action": "call"}))
+                    .send(json!({"type": "act", "table": play.table, "action": "call", "turn": play.handled}))
                     .await;
             }
         }
@@ -494,7 +497,7 @@ pub async fn follow(
             record(json!({"type": "test:holding", "seq": turn}));
         } else {
             let id = client
-                .send(json!({"type": "act", "table": play.table, "action": "check"}))
+                .send(json!({"type": "act", "table": play.table, "action": "check", "turn": turn}))
                 .await;
             play.checking = Some(id);
         }

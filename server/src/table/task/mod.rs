@@ -279,9 +279,10 @@ impl TableTask {
             TableCommand::Act {
                 player_id,
                 action,
+                turn,
                 reply,
             } => {
-                let result = self.act(&player_id, action).await;
+                let result = self.act(&player_id, action, turn).await;
                 let _ = reply.send(result);
             }
             TableCommand::Chat { line, reply } => {

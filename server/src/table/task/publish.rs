@@ -42,9 +42,11 @@ impl TableTask {
                         state.occupants[*seat].as_ref().map_or(0, |o| o.bank_ms)
                     };
                     let clock_end = now + turn_clock;
+                    state.last_turn_seq = seq;
                     state.clock = Some(Clock {
                         seat: *seat,
                         turn: self.turn,
+                        turn_seq: seq,
                         started: now,
                         clock_end,
                         deadline: clock_end + Duration::from_millis(bank),

@@ -147,9 +147,23 @@ impl TableTask {
         Ok(())
     }
 
-    pub(super) async fn act(&mut self, player: &str, action: Action) -> Result<u64, TableError> {
+    pub(super) async fn act(
+        &mut self,
+        player: &str,
+        action: Action,
+        turn: Option<u64>,
+    ) -> Result<u64, TableError> {
         let seat = self.shared.seat_of(player).ok_or(TableError::NotSeated)?;
         let clock = self.shared.state.lock().clock;
+        if let Some(turn) = turn {
+            // The turn named must be this seat's, and still running: a
+            // resend of an action already taken, or one that arrives after
+            // its turn timed out, never lands on a later turn.
+            let current = clock.filter(|c| c.seat == seat).map(|c| c.turn_seq);
+            if current != Some(turn) {
+                return Err(TableError::StaleTurn { turn, current });
+            }
+        }
         let applied = self
             .apply(Command::Act { seat, action })
             .map_err(TableError::ActionRefused)?;

@@ -56,6 +56,7 @@ impl TableTask {
             state.clock = Some(Clock {
                 seat,
                 turn: self.turn,
+                turn_seq: state.last_turn_seq,
                 started: now,
                 clock_end,
                 deadline: clock_end + Duration::from_millis(bank),
