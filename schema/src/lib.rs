@@ -14,7 +14,7 @@
 //! - [`any`]: [`AnyRepo`], any backend, picked at run time from a database URL (or wrapping a `MemoryRepo`).
 //! - [`cluster`]: [`Cluster`], node rows and table leases for several nodes on one store.
 //! - [`writer`]: [`EventWriter`], one task batching appends from every table into one transaction.
-//! - `common` (private): the SQL both backends share.
+//! - `common` (private): the SQL both backends share (`common/play.rs`, `records.rs`, `money.rs`: the `Repository` methods by concern; row decoding).
 //!
 //! Migrations live in `migrations/sqlite/` and `migrations/postgres/` and run
 //! when a repository is opened.
