@@ -126,7 +126,8 @@ pub struct ServeArgs {
     pub starting_balance: u64,
     /// Cluster (Postgres only): this node's name, unique among the nodes
     /// sharing the database (default: the host name). A node restarted under
-    /// the same name takes its tables back at once.
+    /// the same name and address takes its tables back at once; a second
+    /// live process with the name (another address) is refused at start.
     #[arg(long = "node-id", env = "SHOWDOWN_NODE_ID", help_heading = "Cluster")]
     pub node_id: Option<String>,
     /// Cluster: the URL peers and clients reach this node at (default:

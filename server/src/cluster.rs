@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{error, info, warn};
 
-use crate::table::ownership::Ownership;
+use crate::table::ownership::{JoinError, Ownership};
 use crate::table::registry::Tables;
 
 /// Starts the supervisor; it ends when `shutdown` turns true.
@@ -91,6 +91,7 @@ fn lost(ownership: &Ownership, tables: &Tables) {
 async fn rejoin(ownership: &Ownership) {
     match timeout(ownership.config().ttl / 2, ownership.register()).await {
         Ok(Ok(())) => info!(instance = %ownership.instance(), "joined the cluster again"),
+        Ok(Err(e @ JoinError::NameTaken { .. })) => error!("cannot join the cluster again: {e}"),
         Ok(Err(e)) => warn!("cannot join the cluster again yet: {e}"),
         Err(_) => warn!("joining the cluster again timed out"),
     }

@@ -878,3 +878,44 @@ async fn a_rolling_restart_loses_no_table_action_or_chip() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A second process started under a live node's name (say, two nodes on one
+/// host, both named after it) does not join: it would replace the first
+/// node's row and each would keep taking the other's tables. It exits with
+/// an error naming the option to set; the first node serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_node_with_the_same_name_is_refused() {
+    let Some(database) =
+        PgDatabase::create("a_second_node_with_the_same_name_is_refused", "showdown_cluster").await
+    else {
+        return;
+    };
+    let dir = helpers::temp_dir("cluster-name");
+    let http = client();
+    let first = node(&database.url, &dir, "same").await;
+    let host = register(&http, &first, "Host").await;
+    let table = create_table(&http, &first, &host.token, bot_table("named")).await;
+    let second = tokio::process::Command::new(env!("CARGO_BIN_EXE_showdown"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", &database.url])
+        .args(["--node-id", "same", "--node-ttl-ms", TTL_MS])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(WAIT, second)
+        .await
+        .expect("the second node gives up within a TTL or so")
+        .expect("run showdown");
+    assert!(!output.status.success(), "the second node exits with an error");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--node-id") && stderr.contains(&first.http),
+        "the error names the other node and the option: {stderr}"
+    );
+    // The first node kept its registration and its table all along.
+    assert_eq!(metric(&http, &first, "showdown_node_member").await, 1);
+    assert_eq!(metric(&http, &first, "showdown_lease_fenced_total").await, 0);
+    let (i, _) = owner(&http, &[&first], &table).await;
+    assert_eq!(i, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

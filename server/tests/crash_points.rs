@@ -262,13 +262,14 @@ async fn kill_at_hand_boundaries(database_url: &str, store: &Store, dir: &Path) 
             })
             .await;
         tokio::time::sleep(Duration::from_millis(offset)).await;
+        let bind = server.bind();
         server.kill().await;
         kills += 1;
         player.stop().await;
         let hand = event["event"]["hand"].as_u64().unwrap_or(0);
         // Whether the player had its cards of that hand before the kill.
         let had_cards = seen.lock().expect("seen").cards.contains_key(&hand);
-        server = ServerProcess::start(database_url, &log).await;
+        server = ServerProcess::start_on(database_url, &log, &bind, &[]).await;
         // After the restart the hand that was starting is either resumed
         // (it was stored) or dealt again: the player sees its start again.
         let player = Player::spawn(&server, &table, &token, seen.clone()).await;

@@ -516,9 +516,10 @@ async fn survives_a_kill(database_url: &str, name: &str) {
     })
     .await;
     assert_eq!(before["status"], "running");
+    let bind = first.bind();
     first.kill().await;
 
-    let second = process::ServerProcess::start(database_url, &log).await;
+    let second = process::ServerProcess::start_on(database_url, &log, &bind, &[]).await;
     let (_, after_restart) = get(&client, &format!("{}/api/experiments/{id}", second.http)).await;
     assert!(
         matches!(after_restart["status"].as_str(), Some("running" | "done")),

@@ -162,6 +162,7 @@ async fn crash_and_restart(database_url: &str, dir: &Path) {
     }
 
     // ---- SIGKILL: no shutdown, no flush.
+    let bind = first.bind();
     first.kill().await;
     let mut before = Vec::new();
     for w in watchers {
@@ -214,7 +215,8 @@ async fn crash_and_restart(database_url: &str, dir: &Path) {
     );
 
     // ---- Second process, same database.
-    let second = ServerProcess::start(database_url, &log).await;
+    // Where the first listened: the same node, back.
+    let second = ServerProcess::start_on(database_url, &log, &bind, &[]).await;
     // Every table was restored at start-up, before anyone asked for it.
     let (status, lobby) = get_json(&http, &format!("{}/api/tables", second.http)).await;
     assert_eq!(status, 200, "{lobby}");

@@ -71,6 +71,23 @@ pub enum LeaseError {
     Store(StoreError),
 }
 
+/// Why a node could not register.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Another live node registered under this node's name from another
+    /// address: two processes would keep replacing each other's rows.
+    #[error("the node name {name:?} is in use by a live node at {address}; give each node its own --node-id")]
+    NameTaken {
+        /// The name.
+        name: String,
+        /// Where the other node is.
+        address: String,
+    },
+}
+
 /// This node's membership and table leases.
 pub struct Ownership {
     repo: AnyRepo,
@@ -85,8 +102,11 @@ pub struct Ownership {
 }
 
 impl Ownership {
-    /// Registers this node (a new instance) in the store.
-    pub async fn join(repo: AnyRepo, config: ClusterConfig) -> Result<Ownership, StoreError> {
+    /// Registers this node (a new instance) in the store. A live row with
+    /// the same name at another address is waited out for one TTL (a killed
+    /// predecessor that listened elsewhere lapses by then); one that stays
+    /// live is another process using the name, and joining fails.
+    pub async fn join(repo: AnyRepo, config: ClusterConfig) -> Result<Ownership, JoinError> {
         let ownership = Ownership {
             repo,
             config,
@@ -94,12 +114,34 @@ impl Ownership {
             valid_until: Mutex::new(None),
             generation: AtomicU64::new(0),
         };
-        ownership.register().await?;
-        Ok(ownership)
+        let deadline = Instant::now() + ownership.config.ttl + ownership.config.margin();
+        loop {
+            match ownership.register().await {
+                Err(JoinError::NameTaken { .. }) if Instant::now() < deadline => {
+                    tokio::time::sleep(ownership.config.renew_every).await;
+                }
+                Err(e) => return Err(e),
+                Ok(()) => return Ok(ownership),
+            }
+        }
     }
 
-    /// Registers as a new instance (at start, or after losing the registration).
-    pub async fn register(&self) -> Result<(), StoreError> {
+    /// Registers as a new instance (at start, or after losing the
+    /// registration), unless another live node uses this node's name at
+    /// another address. The same name at the same address is this node's
+    /// own predecessor (a restart): its row is replaced, and its tables can
+    /// be claimed at once.
+    pub async fn register(&self) -> Result<(), JoinError> {
+        let me = self.instance();
+        let taken = self.repo.live_nodes().await?.into_iter().find(|n| {
+            n.name == self.config.node_name && n.instance != me && n.address != self.config.advertise
+        });
+        if let Some(other) = taken {
+            return Err(JoinError::NameTaken {
+                name: other.name,
+                address: other.address,
+            });
+        }
         let instance = new_id("n_");
         let sent = Instant::now();
         let node = NodeRecord {

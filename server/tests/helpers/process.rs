@@ -93,6 +93,13 @@ impl ServerProcess {
         }
     }
 
+    /// The address it listens on (`127.0.0.1:PORT`): start the next process
+    /// there to restart "the same node" (in a cluster, a node that comes back
+    /// at its address replaces its old registration at once).
+    pub fn bind(&self) -> String {
+        self.http.trim_start_matches("http://").to_owned()
+    }
+
     /// Kills the process with SIGKILL (no shutdown, no flush) and reaps it.
     pub async fn kill(mut self) {
         self.child.start_kill().expect("SIGKILL");
