@@ -95,14 +95,31 @@ impl TableTask {
         if !self.durable().await {
             return false;
         }
+        if self.shared.state.lock().watchers > 0 {
+            return false;
+        }
+        // Stored before the task ends (and, in a cluster, before its lease is
+        // released): a released lease on a `running` table is an orphan that
+        // a peer would adopt, only to find it idle.
+        if let Err(e) = self
+            .deps
+            .repo
+            .set_table_status(&self.shared.id, TableStatus::Open)
+            .await
+        {
+            warn!(table = %self.shared.id, "cannot record status open; the table stays loaded: {e}");
+            return false;
+        }
         {
             let mut state = self.shared.state.lock();
             if state.watchers > 0 {
+                // Someone joined meanwhile: the table plays on, running.
+                drop(state);
+                self.set_status(TableStatus::Running);
                 return false;
             }
             state.closed = true;
         }
-        self.set_status(TableStatus::Open);
         // The registry drops the table from memory when this task ends.
         self.deps.metrics.tables_evicted.fetch_add(1, Ordering::Relaxed);
         debug!(table = %self.shared.id, "evicted from memory");
