@@ -248,10 +248,7 @@ async fn a_killed_node_s_tables_move_to_the_survivors() {
 
     let mut watchers = Vec::new();
     for table in &tables {
-        let mut client = connect(&a).await;
-        let ack = client.request(json!({"type": "join", "table": table})).await;
-        assert_eq!(ack["type"], "ack", "{ack}");
-        watchers.push(Follower::spawn(client, Play::new(table, None)));
+        watchers.push(spectate(&a, table).await);
     }
     let mut client = connect(&a).await;
     join_as(&mut client, &people, &alice.token, None).await;
@@ -434,15 +431,7 @@ async fn a_killed_node_s_tables_move_to_the_survivors() {
         .map(|(_, _, stack)| *stack)
         .expect("Alice left");
     let expected = STARTING_BALANCE - BUY_IN + left;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let me = get_me(&http, &b, &alice.token).await;
-        if me["balance"] == expected && me["seats"] == json!([]) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{me}, expected {expected}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_balance(&http, &b, &alice.token, expected).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -462,10 +451,7 @@ async fn a_frozen_owner_is_fenced_and_a_leaving_one_hands_off() {
     let b = node(&database.url, &dir, "b").await;
     let someone = register(&http, &a, "Host").await;
     let table = create_table(&http, &a, &someone.token, bot_table("frozen")).await;
-    let mut client = connect(&a).await;
-    let ack = client.request(json!({"type": "join", "table": table})).await;
-    assert_eq!(ack["type"], "ack", "{ack}");
-    let mut on_a = Follower::spawn(client, Play::new(&table, None));
+    let mut on_a = spectate(&a, &table).await;
     on_a.wait("two hands on A", |log| ended_hands(log, |_| true) >= 2)
         .await;
 
@@ -474,10 +460,7 @@ async fn a_frozen_owner_is_fenced_and_a_leaving_one_hands_off() {
     let (i, snapshot) = owner(&http, &[&b], &table).await;
     assert_eq!(i, 0);
     let taken_at = seq_of(&snapshot);
-    let mut client = connect(&b).await;
-    let ack = client.request(json!({"type": "join", "table": table})).await;
-    assert_eq!(ack["type"], "ack", "{ack}");
-    let mut on_b = Follower::spawn(client, Play::new(&table, None));
+    let mut on_b = spectate(&b, &table).await;
     on_b.wait("a hand on B", |log| ended_hands(log, |_| true) >= 1)
         .await;
     assert_ne!(
@@ -550,10 +533,7 @@ async fn a_frozen_owner_is_fenced_and_a_leaving_one_hands_off() {
         seq_of(&snapshot) >= last_on_b,
         "A goes on from everything B stored"
     );
-    let mut client = connect(&a).await;
-    let ack = client.request(json!({"type": "join", "table": table})).await;
-    assert_eq!(ack["type"], "ack", "{ack}");
-    let mut back_on_a = Follower::spawn(client, Play::new(&table, None));
+    let mut back_on_a = spectate(&a, &table).await;
     back_on_a
         .wait("hands go on at A", |log| ended_hands(log, |_| true) >= 1)
         .await;
@@ -580,10 +560,7 @@ async fn a_node_cut_from_the_database_stops_and_its_tables_move() {
     let b = node(&database.url, &dir, "b").await;
     let host = register(&http, &a, "Host").await;
     let table = create_table(&http, &a, &host.token, bot_table("cut")).await;
-    let mut client = connect(&a).await;
-    let ack = client.request(json!({"type": "join", "table": table})).await;
-    assert_eq!(ack["type"], "ack", "{ack}");
-    let mut on_a = Follower::spawn(client, Play::new(&table, None));
+    let mut on_a = spectate(&a, &table).await;
     on_a.wait("two hands on A", |log| ended_hands(log, |_| true) >= 2)
         .await;
 
@@ -867,15 +844,7 @@ async fn a_rolling_restart_loses_no_table_action_or_chip() {
         .map(|(_, _, stack)| *stack)
         .expect("Alice left");
     let expected = STARTING_BALANCE - BUY_IN + left;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let me = get_me(&http, all[0], &alice.token).await;
-        if me["balance"] == expected && me["seats"] == json!([]) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{me}, expected {expected}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_balance(&http, all[0], &alice.token, expected).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 

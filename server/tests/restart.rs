@@ -16,12 +16,10 @@ mod process;
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use play::*;
 use process::{PgDatabase, ServerProcess};
 use serde_json::json;
-use tokio::time::Instant;
 
 /// Chips a new player starts with (the server's default).
 const STARTING_BALANCE: u64 = 10_000;
@@ -105,10 +103,7 @@ async fn crash_and_restart(database_url: &str, dir: &Path) {
     // A spectator per table sees every public event from before anyone sits.
     let mut watchers = Vec::new();
     for table in &tables {
-        let mut client = connect(&first).await;
-        let ack = client.request(json!({"type": "join", "table": table})).await;
-        assert_eq!(ack["type"], "ack", "{ack}");
-        watchers.push(Follower::spawn(client, Play::new(table, None)));
+        watchers.push(spectate(&first, table).await);
     }
     // Alice sits over WebSocket, Bob over REST.
     let mut client = connect(&first).await;
@@ -409,19 +404,7 @@ async fn crash_and_restart(database_url: &str, dir: &Path) {
                     .map(|(_, _, stack)| *stack)
                     .expect("left the table");
                 let expected = STARTING_BALANCE - BUY_IN + left;
-                let deadline = Instant::now() + WAIT;
-                loop {
-                    let me = get_me(&http, &second, &person.token).await;
-                    if me["balance"] == expected && me["seats"] == json!([]) {
-                        break;
-                    }
-                    assert!(
-                        Instant::now() < deadline,
-                        "{}: {me}, expected {expected}",
-                        person.id
-                    );
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                wait_for_balance(&http, &second, &person.token, expected).await;
             }
         }
     }

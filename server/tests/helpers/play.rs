@@ -87,6 +87,31 @@ pub async fn connect(server: &ServerProcess) -> WsClient {
     client
 }
 
+/// Joins `table` on `server` as a spectator and follows it.
+pub async fn spectate(server: &ServerProcess, table: &str) -> Follower {
+    let mut client = connect(server).await;
+    let ack = client.request(json!({"type": "join", "table": table})).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    Follower::spawn(client, Play::new(table, None))
+}
+
+/// Waits until the player with `token` has left every table and holds
+/// `expected` chips (a cash-out is settled just after the `seat_left`).
+pub async fn wait_for_balance(http: &reqwest::Client, server: &ServerProcess, token: &str, expected: u64) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let me = get_me(http, server, token).await;
+        if me["balance"] == expected && me["seats"] == json!([]) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{me}, expected a balance of {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Joins as a player, resuming from `(last_seq, epoch)` if given; returns the ack.
 pub async fn join_as(client: &mut WsClient, table: &str, token: &str, resume: Option<(u64, u64)>) -> Value {
     let mut join = json!({"type": "join", "table": table, "as": "player", "token": token});
