@@ -49,6 +49,64 @@ fn replay_rebuilds_the_table_mid_hand() {
     assert_eq!(replayed.to_act(), Some(2), "the hand goes on where it stopped");
 }
 
+/// A follower (a cluster node's mirror) applies a log one command at a
+/// time as it arrives: it ends where a full replay ends, a batch cut inside
+/// a command leaves the table as it was, and a bad event is refused
+/// without changing it.
+#[test]
+fn replay_step_follows_a_log_command_by_command() {
+    let (t, log) = played_log(3);
+    let mut with_seating: Vec<Event> = (0..4)
+        .map(|seat| Event::SeatTaken {
+            seat,
+            player: format!("p{seat}"),
+            stack: [2000, 1500, 3000, 800][seat],
+        })
+        .collect();
+    with_seating.extend(log);
+    let mut follower = Table::new(t.config().clone()).unwrap();
+    let mut index = 0;
+    let mut steps = 0;
+    while index < with_seating.len() {
+        let n = follower.replay_step(&with_seating[index..]).unwrap();
+        assert!(n >= 1);
+        index += n;
+        steps += 1;
+    }
+    assert_eq!(follower, t, "stepping ends where the log's table ends");
+    assert!(steps < with_seating.len(), "some commands produce several events");
+
+    // Cut inside a command (the deal): Truncated, nothing applied.
+    let mut follower = Table::new(t.config().clone()).unwrap();
+    let deal = with_seating
+        .iter()
+        .position(|e| matches!(e, Event::HoleCardsDealt { .. }))
+        .unwrap();
+    // Step up to the command whose events include the deal.
+    let mut index = 0;
+    loop {
+        let mut probe = follower.clone();
+        let n = probe.replay_step(&with_seating[index..]).unwrap();
+        if index + n > deal {
+            break;
+        }
+        follower = probe;
+        index += n;
+    }
+    let before = follower.clone();
+    assert!(matches!(
+        follower.replay_step(&with_seating[index..deal]),
+        Err(ReplayError::Truncated { .. })
+    ));
+    assert_eq!(follower, before, "a truncated step changes nothing");
+    // The same command once the rest has arrived.
+    assert!(follower.replay_step(&with_seating[index..]).is_ok());
+    // An event that starts no command: refused, nothing changed.
+    let before = follower.clone();
+    assert!(follower.replay_step(&with_seating[deal..]).is_err());
+    assert_eq!(follower, before);
+}
+
 #[test]
 fn replay_reports_corrupt_and_truncated_logs() {
     let (t, log) = played_log(3);

@@ -45,4 +45,4 @@ pub use model::{
 pub use postgres::{PgConfig, PgRepo};
 pub use repository::{Repository, StoreResult};
 pub use sqlite::{SqliteConfig, SqliteRepo};
-pub use writer::{EventWriter, Receipt, WriterConfig, WriterStats, WriterTask};
+pub use writer::{CommitHook, EventWriter, Receipt, WriterConfig, WriterStats, WriterTask};

@@ -42,6 +42,20 @@ use crate::error::StoreError;
 use crate::model::{EventRecord, Fence, HandRecord};
 use crate::repository::{Repository, StoreResult};
 
+/// Called with the events of every committed batch, in commit order, after
+/// the commit (so only durable events are seen); it must not block.
+#[derive(Clone)]
+pub struct CommitHook(pub Arc<CommitFn>);
+
+/// What a [`CommitHook`] calls.
+pub type CommitFn = dyn Fn(&[EventRecord]) + Send + Sync;
+
+impl std::fmt::Debug for CommitHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommitHook")
+    }
+}
+
 /// How the writer batches.
 #[derive(Clone, Debug)]
 pub struct WriterConfig {
@@ -55,6 +69,9 @@ pub struct WriterConfig {
     /// (it is read back from the store if the table appends again), so the
     /// bookkeeping stays bounded even if nobody calls [`EventWriter::forget`].
     pub forget_idle_after: Duration,
+    /// Told about every batch once it is durable (a cluster node publishes
+    /// them to the nodes that mirror the tables); `None` by default.
+    pub on_commit: Option<CommitHook>,
 }
 
 impl Default for WriterConfig {
@@ -66,6 +83,7 @@ impl Default for WriterConfig {
             max_batch: 4096,
             flush_after: Duration::from_millis(2),
             forget_idle_after: Duration::from_secs(600),
+            on_commit: None,
         }
     }
 }
@@ -359,7 +377,7 @@ async fn run<R: Repository>(
             size += request.events.len();
             batch.push(request);
         }
-        commit(&repo, &mut next, batch, &counters).await;
+        commit(&repo, &mut next, batch, &counters, config.on_commit.as_ref()).await;
         // Tables that left memory while the batch ran; their appends sent
         // before are in it (or in a later batch, which reads them back).
         while let Ok(table_id) = forget_rx.try_recv() {
@@ -390,7 +408,13 @@ struct Accepted {
 }
 
 /// Checks, commits and answers one batch.
-async fn commit<R: Repository>(repo: &R, next: &mut Positions, batch: Vec<Request>, counters: &Counters) {
+async fn commit<R: Repository>(
+    repo: &R,
+    next: &mut Positions,
+    batch: Vec<Request>,
+    counters: &Counters,
+    on_commit: Option<&CommitHook>,
+) {
     let now = Instant::now();
     // Learn where unseen (or forgotten) tables stand.
     for request in &batch {
@@ -464,6 +488,11 @@ async fn commit<R: Repository>(repo: &R, next: &mut Positions, batch: Vec<Reques
         Ok(()) => {
             counters.batches.fetch_add(1, Ordering::Relaxed);
             counters.events.fetch_add(events.len() as u64, Ordering::Relaxed);
+            if let Some(hook) = on_commit
+                && !events.is_empty()
+            {
+                (hook.0)(&events);
+            }
             for a in accepted {
                 let _ = a.done.send(Ok(()));
             }
@@ -498,6 +527,11 @@ async fn commit<R: Repository>(repo: &R, next: &mut Positions, batch: Vec<Reques
                 } else {
                     counters.batches.fetch_add(1, Ordering::Relaxed);
                     counters.events.fetch_add(a.range.len() as u64, Ordering::Relaxed);
+                    if let Some(hook) = on_commit
+                        && !a.range.is_empty()
+                    {
+                        (hook.0)(&events[a.range.clone()]);
+                    }
                 }
                 let _ = a.done.send(result);
             }

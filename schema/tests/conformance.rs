@@ -374,9 +374,20 @@ async fn writer_restart_resumes<R: Repository>(repo: R) {
 async fn writer_isolates_a_bad_append<R: Repository>(repo: R) {
     repo.create_table(&table("ok1")).await.unwrap();
     repo.create_table(&table("ok2")).await.unwrap();
-    // Long linger so the three appends share one batch.
+    // Long linger so the three appends share one batch. The commit hook
+    // (what a cluster node publishes to its peers) sees exactly the events
+    // that were stored, never the rejected ones.
+    let committed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = committed.clone();
     let config = WriterConfig {
         flush_after: Duration::from_millis(50),
+        on_commit: Some(schema::CommitHook(std::sync::Arc::new(
+            move |events: &[schema::EventRecord]| {
+                seen.lock()
+                    .unwrap()
+                    .extend(events.iter().map(|e| (e.table_id.clone(), e.seq)));
+            },
+        ))),
         ..WriterConfig::default()
     };
     let (writer, _task) = EventWriter::spawn(repo.clone(), config);
@@ -391,6 +402,13 @@ async fn writer_isolates_a_bad_append<R: Repository>(repo: R) {
     b.durable().await.unwrap();
     assert_eq!(repo.last_seq("ok1").await.unwrap(), 3);
     assert_eq!(repo.last_seq("ok2").await.unwrap(), 3);
+    let mut committed = committed.lock().unwrap().clone();
+    committed.sort();
+    let expected: Vec<(String, u64)> = ["ok1", "ok2"]
+        .iter()
+        .flat_map(|t| (1..=3).map(move |seq| (t.to_string(), seq)))
+        .collect();
+    assert_eq!(committed, expected, "the hook saw what was committed, once");
 }
 
 /// Waits (up to 5 s) until the writer keeps exactly `n` table positions.

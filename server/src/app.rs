@@ -43,6 +43,10 @@ pub struct ServerConfig {
     pub advertise: Option<String>,
     /// Cluster: how long a registration lives without renewal.
     pub node_ttl: std::time::Duration,
+    /// Cluster: Redis, for mirrors of other nodes' tables and forwarded commands.
+    pub redis_url: Option<String>,
+    /// Cluster: the prefix of every Redis channel (one per cluster).
+    pub redis_prefix: String,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +62,8 @@ impl Default for ServerConfig {
             node_id: None,
             advertise: None,
             node_ttl: std::time::Duration::from_secs(5),
+            redis_url: None,
+            redis_prefix: "showdown:".to_owned(),
         }
     }
 }

@@ -12,7 +12,7 @@ use ai_players::config::LlmConfig;
 use ai_players::executor::Executor;
 use ai_players::usage::UsageSink;
 use anyhow::Context as _;
-use schema::{AnyRepo, DecisionRow, EventWriter, Repository, UsageRow, WriterConfig};
+use schema::{AnyRepo, CommitHook, DecisionRow, EventWriter, Repository, UsageRow, WriterConfig};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -24,6 +24,7 @@ use crate::metrics::Metrics;
 use crate::table::agents::Agents;
 use crate::table::ownership::{ClusterConfig, Ownership};
 use crate::table::registry::Tables;
+use crate::table::remote::Remote;
 use crate::table::{TableDeps, TableLimits};
 
 /// A started server.
@@ -46,7 +47,6 @@ impl Server {
         let repo = AnyRepo::open(&config.database_url)
             .await
             .with_context(|| format!("opening the database {}", redact(&config.database_url)))?;
-        let (writer, _writer_task) = EventWriter::spawn(repo.clone(), WriterConfig::default());
         let (sink, usage_rx) = UsageSink::bounded(10_000);
         let executor = match &config.llm_config {
             Some(path) => {
@@ -92,10 +92,32 @@ impl Server {
             // One process owns its store: no leases needed.
             AnyRepo::Sqlite(_) | AnyRepo::Memory(_) => None,
         };
+        let metrics = Arc::new(Metrics::default());
+        // Redis: mirrors of other nodes' tables, forwarded commands.
+        let remote = match (&config.redis_url, &ownership) {
+            (Some(url), Some(ownership)) => {
+                let bus = crate::bus::Bus::start(url, &config.redis_prefix)
+                    .with_context(|| format!("the Redis URL {}", redact(url)))?;
+                let address = ownership.config().advertise.clone();
+                Some(Remote::new(bus, address, metrics.clone()))
+            }
+            (Some(_), None) => {
+                anyhow::bail!("--redis-url serves a cluster, which needs a Postgres --database-url")
+            }
+            (None, _) => None,
+        };
+        let mut writer_config = WriterConfig::default();
+        if let Some(remote) = &remote {
+            // Committed events go to the mirrors of their tables on other nodes.
+            let remote = remote.clone();
+            writer_config.on_commit = Some(CommitHook(Arc::new(move |events| {
+                remote.publish_committed(events)
+            })));
+        }
+        let (writer, _writer_task) = EventWriter::spawn(repo.clone(), writer_config);
         let (decisions, decisions_rx) = mpsc::channel(10_000);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let agents = Agents::new(executor);
-        let metrics = Arc::new(Metrics::default());
         let tables = Tables::new(TableDeps {
             repo: repo.clone(),
             writer: writer.clone(),
@@ -109,6 +131,7 @@ impl Server {
             decisions: decisions.clone(),
             shutdown: shutdown_rx.clone(),
             ownership: ownership.clone(),
+            remote: remote.clone(),
         });
         let experiments = Experiments::new(ExperimentDeps {
             repo: repo.clone(),
@@ -154,6 +177,13 @@ impl Server {
                 ownership.clone(),
                 app.tables.clone(),
                 app.shutdown.subscribe(),
+            ));
+        }
+        if let Some(remote) = &remote {
+            // Commands other nodes forward to this node's tables.
+            background.push(crate::table::remote::spawn_listener(
+                remote.clone(),
+                app.tables.clone(),
             ));
         }
         let router = crate::api::router(app.clone());

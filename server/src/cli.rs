@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// Run the server (SQLite by default; heuristic bots need no configuration).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Bulk AI-vs-AI experiments, in this process (no server needed).
     #[command(subcommand)]
     Experiment(ExperimentCommand),
@@ -143,6 +143,21 @@ pub struct ServeArgs {
         help_heading = "Cluster"
     )]
     pub node_ttl_ms: u64,
+    /// Cluster: Redis (`redis://host:port`), so that any node serves any
+    /// table: a node mirrors the tables its clients join that other nodes
+    /// run, and forwards their commands. Without it a client must join a
+    /// table at the node that runs it (`table_elsewhere` names it).
+    #[arg(long, env = "SHOWDOWN_REDIS_URL", help_heading = "Cluster")]
+    pub redis_url: Option<String>,
+    /// Cluster: the prefix of this cluster's Redis channels (several
+    /// clusters may share one Redis).
+    #[arg(
+        long,
+        env = "SHOWDOWN_REDIS_PREFIX",
+        default_value = "showdown:",
+        help_heading = "Cluster"
+    )]
+    pub redis_prefix: String,
 }
 
 impl ServeArgs {
@@ -175,6 +190,8 @@ impl ServeArgs {
             node_id: self.node_id.clone().filter(|n| !n.is_empty()),
             advertise: self.advertise.clone().filter(|a| !a.is_empty()),
             node_ttl: Duration::from_millis(self.node_ttl_ms.max(1_000)),
+            redis_url: self.redis_url.clone().filter(|u| !u.is_empty()),
+            redis_prefix: self.redis_prefix.clone(),
         }
     }
 }

@@ -130,6 +130,9 @@ impl From<TableError> for Failure {
             TableError::Store(e) => return e.into(),
             TableError::ActionRefused(e) => return e.into(),
             TableError::Agent(e) => return e.into(),
+            TableError::Remote { code, message } => return Failure::new(code, message),
+            TableError::InvalidBuyIn { .. } => ErrorCode::InvalidBuyIn,
+            TableError::NoAnswer => ErrorCode::Unavailable,
             TableError::NotFound | TableError::Closed { .. } => ErrorCode::TableNotFound,
             TableError::ShuttingDown => ErrorCode::ShuttingDown,
             TableError::Elsewhere { .. } => ErrorCode::TableElsewhere,
@@ -144,6 +147,7 @@ impl From<TableError> for Failure {
             TableError::SeatTaken { .. } => ErrorCode::SeatTaken,
             TableError::NotSeated => ErrorCode::NotSeated,
             TableError::SeatNotStored
+            | TableError::SeatNotSettled
             | TableError::ActionLost
             | TableError::Busy
             | TableError::Restarting

@@ -3,7 +3,10 @@
 //! # Layout
 //! - [`boot`]: start-up and graceful shutdown ([`boot::Server`]); wires everything below.
 //! - [`app`]: configuration and the state the edges share ([`app::App`]).
-//! - [`table`]: live tables as tokio tasks (engine, clock, AI turns, persistence), the registry.
+//! - [`table`]: live tables as tokio tasks (engine, clock, AI turns, persistence), the registry,
+//!   and in a cluster their leases, mirrors of other nodes' tables and forwarded commands.
+//! - [`cluster`]: a cluster node's supervisor (registration, self-fencing, orphaned tables).
+//! - [`bus`]: the cluster's Redis message bus (what may be lost).
 //! - [`protocol`]: the wire protocol: client and server messages, error codes, close codes.
 //! - [`transport`]: one session layer, WebSocket and Socket.IO.
 //! - [`api`]: REST endpoints, metrics and health.
@@ -21,6 +24,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod boot;
+pub mod bus;
 pub mod cli;
 pub mod cluster;
 pub mod error;

@@ -89,6 +89,24 @@ pub struct Metrics {
     pub lease_fenced: AtomicU64,
     /// Cluster: tables handed to peers at shutdown.
     pub lease_handoffs: AtomicU64,
+    /// Cluster: mirrors of tables other nodes own, held here for this node's clients.
+    pub mirrors_live: AtomicI64,
+    /// Cluster: times a mirror read the table's log from the store (a gap,
+    /// a Redis reconnect, or its regular check).
+    pub mirror_catchups: AtomicU64,
+    /// Cluster: events a mirror applied that it had to read from the store.
+    pub mirror_backfilled: AtomicU64,
+    /// Cluster: milliseconds from an event's commit on its owner to its
+    /// application on this node's mirror (last seen).
+    pub mirror_lag_ms: AtomicU64,
+    /// Cluster: commands forwarded to the owner, by outcome.
+    pub forwarded_ok: AtomicU64,
+    /// Cluster: forwarded commands the owner refused or that got no answer.
+    pub forwarded_failed: AtomicU64,
+    /// Cluster: time from forwarding a command to the owner's answer.
+    pub forward_latency: Histogram,
+    /// Cluster: commands other nodes forwarded to this node's tables.
+    pub forwarded_served: AtomicU64,
     /// Cluster: 1 while this node's registration is valid (0 on a single node or while it is lost).
     pub node_member: AtomicI64,
     /// Events published by all tables.
@@ -355,6 +373,42 @@ impl Metrics {
         );
         gauge(
             &mut out,
+            "showdown_mirrors",
+            "Cluster: mirrors of tables other nodes own, held for this node's clients.",
+            self.mirrors_live.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "showdown_mirror_catchups_total",
+            "Cluster: times a mirror read its table's log from the store.",
+            load(&self.mirror_catchups),
+        );
+        counter(
+            &mut out,
+            "showdown_mirror_backfilled_events_total",
+            "Cluster: events mirrors had to read from the store (missed on Redis).",
+            load(&self.mirror_backfilled),
+        );
+        gauge(
+            &mut out,
+            "showdown_mirror_lag_ms",
+            "Cluster: last time from an event's commit on its owner to its delivery by a mirror here.",
+            i64::try_from(load(&self.mirror_lag_ms)).unwrap_or(i64::MAX),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP showdown_forwarded_total Cluster: commands forwarded to the node that owns the table, by outcome.\n# TYPE showdown_forwarded_total counter\nshowdown_forwarded_total{{outcome=\"ok\"}} {}\nshowdown_forwarded_total{{outcome=\"failed\"}} {}",
+            load(&self.forwarded_ok),
+            load(&self.forwarded_failed),
+        );
+        counter(
+            &mut out,
+            "showdown_forwarded_served_total",
+            "Cluster: commands other nodes forwarded to tables this node owns.",
+            load(&self.forwarded_served),
+        );
+        gauge(
+            &mut out,
             "showdown_node_member",
             "Cluster: 1 while this node's registration is valid.",
             self.node_member.load(Ordering::Relaxed),
@@ -436,6 +490,12 @@ impl Metrics {
         );
         self.store_durable_wait
             .render(&mut out, "showdown_store_durable_wait_seconds", "");
+        let _ = writeln!(
+            out,
+            "# HELP showdown_forward_latency_seconds Cluster: from forwarding a command to the owner's answer.\n# TYPE showdown_forward_latency_seconds histogram"
+        );
+        self.forward_latency
+            .render(&mut out, "showdown_forward_latency_seconds", "");
         let _ = writeln!(
             out,
             "# HELP showdown_store_batches_total Group commits of the event writer.\n# TYPE showdown_store_batches_total counter\nshowdown_store_batches_total{{backend=\"{backend}\"}} {}",

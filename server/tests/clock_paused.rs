@@ -72,6 +72,7 @@ impl Harness {
             decisions,
             shutdown: shutdown_rx,
             ownership: None,
+            remote: None,
         });
         Harness {
             repo,

@@ -578,6 +578,32 @@ impl Table {
         Ok(table)
     }
 
+    /// Replays the first command of `events` (the events one command
+    /// produced, logged in order): applies it, checks it reproduces them,
+    /// and returns how many events it covered. On any error the table is
+    /// unchanged; `Truncated` means `events` ends inside the command (a
+    /// follower waits for the rest).
+    pub fn replay_step(&mut self, events: &[Event]) -> Result<usize, ReplayError> {
+        let first = events.first().ok_or(ReplayError::Truncated { index: 0 })?;
+        let command = command_for(first).ok_or_else(|| ReplayError::UnexpectedEvent {
+            index: 0,
+            event: Box::new(first.clone()),
+        })?;
+        let mut next = self.clone();
+        let mut produced = Vec::new();
+        next.apply_into(command, &mut produced)
+            .map_err(|error| ReplayError::Refused { index: 0, error })?;
+        let logged = &events[..events.len().min(produced.len())];
+        if logged != &produced[..logged.len()] {
+            return Err(ReplayError::Diverged { index: 0 });
+        }
+        if logged.len() < produced.len() {
+            return Err(ReplayError::Truncated { index: 0 });
+        }
+        *self = next;
+        Ok(produced.len())
+    }
+
     fn seat_ref(&self, seat: SeatIndex) -> Result<&Seat, RuleError> {
         self.check_seat(seat)?;
         self.seats[seat].as_ref().ok_or(RuleError::SeatEmpty { seat })

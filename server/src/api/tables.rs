@@ -259,8 +259,8 @@ pub async fn sit(
     let player = authenticate(&app, &headers).await?;
     let request: SitRequest = parse_body(&body)?;
     let handle = app.tables.open(&id).await?;
-    let stack = crate::transport::session::sit(
-        &app,
+    let stack = crate::table::seat::sit(
+        &app.repo,
         &handle,
         &player.id,
         player.display_name,

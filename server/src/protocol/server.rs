@@ -50,7 +50,7 @@ pub struct ClockInfo {
 }
 
 /// A chat line.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct ChatLine {
     /// Name shown.
     pub from: String,

@@ -66,6 +66,9 @@ pub struct TableDeps {
     /// This node's cluster membership and leases (`None`: a single node,
     /// whose writes are not fenced).
     pub ownership: Option<Arc<Ownership>>,
+    /// Cluster with Redis: the bus tables publish to for their mirrors on
+    /// other nodes, and mirrors forward commands through.
+    pub remote: Option<Arc<super::remote::Remote>>,
 }
 
 impl TableDeps {

@@ -68,6 +68,29 @@ pub enum TableError {
     /// The player already sits at this table.
     #[error("you already sit at this table")]
     AlreadySeated,
+    /// A buy-in outside the table's range.
+    #[error("the buy-in must be between {min} and {max}")]
+    InvalidBuyIn {
+        /// The smallest buy-in.
+        min: u64,
+        /// The largest buy-in.
+        max: u64,
+    },
+    /// The node that owns the table refused a command forwarded to it: its
+    /// answer, as it would have told its own client.
+    #[error("{message}")]
+    Remote {
+        /// The owner's error code.
+        code: crate::protocol::ErrorCode,
+        /// The owner's message.
+        message: String,
+    },
+    /// A command forwarded to the table's owner got no answer in time: it
+    /// may or may not have been done (the table's events tell).
+    #[error(
+        "the node that runs this table did not answer in time; the table's events show whether it was done"
+    )]
+    NoAnswer,
     /// Someone sits in that seat.
     #[error("seat {seat} is taken")]
     SeatTaken {
@@ -91,6 +114,9 @@ pub enum TableError {
     /// The engine refused a player's action.
     #[error("{0}")]
     ActionRefused(RuleError),
+    /// The table stopped after taking a seat request and before answering.
+    #[error("the table stopped; your buy-in is settled from its log when it loads again")]
+    SeatNotSettled,
     /// A player sat down but the store could not make it durable.
     #[error("the store is unavailable; try again")]
     SeatNotStored,

@@ -36,13 +36,15 @@ fn fresh_table(id: &str, config: &TableConfig) -> Result<Table, TableError> {
 /// it (the whole log when it has no snapshot), and settles money the log
 /// decides: pending buy-ins (confirmed if the seat was taken, else refunded)
 /// and cash-outs of every `SeatLeft` since the snapshot (exactly once, keyed
-/// by seq).
+/// by seq). A mirror (`settle` false: another node owns the table) only
+/// reads: money is the owner's to settle.
 pub(crate) async fn load_state(
     deps: &TableDeps,
     id: &str,
     config: TableConfig,
     time_bank_ms: u64,
     fence: Option<&schema::Fence>,
+    settle: bool,
 ) -> Result<Loaded, TableError> {
     let repo = &deps.repo;
     // The latest snapshot, if any and usable: then only the events after it
@@ -93,7 +95,11 @@ pub(crate) async fn load_state(
     // Money the log decides. A snapshot is only taken while the table has
     // no buy-in or cash-out left to settle (see `TableTask::snapshot`), so
     // what is still pending concerns seats taken or left after it.
-    let pending = repo.pending_buy_ins(id).await?;
+    let pending = if settle {
+        repo.pending_buy_ins(id).await?
+    } else {
+        Vec::new()
+    };
     for buy_in in pending {
         let in_tail = events.iter().enumerate().any(|(i, e)| {
             base + (i as u64) + 1 > buy_in.after_seq
@@ -127,7 +133,7 @@ pub(crate) async fn load_state(
                     *owner = Some(player.clone());
                 }
             }
-            Event::SeatLeft { seat, stack } => {
+            Event::SeatLeft { seat, stack } if settle => {
                 if let Some(player) = owners
                     .get_mut(*seat)
                     .and_then(Option::take)
@@ -203,6 +209,7 @@ pub(crate) async fn load_state(
         spectators: 0,
         present: HashMap::new(),
         idle_since: Some(tokio::time::Instant::now()),
+        remote_watch_until: None,
         closed: false,
     };
     Ok(Loaded {

@@ -16,8 +16,11 @@ pub mod deps;
 pub mod error;
 pub mod history;
 pub mod load;
+pub mod mirror;
 pub mod ownership;
 pub mod registry;
+pub mod remote;
+pub mod seat;
 pub mod settings;
 pub mod task;
 
@@ -172,7 +175,7 @@ pub enum JoinError {
 pub type Reply<T> = oneshot::Sender<Result<T, TableError>>;
 
 /// What a seated player did with `stand`.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, serde::Deserialize)]
 pub struct StandResult {
     /// Chips returned to the balance now (0 if leaving after the hand).
     pub cashed_out: u64,
@@ -194,6 +197,20 @@ pub enum TableCommand {
         /// like the chat line, to keep every queued command small.
         buy_in: Box<schema::PendingBuyIn>,
         /// Answer.
+        reply: Reply<u64>,
+    },
+    /// At a mirror: seat a player, the owner reserving the buy-in (see
+    /// [`seat::sit`]); a table that runs here never gets it.
+    SitAtOwner {
+        /// Player id.
+        player_id: String,
+        /// Display name.
+        name: String,
+        /// Seat.
+        seat: usize,
+        /// Chips to buy in with.
+        buy_in: u64,
+        /// Answer (the stack).
         reply: Reply<u64>,
     },
     /// A player leaves the table.
@@ -246,6 +263,9 @@ pub enum TableCommand {
         /// The decision.
         decision: Box<ai_players::Decision>,
     },
+    /// Another node has clients watching this table through its mirror:
+    /// the table counts as watched for a while (the mirror renews it).
+    RemoteWatch,
     /// Persist and stop.
     Shutdown,
 }
@@ -298,6 +318,8 @@ pub(crate) struct TableState {
     /// Open connections per player id in the room (seated or not).
     pub present: std::collections::HashMap<Arc<str>, u32>,
     pub idle_since: Option<Instant>,
+    /// Clients on other nodes watch the table (through mirrors) until then.
+    pub remote_watch_until: Option<Instant>,
     pub closed: bool,
 }
 
@@ -327,6 +349,9 @@ pub struct TableShared {
     /// The lease every write for this table carries (cluster mode); `None`
     /// on a single node.
     pub fence: Option<schema::Fence>,
+    /// A mirror of a table another node runs (see [`mirror`]): commands
+    /// go to the owner.
+    pub mirror: bool,
     pub(crate) state: Mutex<TableState>,
     pub(crate) events: broadcast::Sender<Arc<Delta>>,
     pub(crate) commands: mpsc::Sender<TableCommand>,
@@ -505,6 +530,66 @@ impl TableShared {
         (rx, self.snapshot_locked(&state, seat))
     }
 
+    /// The published message for one event: its audience (decided here
+    /// for every viewer, local or through a mirror) and its JSON (`None`,
+    /// logged, if it cannot be encoded; the event is still stored).
+    pub(crate) fn event_delta(
+        &self,
+        state: &TableState,
+        seq: u64,
+        at_ms: u64,
+        event: &Event,
+        seat_info: Option<&SeatInfo>,
+    ) -> Option<Arc<Delta>> {
+        let audience = Audience::of(event, |seat| {
+            let occupant = state.occupants.get(seat)?.as_ref()?;
+            (occupant.kind == SeatKind::Human).then(|| occupant.id.clone())
+        });
+        let (clock, legal) = match event {
+            Event::TurnStarted { seat } => (state.clock_info(), Some(state.engine.legal_actions(*seat))),
+            _ => (None, None),
+        };
+        let message = ServerMessage::Event {
+            table: &self.id,
+            seq,
+            at_ms: Some(at_ms),
+            event,
+            clock,
+            legal,
+            player: seat_info,
+        };
+        let json: Arc<str> = match message.encode() {
+            Ok(json) => json,
+            Err(e) => {
+                tracing::error!(table = %self.id, seq, "cannot encode event: {e}");
+                return None;
+            }
+        };
+        let seat_change = match event {
+            Event::SeatTaken { seat, .. } | Event::SeatLeft { seat, .. } => Some(*seat),
+            _ => None,
+        };
+        Some(Arc::new(Delta {
+            seq: Some(seq),
+            audience,
+            json,
+            resync: false,
+            seat_change,
+        }))
+    }
+
+    /// Keeps `delta` for resuming clients and sends it to the room.
+    pub(crate) fn broadcast_locked(&self, state: &mut TableState, delta: Arc<Delta>) {
+        if state.ring.len() >= RING_CAPACITY
+            && let Some(old) = state.ring.pop_front()
+        {
+            state.ring_from = old.seq.map_or(state.ring_from, |s| s + 1);
+        }
+        state.ring.push_back(delta.clone());
+        // No receivers is fine: nobody is watching.
+        let _ = self.events.send(delta);
+    }
+
     /// A fresh snapshot for `player` (or a spectator).
     pub fn snapshot(&self, player: Option<&str>) -> Arc<str> {
         let state = self.state.lock();
@@ -532,7 +617,51 @@ impl TableShared {
     }
 }
 
+/// How long a mirror's `RemoteWatch` keeps a table watched (mirrors renew
+/// it every few seconds while they have clients).
+pub(crate) const REMOTE_WATCH_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl TableState {
+    /// Whether anyone watches: a client here, or one on another node
+    /// through a mirror.
+    pub(crate) fn watched(&self) -> bool {
+        self.watchers > 0
+            || self
+                .remote_watch_until
+                .is_some_and(|until| until > Instant::now())
+    }
+
+    /// Starts the turn clock of `seat` for the turn begun by the
+    /// `turn_started` at `seq` (an AI seat has no time bank).
+    pub(crate) fn begin_turn(
+        &mut self,
+        seat: usize,
+        seq: u64,
+        turn: u64,
+        ai: bool,
+        turn_clock_ms: u64,
+        now: Instant,
+    ) {
+        let bank = if ai {
+            0
+        } else {
+            self.occupants
+                .get(seat)
+                .and_then(Option::as_ref)
+                .map_or(0, |o| o.bank_ms)
+        };
+        let clock_end = now + std::time::Duration::from_millis(turn_clock_ms);
+        self.last_turn_seq = seq;
+        self.clock = Some(Clock {
+            seat,
+            turn,
+            turn_seq: seq,
+            started: now,
+            clock_end,
+            deadline: clock_end + std::time::Duration::from_millis(bank),
+        });
+    }
+
     pub(crate) fn seat_of(&self, player: &str) -> Option<usize> {
         self.occupants
             .iter()

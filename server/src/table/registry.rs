@@ -108,7 +108,9 @@ impl Tables {
         }
     }
 
-    /// The live table `id`, loading it from the store if needed.
+    /// The live table `id`, loading it from the store if needed. In a
+    /// cluster with Redis, a table another node owns opens as a mirror
+    /// here (see [`super::mirror`]).
     pub async fn open(&self, id: &str) -> Result<TableHandle, TableError> {
         if let Some(handle) = self.get(id) {
             return Ok(handle);
@@ -119,11 +121,25 @@ impl Tables {
         // Boxed: a load's state machine is large, and every connection's
         // future (which awaits `open` when it joins) would carry it for its
         // whole life (BENCHMARKS.md, "Memory per idle connection").
-        Box::pin(self.load(id)).await
+        Box::pin(self.load(id, true)).await
+    }
+
+    /// Table `id` run by this node (loading and claiming it if needed),
+    /// never a mirror: for commands other nodes forward here.
+    pub async fn open_owned(&self, id: &str) -> Result<TableHandle, TableError> {
+        let handle = match self.get(id) {
+            Some(handle) => handle,
+            None if id.is_empty() || id.len() > 64 => return Err(TableError::NotFound),
+            None => Box::pin(self.load(id, false)).await?,
+        };
+        if handle.mirror {
+            return Err(TableError::Moved);
+        }
+        Ok(handle)
     }
 
     /// Loads table `id` under its load lock (unless another load won).
-    async fn load(&self, id: &str) -> Result<TableHandle, TableError> {
+    async fn load(&self, id: &str, mirror: bool) -> Result<TableHandle, TableError> {
         let _guard = self.load_guard(id).await;
         if let Some(handle) = self.get(id) {
             return Ok(handle);
@@ -133,10 +149,106 @@ impl Tables {
         if record.status == TableStatus::Closed {
             return Err(TableError::Closed { id: id.to_owned() });
         }
-        let fence = self.lease(id).await?;
+        let fence = match self.lease(id).await {
+            Ok(fence) => fence,
+            Err(TableError::Elsewhere {
+                address: Some(address),
+                ..
+            }) if mirror && self.deps.remote.is_some() => {
+                let handle = self.start_mirror(record, address).await?;
+                return Ok(handle);
+            }
+            Err(e) => return Err(e),
+        };
         let handle = self.start_leased(record, fence).await?;
         self.deps.metrics.tables_loaded.fetch_add(1, Ordering::Relaxed);
         Ok(handle)
+    }
+
+    /// Starts a mirror of a table the node at `owner` runs.
+    async fn start_mirror(&self, record: TableRecord, owner: String) -> Result<TableHandle, TableError> {
+        let Some(remote) = self.deps.remote.clone() else {
+            return Err(TableError::Elsewhere {
+                id: record.id,
+                address: Some(owner),
+            });
+        };
+        let settings: TableSettings = serde_json::from_str(&record.settings).map_err(|e| {
+            error!(table = %record.id, "corrupt table settings: {e}");
+            TableError::SettingsUnreadable
+        })?;
+        // Subscribed before loading: nothing committed in between is missed
+        // (what the load already has is skipped).
+        let feed = remote.bus.subscribe(&remote.bus.table_channel(&record.id));
+        let loaded = match Box::pin(load_state(
+            &self.deps,
+            &record.id,
+            record.config.clone(),
+            settings.time_bank_ms,
+            None,
+            false,
+        ))
+        .await
+        {
+            Ok(loaded) => loaded,
+            // Dropping the subscription ends it.
+            Err(e) => return Err(e),
+        };
+        let mut state = loaded.state;
+        super::mirror::mark_connected(&mut state);
+        let (shared, rx) = self.shared_table(record, settings, None, true, state)?;
+        let task = super::mirror::MirrorTask {
+            shared: shared.clone(),
+            deps: self.deps.clone(),
+            rx,
+            feed,
+            owner: super::mirror::Owner {
+                address: owner,
+                epoch: 0,
+            },
+        };
+        let tables = self.clone();
+        let supervised = shared.clone();
+        let handle = tokio::spawn(async move {
+            tables.deps.metrics.mirrors_live.fetch_add(1, Ordering::Relaxed);
+            task.run().await;
+            tables.deps.metrics.mirrors_live.fetch_sub(1, Ordering::Relaxed);
+            supervised.state.lock().closed = true;
+            tables.remove(&supervised);
+        });
+        self.live
+            .lock()
+            .insert(shared.id.clone(), (shared.clone(), Some(handle)));
+        Ok(shared)
+    }
+
+    /// A table's shared part and its command receiver.
+    fn shared_table(
+        &self,
+        record: TableRecord,
+        settings: TableSettings,
+        fence: Option<Fence>,
+        mirror: bool,
+        state: super::TableState,
+    ) -> Result<(TableHandle, mpsc::Receiver<super::TableCommand>), TableError> {
+        let settings_json = serde_json::value::to_raw_value(&settings).map_err(TableError::EncodeSettings)?;
+        let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
+        let (commands, rx) = mpsc::channel(COMMAND_CAPACITY);
+        let shared = Arc::new(TableShared {
+            id: record.id.as_str().into(),
+            name: record.name,
+            config: record.config,
+            settings,
+            settings_json,
+            deal_key: record.deal_key,
+            fence,
+            mirror,
+            state: Mutex::new(state),
+            events,
+            commands,
+            wake: tokio::sync::Notify::new(),
+        });
+        Ok((shared, rx))
     }
 
     /// In a cluster, claims table `id` for this node: the fence its writes
@@ -191,6 +303,12 @@ impl Tables {
     /// it was, with the turn clock started afresh.
     pub async fn adopt(&self, fence: Fence) -> Result<TableHandle, TableError> {
         let _guard = self.load_guard(&fence.table_id).await;
+        if let Some(live) = self.get(&fence.table_id)
+            && live.mirror
+        {
+            // Our mirror of it: the table runs here now; its clients join again.
+            self.stop_fenced(&live);
+        }
         if let Some(live) = self.get(&fence.table_id) {
             let live_epoch = live.fence.as_ref().map_or(0, |f| f.epoch);
             if live_epoch > fence.epoch {
@@ -229,10 +347,17 @@ impl Tables {
             }
         };
         if let Some((_, Some(join))) = entry {
-            join.abort();
+            if table.mirror {
+                // A mirror ends by itself (and says so in its gauge).
+                let _ = table.commands.try_send(super::TableCommand::Shutdown);
+            } else {
+                join.abort();
+            }
         }
-        self.deps.writer.forget(&table.id);
-        self.deps.metrics.lease_fenced.fetch_add(1, Ordering::Relaxed);
+        if !table.mirror {
+            self.deps.writer.forget(&table.id);
+            self.deps.metrics.lease_fenced.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Stops every table (this node lost its registration).
@@ -334,24 +459,10 @@ impl Tables {
             record.config.clone(),
             settings.time_bank_ms,
             fence.as_ref(),
+            true,
         ))
         .await?;
-        let settings_json = serde_json::value::to_raw_value(&settings).map_err(TableError::EncodeSettings)?;
-        let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
-        let (commands, rx) = mpsc::channel(COMMAND_CAPACITY);
-        let shared = Arc::new(TableShared {
-            id: record.id.as_str().into(),
-            name: record.name,
-            config: record.config,
-            settings,
-            settings_json,
-            deal_key: record.deal_key,
-            fence,
-            state: Mutex::new(loaded.state),
-            events,
-            commands,
-            wake: tokio::sync::Notify::new(),
-        });
+        let (shared, rx) = self.shared_table(record, settings, fence, false, loaded.state)?;
         let task = TableTask::new(
             shared.clone(),
             self.deps.clone(),
@@ -405,7 +516,9 @@ impl Tables {
                 {
                     warn!(table = %handle.id, "table did not stop within 10 s");
                 }
-                self.deps.metrics.lease_handoffs.fetch_add(1, Ordering::Relaxed);
+                if !handle.mirror {
+                    self.deps.metrics.lease_handoffs.fetch_add(1, Ordering::Relaxed);
+                }
             }
             return;
         }

@@ -20,7 +20,7 @@ use crate::protocol::{
     AckDetail, ActionKind, ClientMessage, ClientType, ErrorCode, Failure, HelloLimits, Role, ServerMessage,
     close, decode,
 };
-use crate::table::{ChatLine, JoinError, Presence, TableCommand, TableError, TableHandle};
+use crate::table::{ChatLine, JoinError, Presence, TableCommand, TableHandle};
 
 /// Frames waiting to be written to one client. A client that does not read
 /// fills this and its forwarders fall behind the table's broadcast buffer,
@@ -432,7 +432,7 @@ impl Session {
     async fn sit(&mut self, table: &str, seat: usize, buy_in: u64) -> Result<u64, Failure> {
         let (handle, player) = self.player_table(table)?;
         let name = self.identity.as_ref().map(|i| i.name.clone()).unwrap_or_default();
-        sit(&self.app, &handle, &player, name, seat, buy_in).await
+        Ok(crate::table::seat::sit(&self.app.repo, &handle, &player, name, seat, buy_in).await?)
     }
 
     async fn sit_out(&mut self, id: Option<u64>, table: &str, out: bool) {
@@ -537,78 +537,6 @@ impl Session {
         for table in tables {
             self.leave(&table).await;
         }
-    }
-}
-
-/// Reserves the buy-in in the store, then asks the table to seat the player
-/// (the table confirms or refunds it). Shared by the protocol and REST.
-pub async fn sit(
-    app: &App,
-    handle: &TableHandle,
-    player: &str,
-    name: String,
-    seat: usize,
-    buy_in: u64,
-) -> Result<u64, Failure> {
-    let settings = &handle.settings;
-    if buy_in < settings.min_buy_in || buy_in > settings.max_buy_in {
-        return Err(Failure::new(
-            ErrorCode::InvalidBuyIn,
-            format!(
-                "the buy-in must be between {} and {}",
-                settings.min_buy_in, settings.max_buy_in
-            ),
-        ));
-    }
-    if seat >= handle.config.seats {
-        return Err(TableError::NoSuchSeat {
-            seat,
-            last: handle.config.seats - 1,
-        }
-        .into());
-    }
-    if handle.seat_of(player).is_some() {
-        return Err(TableError::AlreadySeated.into());
-    }
-    let (after_seq, _) = handle.chip_count();
-    let pending = app
-        .repo
-        .reserve_buy_in_fenced(
-            player,
-            &handle.id,
-            seat as u64,
-            buy_in,
-            after_seq,
-            schema::now_ms(),
-            handle.fence.as_ref(),
-        )
-        .await
-        .map_err(Failure::from)?;
-    let pending_id = pending.id;
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    let command = TableCommand::Sit {
-        player_id: player.to_owned(),
-        name,
-        seat,
-        buy_in: Box::new(pending),
-        reply,
-    };
-    if let Err(e) = handle.send(command).await {
-        // The table never got the command: the chips go straight back.
-        let _ = app
-            .repo
-            .refund_buy_in_fenced(pending_id, handle.fence.as_ref())
-            .await;
-        return Err(e.into());
-    }
-    // Once the table has the command it settles the buy-in (confirm or
-    // refund); if it stops first, the next load settles it from the log.
-    match answer.await {
-        Ok(answer) => Ok(answer?),
-        Err(_) => Err(Failure::new(
-            ErrorCode::Unavailable,
-            "the table stopped; your buy-in is settled from its log when it loads again",
-        )),
     }
 }
 

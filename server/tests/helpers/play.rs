@@ -431,6 +431,8 @@ impl Play {
 /// a `test:holding` marker when a held player lets its turn wait) lands in
 /// a shared log the test waits on.
 pub struct Follower {
+    /// What the follower started from (to rebuild its state from the log).
+    pub start: Play,
     pub log: Arc<Mutex<Vec<Value>>>,
     pub changes: watch::Receiver<usize>,
     pub hold: Arc<AtomicBool>,
@@ -442,8 +444,10 @@ impl Follower {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, changes) = watch::channel(0);
         let hold = Arc::new(AtomicBool::new(false));
+        let start = play.clone();
         let task = tokio::spawn(follow(client, play, log.clone(), tx, hold.clone()));
         Follower {
+            start,
             log,
             changes,
             hold,
@@ -473,6 +477,19 @@ impl Follower {
                 }
             }
         }
+    }
+
+    /// Stops following now (the connection is dropped): its state, as its
+    /// log leaves it, and the log.
+    pub async fn finish_now(self) -> (Play, Vec<Value>) {
+        self.task.abort();
+        let _ = self.task.await;
+        let log = self.log.lock().expect("log").clone();
+        let mut play = self.start;
+        for message in &log {
+            play.observe(message);
+        }
+        (play, log)
     }
 
     /// Waits for the connection to close (the server is gone).

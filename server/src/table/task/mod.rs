@@ -25,8 +25,8 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{debug, error, info, warn};
 
 use super::{
-    Audience, CHAT_CAPACITY, ChatLine, Clock, Delta, Occupant, Presence, RING_CAPACITY, SeatInfo,
-    StandResult, TableCommand, TableError, TableShared, TableState, millis,
+    Audience, CHAT_CAPACITY, ChatLine, Clock, Delta, Occupant, Presence, SeatInfo, StandResult, TableCommand,
+    TableError, TableShared, TableState, millis,
 };
 use crate::auth::random_u64;
 use crate::protocol::ServerMessage;
@@ -219,6 +219,11 @@ impl TableTask {
                 wake = wake.min(since + grace);
             }
         }
+        if let Some(until) = state.remote_watch_until
+            && until > Instant::now()
+        {
+            wake = wake.min(until);
+        }
         if let Some(since) = state.idle_since
             && !state
                 .occupants
@@ -292,6 +297,19 @@ impl TableTask {
             TableCommand::Presence { player_id, change } => self.presence(&player_id, change).await,
             TableCommand::AiDecision { turn, seat, decision } => {
                 self.ai_decision(turn, seat, *decision).await
+            }
+            TableCommand::RemoteWatch => {
+                let mut state = self.shared.state.lock();
+                let now = Instant::now();
+                state.remote_watch_until = Some(now + super::REMOTE_WATCH_TTL);
+                // The idle TTL counts from the last remote watcher too.
+                if state.idle_since.is_some() {
+                    state.idle_since = Some(now);
+                }
+            }
+            TableCommand::SitAtOwner { reply, .. } => {
+                // Only mirrors take it; a table that runs here seats through `seat::sit`.
+                let _ = reply.send(Err(TableError::Restarting));
             }
             TableCommand::Shutdown => {}
         }

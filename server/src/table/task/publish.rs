@@ -3,6 +3,7 @@
 //! durability), and room messages outside the log (chat, presence, reasons).
 
 use super::*;
+use crate::table::remote::TableFeed;
 
 impl TableTask {
     /// Applies an engine command and publishes its events (under the lock).
@@ -35,22 +36,7 @@ impl TableTask {
                 Event::TurnStarted { seat } => {
                     self.turn += 1;
                     let ai = self.agents.get(*seat).is_some_and(Option::is_some);
-                    let turn_clock = Duration::from_millis(self.shared.settings.turn_clock_ms);
-                    let bank = if ai {
-                        0
-                    } else {
-                        state.occupants[*seat].as_ref().map_or(0, |o| o.bank_ms)
-                    };
-                    let clock_end = now + turn_clock;
-                    state.last_turn_seq = seq;
-                    state.clock = Some(Clock {
-                        seat: *seat,
-                        turn: self.turn,
-                        turn_seq: seq,
-                        started: now,
-                        clock_end,
-                        deadline: clock_end + Duration::from_millis(bank),
-                    });
+                    state.begin_turn(*seat, seq, self.turn, ai, self.shared.settings.turn_clock_ms, now);
                     applied.turn = Some(*seat);
                 }
                 Event::ActionTaken { .. } => state.clock = None,
@@ -93,16 +79,7 @@ impl TableTask {
                 self.auto_sat_out[*seat] = false;
             }
             match delta {
-                Some(delta) => {
-                    if state.ring.len() >= RING_CAPACITY
-                        && let Some(old) = state.ring.pop_front()
-                    {
-                        state.ring_from = old.seq.map_or(state.ring_from, |s| s + 1);
-                    }
-                    state.ring.push_back(delta.clone());
-                    // No receivers is fine: nobody is watching.
-                    let _ = self.shared.events.send(delta);
-                }
+                Some(delta) => self.shared.broadcast_locked(state, delta),
                 None => {
                     state.ring.clear();
                     state.ring_from = seq + 1;
@@ -123,8 +100,7 @@ impl TableTask {
         applied
     }
 
-    /// The published message for one event: its audience and its JSON
-    /// (`None`, logged, if it cannot be encoded; the event is still stored).
+    /// The published message for one event (see [`TableShared::event_delta`]).
     pub(super) fn delta_locked(
         &self,
         state: &TableState,
@@ -133,41 +109,7 @@ impl TableTask {
         event: &Event,
         seat_info: Option<&SeatInfo>,
     ) -> Option<Arc<Delta>> {
-        let audience = Audience::of(event, |seat| {
-            let occupant = state.occupants.get(seat)?.as_ref()?;
-            (occupant.kind == SeatKind::Human).then(|| occupant.id.clone())
-        });
-        let (clock, legal) = match event {
-            Event::TurnStarted { seat } => (state.clock_info(), Some(state.engine.legal_actions(*seat))),
-            _ => (None, None),
-        };
-        let message = ServerMessage::Event {
-            table: &self.shared.id,
-            seq,
-            at_ms: Some(at_ms),
-            event,
-            clock,
-            legal,
-            player: seat_info,
-        };
-        let json: Arc<str> = match message.encode() {
-            Ok(json) => json,
-            Err(e) => {
-                error!(table = %self.shared.id, seq, "cannot encode event: {e}");
-                return None;
-            }
-        };
-        let seat_change = match event {
-            Event::SeatTaken { seat, .. } | Event::SeatLeft { seat, .. } => Some(*seat),
-            _ => None,
-        };
-        Some(Arc::new(Delta {
-            seq: Some(seq),
-            audience,
-            json,
-            resync: false,
-            seat_change,
-        }))
+        self.shared.event_delta(state, seq, at_ms, event, seat_info)
     }
 
     /// Queues events (and the history of the hand they finish, for the same
@@ -283,11 +225,19 @@ impl TableTask {
             return;
         }
         let reasons = std::mem::take(&mut self.hand_reasons);
-        self.shared.publish_room(&ServerMessage::Reasons {
+        let message = ServerMessage::Reasons {
             table: &self.shared.id,
             hand,
             reasons: &reasons,
-        });
+        };
+        let json = message.text();
+        if let Some(remote) = &self.deps.remote {
+            let feed = TableFeed::Room {
+                json: json.to_string(),
+            };
+            remote.publish(&self.shared.id, &feed);
+        }
+        let _ = self.shared.events.send(Delta::room(json));
     }
 
     pub(super) fn chat(&mut self, line: ChatLine) {
@@ -304,6 +254,9 @@ impl TableTask {
             state.chat.push_back(line.clone());
         }
         let _ = self.shared.events.send(Delta::room(json));
+        if let Some(remote) = &self.deps.remote {
+            remote.publish(&self.shared.id, &TableFeed::Chat { line: line.clone() });
+        }
         let repo = self.deps.repo.clone();
         let message = schema::ChatMessage {
             id: 0,
@@ -356,6 +309,9 @@ impl TableTask {
             seat,
             connected,
         });
+        if let Some(remote) = &self.deps.remote {
+            remote.publish(&self.shared.id, &TableFeed::Presence { seat, connected });
+        }
         if connected && self.auto_sat_out[seat] {
             self.auto_sat_out[seat] = false;
             if let Ok(applied) = self.apply(Command::SitIn { seat }) {

@@ -22,6 +22,7 @@ impl TableTask {
                 self.shared.config.clone(),
                 self.shared.settings.time_bank_ms,
                 self.shared.fence.as_ref(),
+                true,
             ))
             .await
             {
@@ -78,7 +79,7 @@ impl TableTask {
         let ttl = self.deps.timing.idle_ttl;
         let ready = {
             let state = self.shared.state.lock();
-            state.watchers == 0
+            !state.watched()
                 && state.idle_since.is_some_and(|since| since.elapsed() >= ttl)
                 && !state
                     .occupants
@@ -95,7 +96,7 @@ impl TableTask {
         if !self.durable().await {
             return false;
         }
-        if self.shared.state.lock().watchers > 0 {
+        if self.shared.state.lock().watched() {
             return false;
         }
         // Stored before the task ends (and, in a cluster, before its lease is
@@ -112,7 +113,7 @@ impl TableTask {
         }
         {
             let mut state = self.shared.state.lock();
-            if state.watchers > 0 {
+            if state.watched() {
                 // Someone joined meanwhile: the table plays on, running.
                 drop(state);
                 self.set_status(TableStatus::Running);

@@ -74,7 +74,7 @@ impl TableTask {
             .any(|o| o.kind == SeatKind::Human)
         {
             Lane::Live
-        } else if state.watchers > 0 {
+        } else if state.watched() {
             Lane::Watched
         } else {
             Lane::Bulk
