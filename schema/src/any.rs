@@ -192,6 +192,7 @@ impl crate::cluster::Cluster for AnyRepo {
         fn live_nodes(&self) -> Vec<NodeRecord>;
         fn claim_table(&self, table_id: &str, instance: &str) -> crate::cluster::Claim;
         fn claim_orphans(&self, instance: &str, limit: u64) -> Vec<(String, u64)>;
+        fn reclaim_tables(&self, previous: &str, instance: &str) -> Vec<(String, u64)>;
         fn release_table(&self, fence: &Fence) -> bool;
         fn lease(&self, table_id: &str) -> Option<LeaseRecord>;
         fn db_now_ms(&self) -> u64;

@@ -58,6 +58,15 @@ pub trait Cluster: Clone + Send + Sync + 'static {
         instance: &str,
         limit: u64,
     ) -> impl Future<Output = StoreResult<Vec<(String, u64)>>> + Send;
+    /// Moves the running tables whose lease `previous` (an earlier instance
+    /// of this node, which lost its registration) still holds to
+    /// `instance`, raising each epoch: a node that comes back takes its own
+    /// tables before anyone else may (see `docs/cluster.md`).
+    fn reclaim_tables(
+        &self,
+        previous: &str,
+        instance: &str,
+    ) -> impl Future<Output = StoreResult<Vec<(String, u64)>>> + Send;
     /// Releases a lease still at the fence's epoch (a clean handoff or an
     /// idle table leaving memory); `false` if it had moved on already.
     fn release_table(&self, fence: &Fence) -> impl Future<Output = StoreResult<bool>> + Send;
@@ -202,6 +211,28 @@ macro_rules! impl_cluster {
                 .fetch_all(&self.write)
                 .await
                 .map_err(StoreError::op("claim_orphans"))?;
+                let mut claimed = rows
+                    .into_iter()
+                    .map(|(table, epoch)| Ok((table, to_u64("epoch", epoch)?)))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                claimed.sort();
+                Ok(claimed)
+            }
+
+            async fn reclaim_tables(&self, previous: &str, instance: &str) -> StoreResult<Vec<(String, u64)>> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(concat!(
+                    "UPDATE table_leases SET owner = $2, epoch = epoch + 1, claimed_at_ms = ",
+                    $clock,
+                    " WHERE owner = $1 AND table_id IN (SELECT id FROM poker_tables WHERE status = 'running') \
+                     AND EXISTS (SELECT 1 FROM nodes me WHERE me.instance = $2 AND me.expires_at_ms > ",
+                    $clock,
+                    ") RETURNING table_id, epoch"
+                ))
+                .bind(previous)
+                .bind(instance)
+                .fetch_all(&self.write)
+                .await
+                .map_err(StoreError::op("reclaim_tables"))?;
                 let mut claimed = rows
                     .into_iter()
                     .map(|(table, epoch)| Ok((table, to_u64("epoch", epoch)?)))

@@ -59,6 +59,7 @@ both_backends!(
     money_moves_are_fenced,
     orphans_are_claimed_a_few_at_a_time,
     concurrent_claimers_split_the_orphans,
+    a_node_back_from_a_lapse_reclaims_its_own_tables,
 );
 
 /// Long enough that a test never sees its nodes lapse unless it waits.
@@ -413,6 +414,52 @@ async fn orphans_are_claimed_a_few_at_a_time<R: Repository + Cluster>(repo: R) {
     repo.register_node(&node("c1", "c"), SHORT_TTL).await.unwrap();
     lapse().await;
     assert!(repo.claim_orphans("c1", 10).await.unwrap().is_empty());
+}
+
+/// A node whose registration lapsed (Postgres was out of reach) registers
+/// again as a new instance and takes back the running tables its previous
+/// instance held, with new epochs; tables another node claimed meanwhile,
+/// idle tables and other nodes' tables stay where they are.
+async fn a_node_back_from_a_lapse_reclaims_its_own_tables<R: Repository + Cluster>(repo: R) {
+    repo.register_node(&node("a1", "a"), SHORT_TTL).await.unwrap();
+    repo.register_node(&node("b1", "b"), LONG_TTL).await.unwrap();
+    for id in ["t1", "t2", "taken"] {
+        running_table(&repo, id).await;
+        claimed(&repo, id, "a1").await;
+    }
+    repo.create_table(&table("idle")).await.unwrap();
+    claimed(&repo, "idle", "a1").await;
+    running_table(&repo, "theirs").await;
+    let theirs = claimed(&repo, "theirs", "b1").await;
+    lapse().await;
+    // b claimed one of a's tables while a was away.
+    let taken = claimed(&repo, "taken", "b1").await;
+    // A lapsed instance reclaims nothing for itself.
+    assert!(repo.reclaim_tables("a1", "a1").await.unwrap().is_empty());
+    repo.register_node(&node("a2", "a"), LONG_TTL).await.unwrap();
+    let back = repo.reclaim_tables("a1", "a2").await.unwrap();
+    assert_eq!(back, vec![("t1".to_owned(), 2), ("t2".to_owned(), 2)]);
+    for (id, owner, epoch) in [
+        ("t1", "a2", 2),
+        ("taken", "b1", taken),
+        ("theirs", "b1", theirs),
+        ("idle", "a1", 1),
+    ] {
+        let lease = repo.lease(id).await.unwrap().unwrap();
+        assert_eq!(
+            (lease.owner.as_deref(), lease.epoch),
+            (Some(owner), epoch),
+            "{id}"
+        );
+    }
+    // The old epoch is fenced.
+    assert!(matches!(
+        repo.append_fenced(&events("t1", 1, 1), &[], &[fence("t1", 1)])
+            .await,
+        Err(StoreError::Fenced { .. })
+    ));
+    // Nothing left to reclaim.
+    assert!(repo.reclaim_tables("a1", "a2").await.unwrap().is_empty());
 }
 
 async fn concurrent_claimers_split_the_orphans<R: Repository + Cluster>(repo: R) {

@@ -50,7 +50,7 @@ async fn run(ownership: Arc<Ownership>, tables: Tables, mut shutdown: watch::Rec
                 Ok(Ok(false)) => {
                     warn!("this node's registration lapsed; stopping its tables and joining again");
                     lost(&ownership, &tables);
-                    rejoin(&ownership).await;
+                    rejoin(&ownership, &tables).await;
                 }
                 Ok(Err(e)) => warn!("cannot renew this node's registration: {e}"),
                 Err(_) => warn!("renewing this node's registration timed out"),
@@ -64,10 +64,12 @@ async fn run(ownership: Arc<Ownership>, tables: Tables, mut shutdown: watch::Rec
             }
             lost(&ownership, &tables);
             metrics.node_member.store(0, Ordering::Relaxed);
-            rejoin(&ownership).await;
+            rejoin(&ownership, &tables).await;
             continue;
         }
         metrics.node_member.store(1, Ordering::Relaxed);
+        // A reclaim that failed right after rejoining is tried again.
+        reclaim(&ownership, &tables).await;
         if Instant::now() >= next_claim {
             next_claim = Instant::now() + config.claim_every;
             adopt_orphans(&ownership, &tables).await;
@@ -88,12 +90,34 @@ fn lost(ownership: &Ownership, tables: &Tables) {
 }
 
 /// Registers again as a new instance (if the store answers).
-async fn rejoin(ownership: &Ownership) {
+async fn rejoin(ownership: &Ownership, tables: &Tables) {
     match timeout(ownership.config().ttl / 2, ownership.register()).await {
-        Ok(Ok(())) => info!(instance = %ownership.instance(), "joined the cluster again"),
+        Ok(Ok(())) => {
+            info!(instance = %ownership.instance(), "joined the cluster again");
+            reclaim(ownership, tables).await;
+        }
         Ok(Err(e @ JoinError::NameTaken { .. })) => error!("cannot join the cluster again: {e}"),
         Ok(Err(e)) => warn!("cannot join the cluster again yet: {e}"),
         Err(_) => warn!("joining the cluster again timed out"),
+    }
+}
+
+/// Takes back the tables this node ran before it lost its registration
+/// (those nobody claimed meanwhile) and starts them here.
+async fn reclaim(ownership: &Ownership, tables: &Tables) {
+    match ownership.reclaim().await {
+        Ok(claimed) => {
+            if !claimed.is_empty() {
+                info!(tables = claimed.len(), "taking back this node's tables");
+            }
+            for fence in claimed {
+                let id = fence.table_id.clone();
+                if let Err(e) = Box::pin(tables.adopt(fence)).await {
+                    warn!(table = %id, "cannot take the table back: {e}");
+                }
+            }
+        }
+        Err(e) => warn!("cannot take this node's tables back yet: {e}"),
     }
 }
 

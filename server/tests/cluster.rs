@@ -888,3 +888,54 @@ async fn a_second_node_with_the_same_name_is_refused() {
     assert_eq!(i, 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Postgres out of reach of every node for longer than a registration
+/// lives: nothing is acknowledged meanwhile (every node fences itself), and
+/// when it is back each node takes its own tables back before any node may
+/// claim another's, so no table changes nodes for an outage that hit all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_postgres_returns_for_all_each_node_takes_its_own_tables_back() {
+    let Some(database) = PgDatabase::create("postgres_down_for_all", "showdown_cluster").await else {
+        return;
+    };
+    let dir = helpers::temp_dir("cluster-pg-down");
+    let http = client();
+    let (_, upstream) = via(&database.url, "127.0.0.1:1".parse().expect("addr"));
+    let proxy_a = Proxy::start(upstream.clone()).await;
+    let proxy_b = Proxy::start(upstream).await;
+    let a = node(&via(&database.url, proxy_a.addr).0, &dir, "a").await;
+    let b = node(&via(&database.url, proxy_b.addr).0, &dir, "b").await;
+    let host = register(&http, &a, "Host").await;
+    let on_a = create_table(&http, &a, &host.token, bot_table("on a")).await;
+    let on_b = create_table(&http, &b, &host.token, bot_table("on b")).await;
+    let mut watch_a = spectate(&a, &on_a).await;
+    let mut watch_b = spectate(&b, &on_b).await;
+    for w in [&mut watch_a, &mut watch_b] {
+        w.wait("two hands", |log| ended_hands(log, |_| true) >= 2).await;
+    }
+
+    // ---- The database goes away for everyone, for two TTLs.
+    proxy_a.cut();
+    proxy_b.cut();
+    for w in [&mut watch_a, &mut watch_b] {
+        w.wait("the room told the table stopped", |log| {
+            log.iter()
+                .any(|m| m["type"] == "error" && m["code"] == "unavailable" && m["id"].is_null())
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(2 * TTL_MS.parse::<u64>().expect("ttl"))).await;
+    proxy_a.restore();
+    proxy_b.restore();
+
+    // ---- Each table is back at the node that ran it.
+    for (table, expected) in [(&on_a, 0), (&on_b, 1)] {
+        let (i, _) = owner(&http, &[&a, &b], table).await;
+        assert_eq!(i, expected, "{table} is back at its own node");
+    }
+    // And plays on there.
+    let mut again = spectate(&b, &on_b).await;
+    again
+        .wait("play goes on at B", |log| count_events(log, "hand_started") >= 2)
+        .await;
+}

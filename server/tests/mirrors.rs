@@ -368,3 +368,121 @@ async fn join_with_retry(client: &mut helpers::WsClient, table: &str, last_seq: 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A Redis server of the test's own (so that it can be stopped and
+/// started again on the same port), or `None` with a notice if the
+/// machine has no `redis-server`.
+struct OwnRedis {
+    port: u16,
+    child: Option<tokio::process::Child>,
+}
+
+impl OwnRedis {
+    async fn start() -> Option<OwnRedis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .ok()?;
+        let mut redis = OwnRedis { port, child: None };
+        if !redis.restart().await {
+            println!("skipped: no redis-server on this machine");
+            return None;
+        }
+        Some(redis)
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (again) on its port; false if it cannot.
+    async fn restart(&mut self) -> bool {
+        let port = self.port.to_string();
+        let Ok(child) = tokio::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+        else {
+            return false;
+        };
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(self.addr()).await.is_ok() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_goes_on_across_a_redis_restart() {
+    let Some(database) = PgDatabase::create("mirror_redis_restart", "showdown_mirror").await else {
+        return;
+    };
+    let Some(mut redis) = OwnRedis::start().await else {
+        return;
+    };
+    let dir = helpers::temp_dir("mirror-redis-restart");
+    let prefix = format!("{}:", unique_name("mirror"));
+    let http = http();
+    let a = node(&database.url, &dir, "a", &redis.addr(), &prefix).await;
+    let b = node(&database.url, &dir, "b", &redis.addr(), &prefix).await;
+    let alice = register(&http, &b, "Alice").await;
+    let table = create_table(&http, &a, &alice.token, people_table()).await;
+    let watch_a = spectate(&a, &table).await;
+    let mut watch_b = spectate(&b, &table).await;
+    let mut client = connect(&b).await;
+    join_as(&mut client, &table, &alice.token, None).await;
+    let ack = client
+        .request(json!({"type": "sit", "table": table, "seat": 0, "buy_in": BUY_IN}))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let mut alice_play = Follower::spawn(client, Play::new(&table, Some(0)));
+    watch_b
+        .wait("a hand with Alice", |log| {
+            ended_hands(log, |s| has_seat(s, 0)) >= 1
+        })
+        .await;
+
+    // Redis goes away: B's mirror follows from the store; Alice's acts get
+    // no answer meanwhile (her table waits for her, nothing is lost).
+    redis.stop().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(redis.restart().await, "redis-server starts again");
+    // Back: acts are forwarded again and the hands go on.
+    let ended = ended_hands(&watch_b.log(), |s| has_seat(s, 0));
+    alice_play
+        .wait("two more hands once Redis is back", |log| {
+            ended_hands(log, |s| has_seat(s, 0)) >= ended + 2
+        })
+        .await;
+    watch_b
+        .wait("the mirror's spectator too", |log| {
+            ended_hands(log, |s| has_seat(s, 0)) >= ended + 2
+        })
+        .await;
+    let at_b = watch_b.log();
+    Ledger::over(&table, at_b.iter());
+    let common = assert_same_events("spectators at A and B", &watch_a.log(), &at_b);
+    assert!(common > 20, "the spectators shared {common} events");
+    assert!(!sees_hole_cards_of(&at_b, 0), "no hidden card at B's spectator");
+}

@@ -143,6 +143,26 @@ impl Store {
         Ok(claimed)
     }
 
+    fn reclaim_tables(&mut self, previous: &str, instance: &str) -> StoreResult<Vec<(String, u64)>> {
+        if !self.live(instance, now_ms()) {
+            return Ok(Vec::new());
+        }
+        let mut claimed = Vec::new();
+        for (id, lease) in &mut self.leases {
+            let running = self
+                .tables
+                .get(id)
+                .is_some_and(|t| t.status == TableStatus::Running);
+            if running && lease.owner.as_deref() == Some(previous) {
+                lease.owner = Some(instance.to_owned());
+                lease.epoch += 1;
+                claimed.push((id.clone(), lease.epoch));
+            }
+        }
+        claimed.sort();
+        Ok(claimed)
+    }
+
     fn release_table(&mut self, fence: &Fence) -> StoreResult<bool> {
         fits("epoch", fence.epoch)?;
         Ok(match self.leases.get_mut(&fence.table_id) {
@@ -193,6 +213,10 @@ impl Cluster for MemoryRepo {
 
     async fn claim_orphans(&self, instance: &str, limit: u64) -> StoreResult<Vec<(String, u64)>> {
         self.run("claim_orphans", |s| s.claim_orphans(instance, limit))
+    }
+
+    async fn reclaim_tables(&self, previous: &str, instance: &str) -> StoreResult<Vec<(String, u64)>> {
+        self.run("reclaim_tables", |s| s.reclaim_tables(previous, instance))
     }
 
     async fn release_table(&self, fence: &Fence) -> StoreResult<bool> {

@@ -132,7 +132,7 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let conn = tokio::select! {
-        conn = Conn::connect(plan.target, plan.transport, plan.api_key.as_deref(), counters.clone()) => conn,
+        conn = Conn::connect(plan.targets[index % plan.targets.len()], plan.transport, plan.api_key.as_deref(), counters.clone()) => conn,
         () = stopped(&mut stop) => return,
     };
     let mut conn = match conn {

@@ -37,6 +37,12 @@ pub struct Args {
     /// Server address, IP:PORT. Must be a loopback address unless --allow-remote is given.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub target: SocketAddr,
+    /// Cluster: open the connections at these nodes instead (repeat the
+    /// flag; connections go round-robin), while tables and players are set
+    /// up at --target. With tables created at one node and connections at
+    /// the others, every client is on a node that does not run its table.
+    #[arg(long = "connect", value_name = "IP:PORT")]
+    pub connect: Vec<SocketAddr>,
     /// Allow a --target that is not a loopback address (only for a server you run).
     #[arg(long)]
     pub allow_remote: bool,
@@ -87,6 +93,10 @@ pub struct Args {
     /// PID of the server when it runs on this machine: its RSS and CPU are read from /proc.
     #[arg(long)]
     pub pid: Option<u32>,
+    /// More server PIDs on this machine (a cluster's other nodes; repeat
+    /// the flag): their CPU in the measured window is reported too.
+    #[arg(long = "also-pid", value_name = "PID")]
+    pub also_pid: Vec<u32>,
     /// One spectator of the first table re-joins after every action to measure a full snapshot
     /// (for the delta-size comparison); its own events are not counted as deltas.
     #[arg(long)]
@@ -97,11 +107,12 @@ pub struct Args {
 }
 
 pub(crate) fn check_args(args: &Args) -> anyhow::Result<()> {
-    if !args.target.ip().is_loopback() && !args.allow_remote {
-        bail!(
-            "{} is not a loopback address: pass --allow-remote to load a server you run elsewhere",
-            args.target
-        );
+    for target in std::iter::once(&args.target).chain(&args.connect) {
+        if !target.ip().is_loopback() && !args.allow_remote {
+            bail!(
+                "{target} is not a loopback address: pass --allow-remote to load a server you run elsewhere"
+            );
+        }
     }
     let seats = args.players + args.bots;
     if seats > 10 {
@@ -143,6 +154,10 @@ mod tests {
         let allowed = parse("loadgen --target 10.0.0.5:8080 --allow-remote").expect("parses");
         assert!(check_args(&allowed).is_ok());
         assert!(check_args(&parse("loadgen --target [::1]:80").expect("parses")).is_ok());
+        let spread = parse("loadgen --connect 127.0.0.1:1 --connect 127.0.0.1:2").expect("parses");
+        assert_eq!(spread.connect.len(), 2);
+        assert!(check_args(&spread).is_ok());
+        assert!(check_args(&parse("loadgen --connect 10.0.0.5:80").expect("parses")).is_err());
         assert!(parse("loadgen --duration-secs 3601").is_err());
         assert!(parse("loadgen --duration-secs 0").is_err());
         assert!(check_args(&parse("loadgen --players 8 --bots 3").expect("parses")).is_err());

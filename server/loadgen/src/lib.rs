@@ -83,7 +83,11 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
     ));
 
     let plan = Arc::new(Plan {
-        target: args.target,
+        targets: if args.connect.is_empty() {
+            vec![args.target]
+        } else {
+            args.connect.clone()
+        },
         transport: args.transport,
         tables,
         big_blind: BIG_BLIND,
@@ -150,6 +154,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
 
     // The measured window.
     let server_ramped = args.pid.and_then(ProcSample::read);
+    let peers_ramped: Vec<Option<ProcSample>> = args.also_pid.iter().map(|p| ProcSample::read(*p)).collect();
     let metrics_start = scrape::Scrape::fetch(&http, &base).await;
     let self_start = ProcSample::read(std::process::id());
     let held_after_ramp = counters.open.load(Ordering::Relaxed);
@@ -206,6 +211,12 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
     let traffic_end = counters.traffic();
     let held = counters.open.load(Ordering::Relaxed);
     let server_end = args.pid.and_then(ProcSample::read);
+    let peers_cpu_percent: Vec<Option<f64>> = args
+        .also_pid
+        .iter()
+        .zip(&peers_ramped)
+        .map(|(pid, start)| Some(ProcSample::read(*pid)?.cpu_percent_since(start.as_ref()?)))
+        .collect();
     let self_end = ProcSample::read(std::process::id());
     let metrics_end = scrape::Scrape::fetch(&http, &base).await;
 
@@ -257,6 +268,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         resyncs: counters.resyncs.load(Ordering::Relaxed),
         delta: delta(&counters),
         server,
+        peers_cpu_percent,
         loadgen_cpu_percent: match (self_start, self_end) {
             (Some(start), Some(end)) => Some(end.cpu_percent_since(&start)),
             _ => None,

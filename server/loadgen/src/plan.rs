@@ -40,8 +40,8 @@ impl Role {
 
 /// The run's fixed facts, shared by every connection.
 pub struct Plan {
-    /// Server address.
-    pub target: SocketAddr,
+    /// Where connections go (round-robin by connection index).
+    pub targets: Vec<SocketAddr>,
     /// Transport.
     pub transport: Transport,
     /// Table ids.

@@ -59,6 +59,8 @@ pub struct Report {
     pub delta: DeltaSize,
     /// The server's memory and CPU, with `--pid`.
     pub server: Option<ServerUsage>,
+    /// CPU in the window (percent of one core) of each `--also-pid`, in order.
+    pub peers_cpu_percent: Vec<Option<f64>>,
     /// This process's CPU in the window (percent of one core) and RSS at the end.
     pub loadgen_cpu_percent: Option<f64>,
     /// See `loadgen_cpu_percent`.
@@ -275,6 +277,14 @@ impl Report {
                 opt(s.bytes_per_table_all_in),
                 s.cpu_percent
             ));
+        }
+        if !self.peers_cpu_percent.is_empty() {
+            let cpu: Vec<String> = self
+                .peers_cpu_percent
+                .iter()
+                .map(|c| c.map_or("-".to_owned(), |c| format!("{c:.0}%")))
+                .collect();
+            out.push_str(&format!("other server pids: CPU {}\n", cpu.join(", ")));
         }
         if let Some(s) = &self.store {
             let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.1}", v * 1000.0));

@@ -266,7 +266,7 @@ impl MirrorTask {
                     return;
                 }
                 decoded.retain(|(s, _)| *s > seq);
-                if self.apply(decoded).await {
+                if self.apply(decoded, Some(at_ms)).await {
                     let lag = schema::now_ms().saturating_sub(at_ms);
                     self.deps.metrics.mirror_lag_ms.store(lag, Ordering::Relaxed);
                 }
@@ -338,7 +338,7 @@ impl MirrorTask {
                 }
             }
             let n = events.len() as u64;
-            if n == 0 || !self.apply(events).await {
+            if n == 0 || !self.apply(events, None).await {
                 return;
             }
             self.deps
@@ -353,8 +353,9 @@ impl MirrorTask {
 
     /// Applies events that follow the mirror's seq: to the engine (which
     /// checks they replay), the seats and the clock, and publishes each to
-    /// the room. False (and the mirror reloads) if they do not replay.
-    async fn apply(&mut self, events: Vec<(u64, Event)>) -> bool {
+    /// the room, stamped `at_ms` (the owner's commit time; now when read
+    /// from the store). False (and the mirror reloads) if they do not replay.
+    async fn apply(&mut self, events: Vec<(u64, Event)>, at_ms: Option<u64>) -> bool {
         if events.is_empty() {
             return true;
         }
@@ -375,7 +376,7 @@ impl MirrorTask {
         let outcome = {
             let shared = self.shared.clone();
             let mut state = shared.state.lock();
-            self.apply_locked(&mut state, &events, &names)
+            self.apply_locked(&mut state, &events, &names, at_ms.unwrap_or_else(schema::now_ms))
         };
         match outcome {
             Ok(applied) => applied,
@@ -393,6 +394,7 @@ impl MirrorTask {
         state: &mut super::TableState,
         events: &[(u64, Event)],
         names: &HashMap<String, String>,
+        at_ms: u64,
     ) -> Result<bool, String> {
         if events[0].0 != state.seq + 1 {
             return Ok(false);
@@ -405,7 +407,7 @@ impl MirrorTask {
             // command (hole-card audiences and legal actions match).
             match state.engine.replay_step(&plain[index..]) {
                 Ok(n) => {
-                    self.publish_locked(state, &events[index..index + n], names);
+                    self.publish_locked(state, &events[index..index + n], names, at_ms);
                     index += n;
                 }
                 // A page cut inside a command: the rest comes next.
@@ -422,9 +424,9 @@ impl MirrorTask {
         state: &mut super::TableState,
         events: &[(u64, Event)],
         names: &HashMap<String, String>,
+        at_ms: u64,
     ) {
         let now = Instant::now();
-        let at_ms = schema::now_ms();
         let turn_clock_ms = self.shared.settings.turn_clock_ms;
         let time_bank_ms = self.shared.settings.time_bank_ms;
         for (seq, event) in events {

@@ -99,6 +99,12 @@ pub struct Ownership {
     /// Bumped every time the node loses its registration: tables started
     /// under an older generation must stop.
     generation: AtomicU64,
+    /// The instance that lost its registration, until this node has
+    /// registered again and taken its tables back.
+    previous: Mutex<Option<String>>,
+    /// After registering again, no orphans are claimed until then: every
+    /// node coming back from the same outage first takes its own tables.
+    orphans_after: Mutex<Option<Instant>>,
 }
 
 impl Ownership {
@@ -113,6 +119,8 @@ impl Ownership {
             instance: Mutex::new(String::new()),
             valid_until: Mutex::new(None),
             generation: AtomicU64::new(0),
+            previous: Mutex::new(None),
+            orphans_after: Mutex::new(None),
         };
         let deadline = Instant::now() + ownership.config.ttl + ownership.config.margin();
         loop {
@@ -152,6 +160,11 @@ impl Ownership {
             expires_at_ms: 0,
         };
         self.repo.register_node(&node, millis(self.config.ttl)).await?;
+        if self.previous.lock().is_some() {
+            // Back from a lapse: peers coming back from the same outage get
+            // one TTL to take their own tables before this node claims any.
+            *self.orphans_after.lock() = Some(Instant::now() + self.config.ttl);
+        }
         *self.instance.lock() = instance;
         *self.valid_until.lock() = Some(sent + self.config.ttl - self.config.margin());
         Ok(())
@@ -180,8 +193,32 @@ impl Ownership {
 
     /// Gives up the registration at once: no table may act any more.
     pub fn lose(&self) {
-        *self.valid_until.lock() = None;
+        let was_valid = self.valid_until.lock().take().is_some();
+        if was_valid || self.previous.lock().is_none() {
+            let instance = self.instance();
+            if !instance.is_empty() {
+                self.previous.lock().get_or_insert(instance);
+            }
+        }
         self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// After registering again: claims the running tables this node's
+    /// previous instance still held (nobody claimed them meanwhile), first,
+    /// before any peer may take them as orphans.
+    pub async fn reclaim(&self) -> Result<Vec<Fence>, StoreError> {
+        let Some(previous) = self.previous.lock().clone() else {
+            return Ok(Vec::new());
+        };
+        if !self.is_valid() {
+            return Ok(Vec::new());
+        }
+        let claimed = self.repo.reclaim_tables(&previous, &self.instance()).await?;
+        *self.previous.lock() = None;
+        Ok(claimed
+            .into_iter()
+            .map(|(table_id, epoch)| Fence { table_id, epoch })
+            .collect())
     }
 
     /// Whether this node may act for its tables now.
@@ -230,6 +267,9 @@ impl Ownership {
     /// Claims up to a batch of orphaned running tables.
     pub async fn claim_orphans(&self) -> Result<Vec<Fence>, StoreError> {
         if !self.is_valid() {
+            return Ok(Vec::new());
+        }
+        if self.orphans_after.lock().is_some_and(|at| Instant::now() < at) {
             return Ok(Vec::new());
         }
         let claimed = self

@@ -525,6 +525,18 @@ pub async fn follow(
                 client
                     .send(json!({"type": "act", "table": play.table, "action": "call", "turn": play.handled}))
                     .await;
+            } else if message["code"] == "unavailable"
+                && play.to_act.is_some_and(|(_, t)| Some(t) == play.handled)
+            {
+                // No answer (e.g. the owner was out of reach): the act
+                // names its turn, so sending it again is safe.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let id = client
+                    .send(
+                        json!({"type": "act", "table": play.table, "action": "check", "turn": play.handled}),
+                    )
+                    .await;
+                play.checking = Some(id);
             }
         }
         let Some(seat) = play.seat else { continue };
