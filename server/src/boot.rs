@@ -181,10 +181,7 @@ impl Server {
         }
         if let Some(remote) = &remote {
             // Commands other nodes forward to this node's tables.
-            background.push(crate::table::remote::spawn_listener(
-                remote.clone(),
-                app.tables.clone(),
-            ));
+            background.push(crate::cluster::served::spawn(remote.clone(), app.tables.clone()));
         }
         let router = crate::api::router(app.clone());
         let (http_stop, mut stop) = watch::channel(false);

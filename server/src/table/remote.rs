@@ -1,6 +1,7 @@
 //! Tables across nodes (design: `docs/cluster.md`): what a node publishes
-//! for the mirrors of its tables on other nodes, the commands mirrors
-//! forward to the owner, and the owner's side that serves them.
+//! for the mirrors of its tables on other nodes, and the commands mirrors
+//! forward to the owner (the owner's side that serves them is
+//! `crate::cluster::served`).
 //!
 //! All of it rides on the Redis [`Bus`] and may be lost: a mirror that
 //! misses events reads them from the store (the log is the truth), and a
@@ -20,15 +21,13 @@ use schema::EventRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::warn;
 
-use super::registry::Tables;
-use super::{ChatLine, Presence, StandResult, TableCommand, TableError, TableHandle};
-use crate::bus::{Bus, BusMessage};
+use super::{ChatLine, TableError};
+use crate::bus::Bus;
 use crate::metrics::Metrics;
-use crate::protocol::{ErrorCode, Failure};
+use crate::protocol::ErrorCode;
 
 /// How long a forwarded command waits for the owner's answer.
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
@@ -76,26 +75,34 @@ pub(crate) struct FeedEvent {
 /// What nodes send each other on their node channels.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "k", rename_all = "snake_case")]
-enum NodeMessage {
+pub(crate) enum NodeMessage {
     /// A command for a table the receiver owns (`id` 0: no answer wanted).
     Request {
+        /// The request id (0: no answer wanted).
         id: u64,
+        /// The sender's address (its node channel).
         reply_to: String,
+        /// The table.
         table: String,
+        /// What to do.
         command: RemoteCommand,
     },
     /// The answer to a request.
     Reply {
+        /// The request id.
         id: u64,
+        /// The answer.
         result: Result<serde_json::Value, RemoteError>,
     },
 }
 
 /// A refusal, as the owner would tell its own client.
 #[derive(Debug, Serialize, Deserialize)]
-struct RemoteError {
-    code: ErrorCode,
-    message: String,
+pub(crate) struct RemoteError {
+    /// The owner's error code.
+    pub code: ErrorCode,
+    /// The owner's message.
+    pub message: String,
 }
 
 /// A command forwarded to a table's owner.
@@ -133,7 +140,7 @@ pub struct Remote {
     pub bus: Bus,
     /// This node's advertised address (its node channel's name).
     pub address: String,
-    metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
     next_id: AtomicU64,
     pending: Mutex<HashMap<u64, oneshot::Sender<Result<serde_json::Value, RemoteError>>>>,
 }
@@ -236,123 +243,16 @@ impl Remote {
         );
     }
 
-    fn send(&self, address: &str, message: &NodeMessage) {
+    pub(crate) fn send(&self, address: &str, message: &NodeMessage) {
         match serde_json::to_vec(message) {
             Ok(bytes) => self.bus.publish(self.bus.node_channel(address), bytes),
             Err(e) => warn!("cannot encode a message for {address}: {e}"),
         }
     }
 
-    fn on_reply(&self, id: u64, result: Result<serde_json::Value, RemoteError>) {
+    pub(crate) fn on_reply(&self, id: u64, result: Result<serde_json::Value, RemoteError>) {
         if let Some(tx) = self.pending.lock().remove(&id) {
             let _ = tx.send(result);
         }
     }
-}
-
-/// Listens on this node's channel: serves commands forwarded to its tables
-/// and routes the answers to its own forwarded commands.
-pub fn spawn_listener(remote: Arc<Remote>, tables: Tables) -> JoinHandle<()> {
-    let mut rx = remote.bus.subscribe(&remote.bus.node_channel(&remote.address));
-    tokio::spawn(async move {
-        while let Some(message) = rx.recv().await {
-            let BusMessage::Payload(bytes) = message else {
-                continue;
-            };
-            match serde_json::from_slice::<NodeMessage>(&bytes) {
-                Ok(NodeMessage::Reply { id, result }) => remote.on_reply(id, result),
-                Ok(NodeMessage::Request {
-                    id,
-                    reply_to,
-                    table,
-                    command,
-                }) => {
-                    let remote = remote.clone();
-                    let tables = tables.clone();
-                    tokio::spawn(async move {
-                        remote.metrics.forwarded_served.fetch_add(1, Ordering::Relaxed);
-                        let result = serve(&tables, &table, command).await.map_err(|e| {
-                            let failure = Failure::from(e);
-                            RemoteError {
-                                code: failure.code,
-                                message: failure.message,
-                            }
-                        });
-                        if id != 0 {
-                            remote.send(&reply_to, &NodeMessage::Reply { id, result });
-                        }
-                    });
-                }
-                Err(e) => debug!("unreadable message on the node channel: {e}"),
-            }
-        }
-    })
-}
-
-/// Runs a forwarded command at a table this node owns, as for its own clients.
-async fn serve(
-    tables: &Tables,
-    table: &str,
-    command: RemoteCommand,
-) -> Result<serde_json::Value, TableError> {
-    let handle: TableHandle = tables.open_owned(table).await?;
-    let value = match command {
-        RemoteCommand::Sit {
-            player_id,
-            name,
-            seat,
-            buy_in,
-        } => serde_json::json!(
-            super::seat::sit(&tables.deps.repo, &handle, &player_id, name, seat, buy_in).await?
-        ),
-        RemoteCommand::Stand { player_id } => {
-            let result: StandResult = handle
-                .request(|reply| TableCommand::Stand { player_id, reply })
-                .await?;
-            serde_json::to_value(result).unwrap_or_default()
-        }
-        RemoteCommand::SitOut { player_id, out } => {
-            handle
-                .request(|reply| TableCommand::SitOut {
-                    player_id,
-                    out,
-                    reply,
-                })
-                .await?;
-            serde_json::Value::Null
-        }
-        RemoteCommand::Act {
-            player_id,
-            action,
-            turn,
-        } => serde_json::json!(
-            handle
-                .request(|reply| TableCommand::Act {
-                    player_id,
-                    action,
-                    turn,
-                    reply,
-                })
-                .await?
-        ),
-        RemoteCommand::Chat { line } => {
-            handle
-                .request(|reply| TableCommand::Chat {
-                    line: Box::new(line),
-                    reply,
-                })
-                .await?;
-            serde_json::Value::Null
-        }
-        RemoteCommand::Presence { player_id, joined } => {
-            let change = if joined { Presence::Joined } else { Presence::Left };
-            handle.send(TableCommand::Presence { player_id, change }).await?;
-            serde_json::Value::Null
-        }
-        RemoteCommand::Watch => {
-            handle.send(TableCommand::RemoteWatch).await?;
-            serde_json::Value::Null
-        }
-    };
-    Ok(value)
 }

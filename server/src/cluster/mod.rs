@@ -5,6 +5,8 @@
 //! time. Ownership itself is [`crate::table::ownership`]; the guarantees are
 //! in `docs/cluster.md`.
 
+pub mod served;
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
