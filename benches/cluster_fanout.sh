@@ -34,7 +34,7 @@ loadgen=${LOADGEN:-$root/target/release/loadgen}
 admin=${DB_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
 redis=${REDIS:-127.0.0.1:6379}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+trap 'jobs -p | xargs -r kill 2>/dev/null; rm -rf "$work"' EXIT
 for bin in "$showdown" "$loadgen"; do
   [ -x "$bin" ] || { echo "missing $bin: build it first" >&2; exit 1; }
 done
