@@ -56,7 +56,7 @@ pub(crate) struct Owner {
 /// The task behind a mirror.
 pub(crate) struct MirrorTask {
     pub shared: Arc<TableShared>,
-    pub deps: TableDeps,
+    pub deps: Arc<TableDeps>,
     pub rx: mpsc::Receiver<TableCommand>,
     pub feed: crate::bus::Subscription,
     pub owner: Owner,

@@ -342,8 +342,9 @@ pub struct TableShared {
     pub config: game_core::TableConfig,
     /// Buy-ins, clocks, pace, AI seats.
     pub settings: TableSettings,
-    /// The settings as snapshots carry them, encoded once.
-    pub(crate) settings_json: Box<serde_json::value::RawValue>,
+    /// The settings as snapshots carry them, encoded on the first snapshot
+    /// (a table nobody joins never needs them).
+    pub(crate) settings_json: std::sync::OnceLock<Box<serde_json::value::RawValue>>,
     /// The secret each hand's deck seed is derived from (never sent).
     pub(crate) deal_key: game_core::DealKey,
     /// The lease every write for this table carries (cluster mode); `None`
@@ -597,6 +598,17 @@ impl TableShared {
         self.snapshot_locked(&state, seat)
     }
 
+    /// The settings as snapshots carry them (encoded on first use).
+    fn settings_json(&self) -> &serde_json::value::RawValue {
+        self.settings_json.get_or_init(|| {
+            // Plain data, already encoded once when the table was created.
+            serde_json::value::to_raw_value(&self.settings).unwrap_or_else(|e| {
+                tracing::error!(table = %self.id, "cannot encode the table's settings: {e}");
+                serde_json::value::RawValue::NULL.to_owned()
+            })
+        })
+    }
+
     fn snapshot_locked(&self, state: &TableState, seat: Option<usize>) -> Arc<str> {
         let viewer = seat.map_or(Viewer::Spectator, Viewer::Seat);
         let chat_skip = state.chat.len().saturating_sub(SNAPSHOT_CHAT);
@@ -609,7 +621,7 @@ impl TableShared {
             view: state.engine.view(viewer),
             seats: state.seat_infos(),
             clock: state.clock_info(),
-            settings: &self.settings_json,
+            settings: self.settings_json(),
             chat: state.chat.iter().skip(chat_skip).collect(),
             spectators: state.spectators,
         }

@@ -29,8 +29,9 @@ pub struct Tables(Arc<TablesInner>);
 
 /// What [`Tables`] holds.
 pub struct TablesInner {
-    /// What every table uses.
-    pub deps: TableDeps,
+    /// What every table uses, shared: each table task holds a pointer to
+    /// it, not its own copy (a task's future lives as long as its table).
+    pub deps: Arc<TableDeps>,
     live: Mutex<HashMap<Arc<str>, LiveTable>>,
     /// One lock per table being loaded, so a table is never loaded twice at
     /// once while loads of different tables go on side by side. An entry
@@ -71,7 +72,7 @@ impl Tables {
     /// No tables yet; each will use `deps`.
     pub fn new(deps: TableDeps) -> Tables {
         Tables(Arc::new(TablesInner {
-            deps,
+            deps: Arc::new(deps),
             live: Mutex::new(HashMap::new()),
             loading: Mutex::new(HashMap::new()),
         }))
@@ -231,7 +232,6 @@ impl Tables {
         mirror: bool,
         state: super::TableState,
     ) -> Result<(TableHandle, mpsc::Receiver<super::TableCommand>), TableError> {
-        let settings_json = serde_json::value::to_raw_value(&settings).map_err(TableError::EncodeSettings)?;
         let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
         let (commands, rx) = mpsc::channel(COMMAND_CAPACITY);
         let shared = Arc::new(TableShared {
@@ -239,7 +239,7 @@ impl Tables {
             name: record.name,
             config: record.config,
             settings,
-            settings_json,
+            settings_json: std::sync::OnceLock::new(),
             deal_key: record.deal_key,
             fence,
             mirror,

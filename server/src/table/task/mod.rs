@@ -85,7 +85,7 @@ struct HandEnd {
 pub(crate) struct TableTask {
     shared: Arc<TableShared>,
     /// What the table uses.
-    deps: TableDeps,
+    deps: Arc<TableDeps>,
     rx: mpsc::Receiver<TableCommand>,
     agents: Vec<Option<Arc<dyn Agent>>>,
     ai_call: Option<AbortHandle>,
@@ -118,7 +118,7 @@ pub(crate) struct TableTask {
 impl TableTask {
     pub(crate) fn new(
         shared: Arc<TableShared>,
-        deps: TableDeps,
+        deps: Arc<TableDeps>,
         rx: mpsc::Receiver<TableCommand>,
         loaded_log: Vec<Event>,
         hand_first_seq: u64,
