@@ -29,7 +29,7 @@ use tracing::{debug, info, warn};
 
 use super::agents::Agents;
 use super::remote::{RemoteCommand, TableFeed};
-use super::{Audience, Delta, Occupant, Presence, TableCommand, TableDeps, TableError, TableShared};
+use super::{Delta, Occupant, Presence, TableCommand, TableDeps, TableError, TableShared};
 use crate::bus::BusMessage;
 use crate::protocol::ServerMessage;
 
@@ -512,17 +512,7 @@ impl MirrorTask {
             state.idle_since = idle_since;
             state.chat = chat;
         }
-        let json = ServerMessage::Resync {
-            table: &self.shared.id,
-        }
-        .text();
-        let _ = self.shared.events.send(Arc::new(Delta {
-            seq: None,
-            audience: Audience::All,
-            json,
-            resync: true,
-            seat_change: None,
-        }));
+        self.shared.publish_resync();
     }
 }
 

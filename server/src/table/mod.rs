@@ -412,6 +412,19 @@ impl TableShared {
         let _ = self.events.send(Delta::room(message.text()));
     }
 
+    /// Tells the room to drop what it has and take a fresh snapshot (the
+    /// table was reloaded from the store).
+    pub(crate) fn publish_resync(&self) {
+        let json = ServerMessage::Resync { table: &self.id }.text();
+        let _ = self.events.send(Arc::new(Delta {
+            seq: None,
+            audience: Audience::All,
+            json,
+            resync: true,
+            seat_change: None,
+        }));
+    }
+
     /// Tells everyone in the room that the table stopped, and why (no
     /// client request is being answered: the error has no request id).
     pub(crate) fn publish_room_error(&self, error: TableError) {

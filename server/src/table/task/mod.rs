@@ -25,8 +25,8 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{debug, error, info, warn};
 
 use super::{
-    Audience, CHAT_CAPACITY, ChatLine, Clock, Delta, Occupant, Presence, SeatInfo, StandResult, TableCommand,
-    TableError, TableShared, TableState, millis,
+    CHAT_CAPACITY, ChatLine, Clock, Delta, Occupant, Presence, StandResult, TableCommand, TableError,
+    TableShared, TableState, millis,
 };
 use crate::auth::random_u64;
 use crate::protocol::ServerMessage;

@@ -64,7 +64,8 @@ impl TableTask {
             let delta = if room_empty {
                 None
             } else {
-                self.delta_locked(state, seq, at_ms, &event, seat_info.as_ref())
+                self.shared
+                    .event_delta(state, seq, at_ms, &event, seat_info.as_ref())
             };
             match EventRecord::new(&self.shared.id, seq, hand, &event) {
                 Ok(record) => applied.records.push(record),
@@ -98,18 +99,6 @@ impl TableTask {
         self.since_snapshot += applied.records.len() as u64;
         self.last_action_at = now;
         applied
-    }
-
-    /// The published message for one event (see [`TableShared::event_delta`]).
-    pub(super) fn delta_locked(
-        &self,
-        state: &TableState,
-        seq: u64,
-        at_ms: u64,
-        event: &Event,
-        seat_info: Option<&SeatInfo>,
-    ) -> Option<Arc<Delta>> {
-        self.shared.event_delta(state, seq, at_ms, event, seat_info)
     }
 
     /// Queues events (and the history of the hand they finish, for the same

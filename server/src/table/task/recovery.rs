@@ -58,17 +58,7 @@ impl TableTask {
         self.hand_log = loaded.hand_log;
         self.hand_first_seq = loaded.hand_first_seq;
         self.since_snapshot = loaded.replayed;
-        let json = ServerMessage::Resync {
-            table: &self.shared.id,
-        }
-        .text();
-        let _ = self.shared.events.send(Arc::new(Delta {
-            seq: None,
-            audience: Audience::All,
-            json,
-            resync: true,
-            seat_change: None,
-        }));
+        self.shared.publish_resync();
         info!(table = %self.shared.id, "table reloaded from its log");
         self.resume_turn();
         self.schedule_hand(Duration::from_millis(500));
